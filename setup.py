@@ -1,0 +1,64 @@
+"""espnet_brain: pretrained self-supervised speech models for brain data, as an ESPnet plugin."""
+
+from setuptools import find_packages, setup
+
+with open("README.md", encoding="utf-8") as f:
+    long_description = f.read()
+
+requirements = [
+    # ESPnet 202511 is the release the recipes and the task subclasses are written against; its task
+    # and trainer internals (ClassChoices lists, build_model) change between releases.
+    "espnet==202511",
+    # ESPnet 202511 pins setuptools<74 while torch>=2.13 requires setuptools>=77, so no torch
+    # newer than 2.12 can be installed beside it; say so here instead of letting pip backtrack
+    # through four 0.5 GB wheels to find that out.
+    "torch>=2.1,<2.13",
+    "torchaudio",
+    "transformers>=4.40",
+    "peft>=0.10",
+    "sentencepiece",
+    "kaldiio>=2.18",
+    "mne>=1.6",
+    "mne-bids>=0.14",
+    "nibabel>=5.0",
+    "h5py>=3.0",
+    "numpy>=1.24",
+    "scipy>=1.10",
+    "jiwer>=3.0",
+    "himalaya>=0.4.6",
+    "espeakng-loader>=0.2",
+    "soundfile",
+    "tqdm",
+    "matplotlib",
+    "scikit-learn",
+    "typeguard",
+    "PyYAML",
+]
+
+extras = {
+    "test": [
+        "pytest>=7",
+        "pytest-timeout",
+        "black==24.10.0",
+        "isort==5.13.2",
+        "flake8==7.1.1",
+    ],
+}
+
+setup(
+    name="espnet_brain",
+    version="0.1.0",
+    description="Pretrained self-supervised speech models for brain decoding and fMRI encoding, as an ESPnet plugin",
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    packages=find_packages(include=["espnet_brain", "espnet_brain.*"]),
+    python_requires=">=3.10",
+    install_requires=requirements,
+    extras_require=extras,
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Medical Science Apps.",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
