@@ -1,0 +1,105 @@
+"""Corpus-level CER/WER with jiwer, per-utterance errors, and ESPnet-style RESULTS.md tables."""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import jiwer
+
+_KEEP = re.compile(r"[^a-z' ]+")
+
+
+def normalize_text(text: str) -> str:
+    """Lower-case, keep letters, apostrophes and single spaces (the character set the decoders emit)."""
+    return " ".join(_KEEP.sub(" ", text.lower().replace("-", " ")).split())
+
+
+def read_kaldi_text(path: str) -> Dict[str, str]:
+    """Read ``utt_id text`` lines; an utterance without text maps to the empty string."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            key, _, text = line.partition(" ")
+            if key in out:
+                raise ValueError(f"{path}:{n}: utterance '{key}' appears twice")
+            out[key] = text.strip()
+    return out
+
+
+@dataclass
+class ErrorRates:
+    """Corpus-level error counts (errors are summed over the corpus, then divided)."""
+
+    n_utts: int
+    cer: float
+    wer: float
+    char_errors: int
+    n_chars: int
+    word_errors: int
+    n_words: int
+    per_utt: List[Tuple[str, int, int, int, int]]  # (utt_id, char_err, n_chars, word_err, n_words)
+
+
+def score(refs: Dict[str, str], hyps: Dict[str, str]) -> ErrorRates:
+    """Score hypotheses against references at corpus level.
+
+    Args:
+        refs: utt_id -> reference text.
+        hyps: utt_id -> hypothesis text; every reference must have one.
+
+    Returns:
+        Corpus CER and WER (in %), counts, and per-utterance edit distances.
+    """
+    missing = sorted(set(refs) - set(hyps))
+    if missing:
+        raise ValueError(f"{len(missing)} utterances have no hypothesis, e.g. {missing[:3]}")
+    per_utt = []
+    char_err = n_chars = word_err = n_words = 0
+    for key in sorted(refs):
+        ref, hyp = normalize_text(refs[key]), normalize_text(hyps[key])
+        if not ref:
+            continue
+        wo = jiwer.process_words(ref, hyp)
+        co = jiwer.process_characters(ref, hyp)
+        we = wo.substitutions + wo.deletions + wo.insertions
+        ce = co.substitutions + co.deletions + co.insertions
+        nw, nc = len(ref.split()), len(ref)
+        per_utt.append((key, ce, nc, we, nw))
+        char_err, n_chars, word_err, n_words = char_err + ce, n_chars + nc, word_err + we, n_words + nw
+    if n_words == 0:
+        raise ValueError("no non-empty reference to score")
+    return ErrorRates(
+        n_utts=len(per_utt),
+        cer=100.0 * char_err / n_chars,
+        wer=100.0 * word_err / n_words,
+        char_errors=char_err,
+        n_chars=n_chars,
+        word_errors=word_err,
+        n_words=n_words,
+        per_utt=per_utt,
+    )
+
+
+def write_per_utt(rates: ErrorRates, refs: Dict[str, str], hyps: Dict[str, str], path: Path) -> None:
+    """Write one block per utterance: id, errors, reference and hypothesis."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("utt_id\tchar_errors\tn_chars\tword_errors\tn_words\tref\thyp\n")
+        for key, ce, nc, we, nw in rates.per_utt:
+            f.write(f"{key}\t{ce}\t{nc}\t{we}\t{nw}\t{normalize_text(refs[key])}\t{normalize_text(hyps[key])}\n")
+
+
+def results_table(rows: Sequence[Tuple[str, ErrorRates]], title: str = "Results") -> str:
+    """Markdown table of corpus CER/WER, one row per system."""
+    lines = [
+        f"## {title}",
+        "",
+        "| system | #utts | #chars | CER (%) | #words | WER (%) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows:
+        lines.append(f"| {name} | {r.n_utts} | {r.n_chars} | {r.cer:.2f} | {r.n_words} | {r.wer:.2f} |")
+    return "\n".join(lines) + "\n"

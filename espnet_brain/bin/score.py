@@ -1,0 +1,53 @@
+"""Score decoding results at corpus level and write RESULTS.md.
+
+Example::
+
+    python -m espnet_brain.bin.score --ref data/test/text \\
+        --hyp "audio ASR=exp/asr_audio/decode_test/text" --hyp "full fine-tune=exp/brain_full/decode_test/text" \\
+        --out exp/RESULTS.md
+
+Each ``--hyp`` is ``name=path``; per-utterance errors go beside each hypothesis file as
+``per_utt.tsv`` and a ``score.txt`` with the corpus numbers.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from espnet_brain.asr.scoring import read_kaldi_text, results_table, score, write_per_utt
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ref", required=True, help="Kaldi-style reference text (utt_id text)")
+    parser.add_argument("--hyp", action="append", required=True, help="name=path of a hypothesis text file")
+    parser.add_argument("--out", required=True, help="markdown file to write")
+    parser.add_argument("--title", default="Test set, greedy CTC, no LM")
+    return parser
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    args = get_parser().parse_args(cmd)
+    refs = read_kaldi_text(args.ref)
+    rows = []
+    for spec in args.hyp:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            raise ValueError(f"--hyp must be name=path, got '{spec}'")
+        hyps = read_kaldi_text(path)
+        rates = score(refs, hyps)
+        write_per_utt(rates, refs, hyps, Path(path).parent / "per_utt.tsv")
+        (Path(path).parent / "score.txt").write_text(
+            f"CER {rates.cer:.2f} % ({rates.char_errors}/{rates.n_chars}) "
+            f"WER {rates.wer:.2f} % ({rates.word_errors}/{rates.n_words}) over {rates.n_utts} utterances\n"
+        )
+        rows.append((name, rates))
+    table = results_table(rows, args.title)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(table, encoding="utf-8")
+    print(table)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

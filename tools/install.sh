@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# One-command installer: creates tools/venv, installs ESPnet, PyTorch and the plugin (editable),
+# and writes tools/activate_python.sh for recipes' path.sh to source.
+#
+# Usage: tools/install.sh [--python PYTHON] [--venv DIR] [--force]
+#
+# Idempotent: a stamp records a hash of setup.py and of this script; when neither changed and the
+# environment still imports, a second run only checks and exits.
+set -euo pipefail
+
+tools_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root_dir=$(cd "${tools_dir}/.." && pwd)
+python=${PYTHON:-python3}
+venv_dir=${tools_dir}/venv
+force=false
+
+usage() {
+    cat <<EOF
+Usage: $0 [--python PYTHON] [--venv DIR] [--force]
+  --python PYTHON  interpreter used to create the environment (>= 3.10; default: python3)
+  --venv DIR       where to create it (default: tools/venv)
+  --force          reinstall even if the stamp says the environment is up to date
+EOF
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --python) python=$2; shift 2 ;;
+        --venv) venv_dir=$2; shift 2 ;;
+        --force) force=true; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "$0: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+log() { echo "[install $(date +%H:%M:%S)] $*"; }
+
+stamp_file=${venv_dir}/.espnet_brain_stamp
+stamp=$(cat "${root_dir}/setup.py" "${tools_dir}/install.sh" | sha256sum | cut -d' ' -f1)
+
+write_activate() {
+    # Recipes source this from path.sh; it must not depend on the caller's directory.
+    cat >"${tools_dir}/activate_python.sh" <<EOF
+# Written by tools/install.sh; sourced by egs2/*/*/path.sh.
+# shellcheck disable=SC1091
+. "${venv_dir}/bin/activate"
+EOF
+}
+
+if ! ${force} && [ -f "${stamp_file}" ] && [ "$(cat "${stamp_file}")" = "${stamp}" ]; then
+    log "environment ${venv_dir} is up to date; checking that it imports"
+    if "${venv_dir}/bin/python" -c "import espnet2, torch, transformers, peft, espnet_brain" 2>/dev/null; then
+        [ -f "${tools_dir}/activate_python.sh" ] || write_activate
+        log "nothing to install (use --force to reinstall)"
+        exit 0
+    fi
+    log "the stamp is current but the environment does not import; reinstalling"
+fi
+
+"${python}" - <<'EOF' || { echo "$0: Python >= 3.10 is required (got $(${python} --version 2>&1))" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 10) else 1)
+EOF
+
+if [ ! -x "${venv_dir}/bin/python" ]; then
+    log "creating virtual environment ${venv_dir} with $(${python} --version 2>&1)"
+    "${python}" -m venv "${venv_dir}"
+fi
+pip=("${venv_dir}/bin/python" -m pip)
+
+# ESPnet depends on ci_sdr through a direct-URL requirement that pip >= 24.1 refuses, and pins
+# setuptools<74; an older pip installs both.
+log "installing pip<24.1, setuptools<74 and wheel"
+"${pip[@]}" install --disable-pip-version-check -q "pip<24.1" "setuptools<74" wheel
+
+# torch first, pinned below 2.13 (see setup.py): pip would otherwise download 2.15, 2.14 and 2.13
+# before finding that none of them fits ESPnet's setuptools pin.
+log "installing PyTorch (<2.13; ESPnet 202511's setuptools pin rules out newer releases)"
+"${pip[@]}" install --disable-pip-version-check -q "torch>=2.1,<2.13" torchaudio
+
+log "installing espnet_brain (editable) with ESPnet and the test tools"
+"${pip[@]}" install --disable-pip-version-check -q -e "${root_dir}[test]"
+
+log "checking the installation"
+"${venv_dir}/bin/python" - <<'EOF'
+import espnet, torch, torchaudio, transformers, peft, mne, mne_bids, himalaya, espnet_brain
+
+print(f"  espnet {espnet.__version__}, torch {torch.__version__}, torchaudio {torchaudio.__version__}, "
+      f"transformers {transformers.__version__}, peft {peft.__version__}, mne {mne.__version__}, "
+      f"espnet_brain {espnet_brain.__version__}")
+EOF
+
+write_activate
+echo "${stamp}" >"${stamp_file}"
+log "done: activate with '. tools/activate_python.sh'"
