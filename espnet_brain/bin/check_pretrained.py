@@ -1,0 +1,35 @@
+"""Check, before any training, that a pretrained speech model can be loaded.
+
+``python -m espnet_brain.bin.check_pretrained facebook/wav2vec2-base-960h`` (or a local directory)
+loads the config and the weights and prints what was found; it exits non-zero with a message
+that says how to fix the call (e.g. download elsewhere and pass a directory) when it cannot.
+"""
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from espnet_brain.encoder.hf_utils import load_backbone, load_config
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_name_or_path", help="Hugging Face hub id or local directory")
+    args = parser.parse_args(cmd)
+    what = "pretrained_model"
+    try:
+        config = load_config(args.model_name_or_path, what)
+        model = load_backbone(args.model_name_or_path, config, what)
+    except (OSError, ValueError) as err:
+        print(f"check_pretrained: {err}", file=sys.stderr)
+        return 1
+    n_params = sum(p.numel() for p in model.parameters())
+    print(
+        f"{args.model_name_or_path}: {config.model_type}, hidden size {config.hidden_size}, "
+        f"{config.num_hidden_layers} layers, {n_params / 1e6:.1f} M parameters"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
