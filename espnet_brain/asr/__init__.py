@@ -1,1 +1,1 @@
-"""Brain-to-text model parts: the day-aware ESPnet model, CTC decoding and scoring."""
+"""ASR model parts of espnet_brain."""

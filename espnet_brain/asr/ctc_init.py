@@ -1,0 +1,109 @@
+"""Initialise ESPnet's CTC output layer from the character head of a Hugging Face ``Wav2Vec2ForCTC``.
+
+ESPnet and HF name the same characters differently: ESPnet's blank is ``<blank>`` (index 0), HF's blank is
+its ``pad_token`` (``<pad>``); ESPnet writes the word boundary ``<space>``, HF's character tokenizer ``|``;
+ESPnet character lists are usually lower case, the English HF heads upper case. Rows are copied by token,
+never by position.
+"""
+
+import logging
+from typing import Dict, List
+
+import torch
+from espnet2.asr.ctc import CTC
+
+from espnet_brain.encoder.hf_utils import load_ctc_model, load_ctc_tokenizer
+
+def map_tokens(token_list: List[str], hf_vocab: Dict[str, int], pad: str, word_delimiter: str, unk: str):
+    """Map ESPnet tokens to rows of an HF CTC head.
+
+    Args:
+        token_list: ESPnet tokens (row i of ``ctc_lo`` is token_list[i]).
+        hf_vocab: HF token -> row of ``lm_head``.
+        pad: HF pad token (the CTC blank).
+        word_delimiter: HF word delimiter (``|``).
+        unk: HF unknown token.
+
+    Returns:
+        Tuple of {ESPnet index: HF row}, {ESPnet token: HF token} and the unmapped ESPnet tokens.
+    """
+    special = {"<blank>": pad, "<space>": word_delimiter, "<unk>": unk}
+    # Case-insensitive fallback; an exact match always wins, then the first HF token of that spelling.
+    folded: Dict[str, str] = {}
+    for tok in sorted(hf_vocab, key=hf_vocab.get):
+        folded.setdefault(tok.lower(), tok)
+    rows: Dict[int, int] = {}
+    names: Dict[str, str] = {}
+    unmapped: List[str] = []
+    for i, tok in enumerate(token_list):
+        if tok in special:
+            hf_tok = special[tok] if special[tok] in hf_vocab else None
+        elif tok in hf_vocab:
+            hf_tok = tok
+        else:
+            hf_tok = folded.get(tok.lower())
+        if hf_tok is None:
+            unmapped.append(tok)
+            continue
+        rows[i] = hf_vocab[hf_tok]
+        names[tok] = hf_tok
+    return rows, names, unmapped
+
+
+def init_ctc_from_hf(ctc: CTC, token_list: List[str], model_name_or_path: str) -> dict:
+    """Copy the rows of a pretrained HF CTC character head into ESPnet's ``ctc.ctc_lo``.
+
+    Args:
+        ctc: ESPnet CTC module whose ``ctc_lo`` is Linear(H, len(token_list)); H must equal the HF head's input
+            size (the transformer width, e.g. 768 for wav2vec2-base).
+        token_list: ESPnet token list (``<blank>`` first, as ESPnet's char token lists are).
+        model_name_or_path: Hub id or local directory of a ``Wav2Vec2ForCTC`` checkpoint with its tokenizer
+            (``vocab.json``), e.g. ``facebook/wav2vec2-base-960h``.
+
+    Returns:
+        dict: ``mapped`` ({ESPnet token: HF token}), ``unmapped`` (ESPnet tokens left with their random init),
+        ``n_mapped`` and ``n_tokens``.
+    """
+    what = "init_ctc_from_hf model_name_or_path"
+    if ctc.ctc_lo.out_features != len(token_list):
+        raise ValueError(
+            f"init_ctc_from_hf: ctc.ctc_lo has {ctc.ctc_lo.out_features} outputs but token_list has "
+            f"{len(token_list)} tokens"
+        )
+    hf_model = load_ctc_model(model_name_or_path, what)
+    head = getattr(hf_model, "lm_head", None)
+    if not isinstance(head, torch.nn.Linear):
+        raise ValueError(f"{what}: {model_name_or_path!r} has no linear CTC head (lm_head)")
+    if ctc.ctc_lo.in_features != head.in_features:
+        raise ValueError(
+            f"init_ctc_from_hf: ESPnet CTC input size (encoder output) is {ctc.ctc_lo.in_features} but the "
+            f"CTC head of {model_name_or_path!r} expects {head.in_features}; use the same transformer width"
+        )
+    tokenizer = load_ctc_tokenizer(model_name_or_path, what)
+    vocab = dict(tokenizer.get_vocab())
+    if len(vocab) > head.out_features or max(vocab.values()) >= head.out_features:
+        raise ValueError(
+            f"{what}: the tokenizer of {model_name_or_path!r} has ids up to {max(vocab.values())} but lm_head "
+            f"has {head.out_features} outputs"
+        )
+    pad = tokenizer.pad_token
+    blank_id = hf_model.config.pad_token_id
+    if pad is None or vocab.get(pad) != blank_id:
+        raise ValueError(
+            f"{what}: HF CTC blank is config.pad_token_id = {blank_id}, but the tokenizer's pad token "
+            f"{pad!r} has id {vocab.get(pad)}"
+        )
+    rows, names, unmapped = map_tokens(
+        token_list, vocab, pad=pad, word_delimiter=tokenizer.word_delimiter_token, unk=tokenizer.unk_token
+    )
+    index = torch.tensor(sorted(rows), dtype=torch.long)
+    source = torch.tensor([rows[i] for i in sorted(rows)], dtype=torch.long)
+    with torch.no_grad():
+        weight = head.weight.detach().to(ctc.ctc_lo.weight)
+        ctc.ctc_lo.weight[index] = weight[source]
+        if ctc.ctc_lo.bias is not None and head.bias is not None:
+            ctc.ctc_lo.bias[index] = head.bias.detach().to(ctc.ctc_lo.bias)[source]
+    if unmapped:
+        logging.warning(f"init_ctc_from_hf: {len(unmapped)} tokens keep their random init: {unmapped}")
+    logging.info(f"init_ctc_from_hf: copied {len(rows)}/{len(token_list)} CTC rows from {model_name_or_path}")
+    return {"mapped": names, "unmapped": unmapped, "n_mapped": len(rows), "n_tokens": len(token_list)}

@@ -1,0 +1,280 @@
+"""GRU brain feature extractor (BFE): neural features per time bin -> frames for a speech transformer.
+
+The pipeline follows the Willett et al. (2023) decoder front end as used by Fiedler et al. (2025):
+augmentation (training only) -> Gaussian smoothing along time -> per-day affine input layer + softsign ->
+"unfolding" into overlapping windows of ``kernel_size`` bins every ``stride`` bins -> (bi)GRU ->
+optional FC stack (GELU) -> linear layer to the transformer width. Every step is padding-aware, so an
+utterance gives the same output whether it is batched with longer ones or alone.
+"""
+
+import math
+from typing import List, Optional, Tuple
+
+import torch
+from espnet2.asr.frontend.abs_frontend import AbsFrontend
+from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
+from typeguard import typechecked
+
+
+def gaussian_kernel(sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """Normalised 1-D Gaussian kernel of radius ``ceil(truncate * sigma)`` (scipy's ``gaussian_filter1d`` taps).
+
+    Args:
+        sigma: Standard deviation in bins (> 0).
+        truncate: Radius in standard deviations.
+
+    Returns:
+        torch.Tensor: Kernel (2 * radius + 1,), summing to 1.
+    """
+    radius = max(1, int(math.ceil(truncate * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    return (kernel / kernel.sum()).float()
+
+
+def make_valid_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """(B,) lengths -> (B, max_len) bool mask, True on valid positions."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class BrainGRUFrontend(AbsFrontend):
+    """Brain feature extractor: (B, T, C) neural features -> (B, T', D) frames.
+
+    Args:
+        input_size: Number of neural channels C per time bin.
+        output_size: Output feature size D (the transformer width, e.g. 768).
+        n_days: Number of recording days with their own input layer; 0 disables the day layer and its softsign.
+        smoothing_sigma: Standard deviation (bins) of the Gaussian smoothing along time; 0 disables it.
+        kernel_size: Bins per unfolded window.
+        stride: Bins between the starts of consecutive windows (T' = (T - kernel_size) // stride + 1).
+        num_layers: GRU layers.
+        hidden_size: GRU hidden units per direction.
+        bidirectional: Bidirectional GRU.
+        dropout: Dropout between GRU layers and after the GRU.
+        fc_sizes: Sizes of an optional FC stack (Linear + GELU + dropout each) after the GRU; None or [] for none.
+        white_noise_std: Std of Gaussian noise added to every bin and channel (training only).
+        constant_offset_std: Std of a Gaussian offset per utterance and channel, constant in time (training only).
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        input_size: int = 256,
+        output_size: int = 768,
+        n_days: int = 0,
+        smoothing_sigma: float = 2.0,
+        kernel_size: int = 32,
+        stride: int = 4,
+        num_layers: int = 5,
+        hidden_size: int = 512,
+        bidirectional: bool = True,
+        dropout: float = 0.45,
+        fc_sizes: Optional[List[int]] = None,
+        white_noise_std: float = 0.0,
+        constant_offset_std: float = 0.0,
+    ):
+        super().__init__()
+        for key, value in (
+            ("input_size", input_size),
+            ("output_size", output_size),
+            ("kernel_size", kernel_size),
+            ("stride", stride),
+            ("num_layers", num_layers),
+            ("hidden_size", hidden_size),
+        ):
+            if value < 1:
+                raise ValueError(f"frontend_conf.{key}: expected a positive int, got {value}")
+        for key, value in (
+            ("n_days", n_days),
+            ("smoothing_sigma", smoothing_sigma),
+            ("white_noise_std", white_noise_std),
+            ("constant_offset_std", constant_offset_std),
+        ):
+            if value < 0:
+                raise ValueError(f"frontend_conf.{key}: expected >= 0, got {value}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"frontend_conf.dropout: expected a probability in [0, 1), got {dropout}")
+        fc_sizes = list(fc_sizes or [])
+        if any(size < 1 for size in fc_sizes):
+            raise ValueError(f"frontend_conf.fc_sizes: expected positive sizes, got {fc_sizes}")
+
+        self.input_size = input_size
+        self._output_size = output_size
+        self.n_days = n_days
+        self.smoothing_sigma = smoothing_sigma
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.white_noise_std = white_noise_std
+        self.constant_offset_std = constant_offset_std
+
+        if smoothing_sigma > 0:
+            # A buffer so it moves with .to(device); not persistent, so checkpoints do not depend on it.
+            self.register_buffer("smoothing_kernel", gaussian_kernel(smoothing_sigma), persistent=False)
+        else:
+            self.smoothing_kernel = None
+
+        if n_days > 0:
+            # One C x C affine map per day, identity at start: day drift is learned as a correction.
+            self.day_weight = torch.nn.Parameter(torch.eye(input_size).repeat(n_days, 1, 1))  # (n_days, C, C)
+            self.day_bias = torch.nn.Parameter(torch.zeros(n_days, input_size))  # (n_days, C)
+        else:
+            self.day_weight = None
+            self.day_bias = None
+
+        self.gru = torch.nn.GRU(
+            input_size=input_size * kernel_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
+        self.gru_dropout = torch.nn.Dropout(dropout)
+        layers: List[torch.nn.Module] = []
+        in_size = hidden_size * (2 if bidirectional else 1)
+        for size in fc_sizes:
+            layers += [torch.nn.Linear(in_size, size), torch.nn.GELU(), torch.nn.Dropout(dropout)]
+            in_size = size
+        self.fc = torch.nn.Sequential(*layers)
+        self.out = torch.nn.Linear(in_size, output_size)
+
+    def output_size(self) -> int:
+        """Output feature size D."""
+        return self._output_size
+
+    def espnet_initialization_fn(self):
+        """Restore the identity day layers after ESPnet's generic ``--init`` (which would randomise them)."""
+        if self.day_weight is not None:
+            with torch.no_grad():
+                self.day_weight.copy_(torch.eye(self.input_size).repeat(self.n_days, 1, 1))
+                self.day_bias.zero_()
+
+    def output_lengths(self, input_lengths: torch.Tensor) -> torch.Tensor:
+        """Number of full windows per utterance: (L - kernel_size) // stride + 1."""
+        return torch.div(input_lengths - self.kernel_size, self.stride, rounding_mode="floor") + 1
+
+    def augment(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """White noise per bin and channel plus a constant offset per utterance and channel.
+
+        Args:
+            x: Features (B, T, C).
+            mask: (B, T) True on valid bins; padded bins stay 0.
+
+        Returns:
+            torch.Tensor: A new, augmented tensor (B, T, C).
+        """
+        noise = torch.zeros_like(x)
+        if self.white_noise_std > 0:
+            noise = noise + torch.randn_like(x) * self.white_noise_std
+        if self.constant_offset_std > 0:
+            noise = noise + torch.randn(x.size(0), 1, x.size(2), device=x.device, dtype=x.dtype) * (
+                self.constant_offset_std
+            )
+        return x + noise * mask[:, :, None]
+
+    def smooth(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Gaussian smoothing along time, normalised by the kernel mass inside the utterance.
+
+        Near either end of an utterance the kernel is renormalised over valid bins, so padding (and the
+        edge) neither leaks in nor pulls the values toward zero.
+
+        Args:
+            x: Features (B, T, C).
+            mask: (B, T) True on valid bins.
+
+        Returns:
+            torch.Tensor: Smoothed features (B, T, C), 0 on padded bins.
+        """
+        b, t, c = x.shape
+        kernel = self.smoothing_kernel.to(x.dtype)
+        pad = kernel.numel() // 2
+        m = mask.to(x.dtype)[:, None, :]  # (B, 1, T)
+        # (B, T, C) -> (B * C, 1, T): one depthwise convolution for all channels
+        xs = (x.transpose(1, 2) * m).reshape(b * c, 1, t)
+        num = torch.nn.functional.conv1d(xs, kernel.view(1, 1, -1), padding=pad).view(b, c, t)
+        den = torch.nn.functional.conv1d(m, kernel.view(1, 1, -1), padding=pad)  # (B, 1, T)
+        out = num / den.clamp_min(1e-8) * m
+        return out.transpose(1, 2)  # (B, C, T) -> (B, T, C)
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        input_lengths: torch.Tensor,
+        day: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Extract frames from neural features.
+
+        Args:
+            input: Neural features (B, T, C) (T bins of e.g. 20 ms).
+            input_lengths: Valid bins per utterance (B,).
+            day: Recording-day index per utterance, (B,) or (B, 1) integer; required when n_days > 1.
+
+        Returns:
+            Tuple of features (B, T', D), 0 on padded frames, and their lengths (B,),
+            T' = (T - kernel_size) // stride + 1.
+        """
+        if input.dim() != 3 or input.size(2) != self.input_size:
+            raise ValueError(
+                f"BrainGRUFrontend: expected input (B, T, C) with C = frontend_conf.input_size = {self.input_size} "
+                f"channels, got shape {tuple(input.shape)}"
+            )
+        lengths = input_lengths.to(device=input.device, dtype=torch.long)
+        too_short = lengths < self.kernel_size
+        if bool(too_short.any()):
+            shortest = int(lengths.min())
+            raise TooShortUttError(
+                f"BrainGRUFrontend: an utterance has {shortest} bins, fewer than one window "
+                f"(frontend_conf.kernel_size = {self.kernel_size})",
+                shortest,
+                self.kernel_size,
+            )
+        x = input.float()
+        mask = make_valid_mask(lengths, x.size(1))  # (B, T)
+        x = x * mask[:, :, None]
+
+        if self.training and (self.white_noise_std > 0 or self.constant_offset_std > 0):
+            x = self.augment(x, mask)
+        if self.smoothing_kernel is not None:
+            x = self.smooth(x, mask)
+        if self.day_weight is not None:
+            day = self._check_day(day, x.size(0), x.device)
+            # (B, T, C) x (B, C, C) -> (B, T, C)
+            x = torch.einsum("btc,bcd->btd", x, self.day_weight[day]) + self.day_bias[day][:, None, :]
+            x = torch.nn.functional.softsign(x)
+
+        out_lengths = self.output_lengths(lengths)
+        # (B, T, C) -> (B, T', C, K) -> (B, T', C * K): windows of K bins every `stride` bins
+        windows = x.unfold(1, self.kernel_size, self.stride)
+        windows = windows.reshape(windows.size(0), windows.size(1), -1)
+        n_windows = windows.size(1)
+        win_mask = make_valid_mask(out_lengths, n_windows)  # (B, T')
+        windows = windows * win_mask[:, :, None]
+
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            windows, out_lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        packed_out, _ = self.gru(packed)
+        # (B, T', H * directions)
+        h, _ = torch.nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True, total_length=n_windows)
+        h = self.fc(self.gru_dropout(h))
+        feats = self.out(h) * win_mask[:, :, None]  # (B, T', D)
+        return feats, out_lengths
+
+    def _check_day(self, day: Optional[torch.Tensor], batch_size: int, device: torch.device) -> torch.Tensor:
+        if day is None:
+            if self.n_days == 1:
+                return torch.zeros(batch_size, dtype=torch.long, device=device)
+            raise ValueError(
+                f"BrainGRUFrontend: frontend_conf.n_days = {self.n_days} but no day ids were given; "
+                "pass day=(B,) integer tensor (a 'day' data key) or set n_days to 0"
+            )
+        day = day.reshape(-1).to(device=device, dtype=torch.long)
+        if day.numel() != batch_size:
+            raise ValueError(f"BrainGRUFrontend: expected {batch_size} day ids (one per utterance), got {day.numel()}")
+        bad = (day < 0) | (day >= self.n_days)
+        if bool(bad.any()):
+            raise ValueError(
+                f"BrainGRUFrontend: day id {int(day[bad][0])} is out of range for frontend_conf.n_days = "
+                f"{self.n_days} (expected 0..{self.n_days - 1})"
+            )
+        return day
