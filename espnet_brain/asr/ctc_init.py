@@ -14,6 +14,7 @@ from espnet2.asr.ctc import CTC
 
 from espnet_brain.encoder.hf_utils import load_ctc_model, load_ctc_tokenizer
 
+
 def map_tokens(token_list: List[str], hf_vocab: Dict[str, int], pad: str, word_delimiter: str, unk: str):
     """Map ESPnet tokens to rows of an HF CTC head.
 

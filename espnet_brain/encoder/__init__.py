@@ -1,1 +1,1 @@
-
+"""Encoders: pretrained Hugging Face speech SSL transformers without their convolutional front end."""

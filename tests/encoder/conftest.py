@@ -15,7 +15,11 @@ TINY = dict(
     num_conv_pos_embeddings=8,
     num_conv_pos_embedding_groups=2,
 )
-MODELS = {"wav2vec2": (Wav2Vec2Config, Wav2Vec2Model), "wavlm": (WavLMConfig, WavLMModel), "hubert": (HubertConfig, HubertModel)}
+MODELS = {
+    "wav2vec2": (Wav2Vec2Config, Wav2Vec2Model),
+    "wavlm": (WavLMConfig, WavLMModel),
+    "hubert": (HubertConfig, HubertModel),
+}
 
 
 def save_tiny(path, kind="wav2vec2", **overrides):
