@@ -102,9 +102,11 @@ def decode(
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     n_utts, n_frames, start = 0, 0, time.perf_counter()
-    with open(out_dir / "text", "w", encoding="utf-8") as f_text, open(
-        out_dir / "token", "w", encoding="utf-8"
-    ) as f_tok, torch.no_grad():
+    with (
+        open(out_dir / "text", "w", encoding="utf-8") as f_text,
+        open(out_dir / "token", "w", encoding="utf-8") as f_tok,
+        torch.no_grad(),
+    ):
         for keys, batch in loader:
             batch = {k: v.to(device) for k, v in batch.items() if not k.endswith("_lengths") or k == "speech_lengths"}
             enc, enc_lens = model.encode(batch["speech"], batch["speech_lengths"], day=batch.get("day"))
