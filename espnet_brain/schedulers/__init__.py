@@ -1,0 +1,1 @@
+"""Learning-rate schedulers registered as ESPnet scheduler choices."""

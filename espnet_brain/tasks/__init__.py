@@ -1,1 +1,1 @@
-
+"""ESPnet tasks of the plugin; importing a task module registers its choices in ESPnet."""
