@@ -97,8 +97,9 @@ def init_ctc_from_hf(ctc: CTC, token_list: List[str], model_name_or_path: str) -
     rows, names, unmapped = map_tokens(
         token_list, vocab, pad=pad, word_delimiter=tokenizer.word_delimiter_token, unk=tokenizer.unk_token
     )
-    index = torch.tensor(sorted(rows), dtype=torch.long)
-    source = torch.tensor([rows[i] for i in sorted(rows)], dtype=torch.long)
+    device = ctc.ctc_lo.weight.device
+    index = torch.tensor(sorted(rows), dtype=torch.long, device=device)
+    source = torch.tensor([rows[i] for i in sorted(rows)], dtype=torch.long, device=device)
     with torch.no_grad():
         weight = head.weight.detach().to(ctc.ctc_lo.weight)
         ctc.ctc_lo.weight[index] = weight[source]
