@@ -1,18 +1,12 @@
 """Corpus-level CER/WER with jiwer, per-utterance errors, and ESPnet-style RESULTS.md tables."""
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import jiwer
 
-_KEEP = re.compile(r"[^a-z' ]+")
-
-
-def normalize_text(text: str) -> str:
-    """Lower-case, keep letters, apostrophes and single spaces (the character set the decoders emit)."""
-    return " ".join(_KEEP.sub(" ", text.lower().replace("-", " ")).split())
+from espnet_brain.data.text import normalize_transcript as normalize_text
 
 
 def read_kaldi_text(path: str) -> Dict[str, str]:

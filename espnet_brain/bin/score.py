@@ -20,7 +20,12 @@ from espnet_brain.asr.scoring import read_kaldi_text, results_table, score, writ
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ref", required=True, help="Kaldi-style reference text (utt_id text)")
+    parser.add_argument(
+        "--ref",
+        action="append",
+        required=True,
+        help="Kaldi-style reference text (utt_id text): once for all hypotheses, or once after each --hyp",
+    )
     parser.add_argument("--hyp", action="append", required=True, help="name=path of a hypothesis text file")
     parser.add_argument("--out", required=True, help="markdown file to write")
     parser.add_argument("--title", default="Test set, greedy CTC, no LM")
@@ -29,9 +34,12 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
     args = get_parser().parse_args(cmd)
-    refs = read_kaldi_text(args.ref)
+    if len(args.ref) not in (1, len(args.hyp)):
+        raise ValueError(f"give --ref once or once per --hyp; got {len(args.ref)} for {len(args.hyp)} hypotheses")
+    ref_files = args.ref * len(args.hyp) if len(args.ref) == 1 else args.ref
     rows = []
-    for spec in args.hyp:
+    for spec, ref_file in zip(args.hyp, ref_files):
+        refs = read_kaldi_text(ref_file)
         name, sep, path = spec.partition("=")
         if not sep:
             raise ValueError(f"--hyp must be name=path, got '{spec}'")

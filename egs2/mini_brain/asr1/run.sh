@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# mini_brain asr1: brain-to-text on the offline synthetic corpus, compared with audio ASR.
+#
+# The corpus has no real pretrained Wav2Vec2, so the recipe makes one: an audio ASR model with the
+# same HF parts (CNN frontend + transformer + CTC) is trained on the corpus's synthetic speech and
+# exported in Hugging Face format (stages 2-3). The brain decoders then put a GRU brain feature
+# extractor in front of that transformer in three transfer modes (stages 4-6), and stage 7 writes
+# the comparison to exp/RESULTS.md.
+set -euo pipefail
+
+. utils/stage_utils.sh
+
+define_stage 1 "Synthetic corpus and data directories (local/data.sh)"
+define_stage 2 "Audio ASR baseline: train, decode, score"
+define_stage 3 "Export the audio model as this corpus's pretrained Wav2Vec2 (HF format)"
+define_stage 4 "Brain decoder, full fine-tuning of the pretrained transformer"
+define_stage 5 "Brain decoder, same architecture from scratch"
+define_stage 6 "Brain decoder, frozen pretrained transformer"
+define_stage 7 "RESULTS.md: audio ASR vs the three brain decoders"
+define_stage 8 "Latent analysis: t-SNE of brain vs audio features (PNG)"
+
+# begin options
+# General
+stage=1                 # First stage to run.
+stop_stage=10000        # Last stage to run.
+skip_stages=""          # Stages to skip, e.g. "8".
+ngpu=0                  # GPUs for training.
+nj=2                    # Parallel jobs for data preparation and dumping.
+preset=small            # Corpus size: tiny (tests), small (default), bench.
+seed=0                  # Corpus seed.
+confdir=conf            # Configs: conf (default run) or conf/tiny (the test-suite variant).
+decoding=greedy         # greedy or beam.
+asr_args=""             # Extra trainer arguments for every system, e.g. "--max_epoch 2".
+# end options
+
+help_message="Usage: $0 [options]
+mini_brain: brain-to-text on a synthetic corpus, with an audio ASR baseline built from the same parts.
+$(options_help "$0")"
+. utils/parse_options.sh
+check_stages
+
+. ./path.sh
+. ./db.sh
+
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}")
+audio_sets=(--feats_type raw --train_set audio_train --valid_set audio_dev --test_sets audio_test)
+brain_sets=(--feats_type neural --train_set brain_train --valid_set brain_dev --test_sets brain_test)
+pretrained=exp/audio_wav2vec2_hf
+
+if run_stage 1; then
+    local/data.sh --corpus "${MINI_BRAIN}" --preset "${preset}" --seed "${seed}"
+fi
+
+if run_stage 2; then
+    ./brain_asr.sh "${common[@]}" "${audio_sets[@]}" --asr_config "${confdir}/train_audio.yaml" --asr_tag audio \
+        --stage 2 --stop_stage 3
+    if [ ! -f exp/audio_init/config.json ]; then
+        # The audio model starts from random weights with the shape of conf/wav2vec2_mini.yaml.
+        python3 -m espnet_brain.bin.make_hf_model --model_type wav2vec2 --config "${confdir}/wav2vec2_mini.yaml" \
+            --token_list data/token_list/char/tokens.txt --output_dir exp/audio_init --seed "${seed}"
+    fi
+    ./brain_asr.sh "${common[@]}" "${audio_sets[@]}" --asr_config "${confdir}/train_audio.yaml" --asr_tag audio \
+        --stage 5 --stop_stage 8 --asr_args "${asr_args}"
+fi
+
+if run_stage 3; then
+    python3 -m espnet_brain.bin.export_hf --asr_train_config exp/asr_audio/config.yaml \
+        --asr_model_file exp/asr_audio/valid.loss.ave.pth --output_dir "${pretrained}"
+fi
+
+for mode_stage in "4 full" "5 scratch" "6 frozen"; do
+    read -r n mode <<<"${mode_stage}"
+    if run_stage "${n}"; then
+        ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --asr_config "${confdir}/train_brain_${mode}.yaml" \
+            --asr_tag "brain_${mode}" --pretrained_model "${pretrained}" --stage 2 --stop_stage 8 \
+            --asr_args "${asr_args}"
+    fi
+done
+
+if run_stage 7; then
+    python3 -m espnet_brain.bin.score --out exp/RESULTS.md \
+        --title "mini_brain test set (${preset} preset), ${decoding} CTC, no LM" \
+        --hyp "audio ASR (same encoder, speech input)=exp/asr_audio/decode_audio_test/text" \
+        --ref data/audio_test/text \
+        --hyp "brain: full fine-tune=exp/asr_brain_full/decode_brain_test/text" --ref data/brain_test/text \
+        --hyp "brain: from scratch=exp/asr_brain_scratch/decode_brain_test/text" --ref data/brain_test/text \
+        --hyp "brain: frozen transformer=exp/asr_brain_frozen/decode_brain_test/text" --ref data/brain_test/text
+fi
+
+if run_stage 8; then
+    python3 -m espnet_brain.bin.latent_analysis --brain_exp exp/asr_brain_full --audio_exp exp/asr_audio \
+        --brain_data dump/neural/brain_test --audio_data dump/raw/audio_test --out_dir exp/latent_analysis
+fi
+
+log "done; see exp/RESULTS.md"
