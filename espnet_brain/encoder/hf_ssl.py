@@ -67,10 +67,8 @@ class HFSSLEncoder(AbsEncoder):
 
         overrides: Dict[str, object] = {
             "layerdrop": layerdrop,
-            # Masking belongs to the bypassed feature path; off so no unused masked_spec_embed is built.
+            # SpecAugment masking belongs to the bypassed feature path (its masked_spec_embed is not kept either).
             "apply_spec_augment": False,
-            "mask_time_prob": 0.0,
-            "mask_feature_prob": 0.0,
         }
         for key, value in (
             ("hidden_dropout", hidden_dropout),

@@ -60,7 +60,7 @@ class HFConvFrontend(AbsFrontend):
         if fs != SAMPLE_RATE:
             raise ValueError(f"frontend_conf.fs: the pretrained CNN expects {SAMPLE_RATE} Hz audio, got {fs}")
         what = "frontend_conf.model_name_or_path"
-        config = load_config(model_name_or_path, what, {"apply_spec_augment": False, "mask_time_prob": 0.0})
+        config = load_config(model_name_or_path, what, {"apply_spec_augment": False})
         backbone = load_backbone(model_name_or_path, config, what)
         self.model_name_or_path = model_name_or_path
         self.hf_config = config
