@@ -87,6 +87,22 @@ class BrainESPnetASRModel(ESPnetASRModel):
         with self._day_scope(day):
             return super().encode(speech, speech_lengths)
 
+    def extract_feats(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, day: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Frontend output only (e.g. for latent analyses of the brain feature extractor).
+
+        Args:
+            speech: (B, T, C) or (B, L)
+            speech_lengths: (B,)
+            day: (B,) or (B, 1) recording-day ids, or None.
+
+        Returns:
+            feats (B, T', D), feats_lengths (B,)
+        """
+        with self._day_scope(day):
+            return self._extract_feats(speech, speech_lengths)
+
     def _extract_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if self.frontend is None or not _accepts_day(self.frontend):
             return super()._extract_feats(speech, speech_lengths)

@@ -116,15 +116,23 @@ def param_groups(model: torch.nn.Module, encoder_lr: Optional[float]) -> List[Di
         encoder_lr: Learning rate of the ``encoder`` group; None keeps the optimizer's.
 
     Returns:
-        Param-group dicts named ``frontend``, ``encoder`` and ``head``; empty groups are left
-        out (in ``frozen`` mode the encoder has nothing to train).
+        Param-group dicts named ``frontend`` (the brain or audio frontend), ``encoder`` (the
+        pretrained encoder, except a newly initialised input projection) and ``head`` (everything
+        else: CTC layer, new layers); empty groups are left out (in ``frozen`` mode the encoder has
+        nothing to train).
     """
     named = {"frontend": [], "encoder": [], "head": []}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        top = name.split(".", 1)[0]
-        named[top if top in ("frontend", "encoder") else "head"].append(p)
+        if name.startswith("frontend."):
+            named["frontend"].append(p)
+        elif name.startswith("encoder.") and not name.startswith("encoder.input_proj."):
+            named["encoder"].append(p)
+        else:
+            # The CTC layer, and new layers such as an encoder input projection, train at the base rate
+            # from the first step: holding them back would only stall the pretrained parts behind them.
+            named["head"].append(p)
     groups = []
     for group_name, params in named.items():
         if not params:

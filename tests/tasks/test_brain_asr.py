@@ -225,3 +225,13 @@ def test_day_ids_reach_the_batch_through_espnet_data_loader(tmp_path):
     assert keys == ["u0", "u1", "u2"]
     assert batch["speech"].shape == (3, 12, 8)
     assert batch["day"][:, 0].tolist() == [0, 1, 1]
+
+
+def test_new_encoder_input_projection_trains_with_the_head_not_the_pretrained_encoder(tiny_wav2vec2):
+    # A BFE width different from the transformer's adds a freshly initialised projection in the encoder.
+    args = _brain_args(tiny_wav2vec2, extra=["--frontend_conf", "output_size=12"])
+    model = BrainASRTask.build_model(args)
+    assert model.encoder.input_proj is not None
+    groups = {g["name"]: {id(p) for p in g["params"]} for g in param_groups(model, 1e-5)}
+    assert id(model.encoder.input_proj.weight) in groups["head"]
+    assert id(model.encoder.input_proj.weight) not in groups["encoder"]
