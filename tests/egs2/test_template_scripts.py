@@ -171,6 +171,8 @@ def test_stage_validation(recipe, args, message):
     res = run(["./example_stages.sh"] + args, recipe)
     assert res.returncode != 0
     assert message in res.stderr
+    # The message points at the stage script, not at the helper that found the problem.
+    assert " example_stages.sh:" in res.stderr and "stage_utils.sh" not in res.stderr
     assert not (recipe / "data").exists()
 
 
@@ -282,14 +284,33 @@ def test_path_sh_stops_when_install_fails(recipe, tmp_path):
     assert res.stdout == ""
 
 
-@pytest.mark.parametrize(
-    "backend, launcher", [(None, "run_local.py"), ("slurm", "run_slurm.py --config conf/slurm.conf")]
-)
+@pytest.mark.parametrize("backend, launcher", [(None, "run.pl"), ("slurm", "slurm.pl --config conf/slurm.conf")])
 def test_cmd_sh_selects_backend(recipe, backend, launcher):
     env = _env(**({"ESPNET_BRAIN_CMD_BACKEND": backend} if backend else {}))
-    res = run(["bash", "-c", 'set -eu; . ./cmd.sh; echo "$train_cmd|$cuda_cmd|$decode_cmd"'], recipe, env=env)
+    script = (
+        'set -eu; . ./path.sh 2>/dev/null; . ./cmd.sh; echo "$train_cmd|$cuda_cmd|$decode_cmd"; command -v ${train_cmd}'
+    )
+    res = run(["bash", "-c", script], recipe, env=env)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "|".join([launcher] * 3)
+    lines = res.stdout.splitlines()
+    assert lines[0] == "|".join([launcher] * 3)
+    # The Kaldi-style names are on PATH (through path.sh) and lead to the Python launchers.
+    target = "run_local.py" if backend is None else "run_slurm.py"
+    assert os.path.realpath(lines[1]) == str((recipe / "utils" / target).resolve())
+
+
+def test_espnet_launch_runs_through_run_pl(recipe):
+    pytest.importorskip("espnet2.bin.launch")
+    script = (
+        "set -eu; . ./path.sh 2>/dev/null; . ./cmd.sh; "
+        'python3 -m espnet2.bin.launch --cmd "${cuda_cmd} --name demo" --log exp/train/train.log --ngpu 0 '
+        "-- python3 -c 'import sys; print(\"ARGS\", sys.argv[1:])' --output_dir 'exp/a b'"
+    )
+    res = run(["bash", "-c", script], recipe)
+    assert res.returncode == 0, res.stderr
+    text = (recipe / "exp/train/train.log").read_text()
+    assert "ARGS ['--output_dir', 'exp/a b', '--ngpu', '0', '--multiprocessing_distributed', 'True']" in text
+    assert "exit code 0" in text.splitlines()[-1]
 
 
 def test_cmd_sh_rejects_unknown_backend(recipe):
@@ -384,6 +405,7 @@ def test_local_failure_names_failed_logs_and_shows_tail(tmp_path):
         (["JOB=1:2", "x.log", "true"], "does not contain JOB"),
         (["JOB=3:2", "x.JOB.log", "true"], "empty job range"),
         (["x.log"], "expected a log file and a command"),
+        (["--num_nodes", "2", "x.log", "true"], "runs on one machine"),
     ],
 )
 def test_local_usage_errors(tmp_path, args, message):
@@ -446,6 +468,8 @@ def fake_slurm(tmp_path):
     """Fake sbatch/squeue on PATH, a fast-polling config, and the environment to use them."""
     bindir, state = tmp_path / "fakebin", tmp_path / "slurmstate"
     state.mkdir()
+    # The name ESPnet uses for the Slurm launcher, as in a recipe's utils/.
+    os.symlink(SLURM, tmp_path / "slurm.pl")
     write(bindir / "sbatch", FAKE_SBATCH, executable=True)
     write(bindir / "squeue", FAKE_SQUEUE, executable=True)
     write(bindir / "scancel", "#!/usr/bin/env bash\n", executable=True)
@@ -524,7 +548,37 @@ def test_slurm_single_job_without_gpu(tmp_path, fake_slurm):
     assert res.returncode == 0, res.stderr
     args = (state / "sbatch.calls").read_text().split()
     assert "--array" not in " ".join(args) and "-p" in args and "cpu" in args and "--gres=gpu:0" not in args
+    assert "--job-name=train" in args and "--nodes" not in " ".join(args)
     assert "trained" in (tmp_path / "exp/train.log").read_text()
+
+
+def test_slurm_multi_node_and_job_name(tmp_path, fake_slurm):
+    # What espnet2.bin.launch passes to a launcher named slurm.pl for multi-node training.
+    env, state = fake_slurm
+    res = run(
+        [
+            tmp_path / "slurm.pl",
+            "--config",
+            "slurm.conf",
+            "--name",
+            "asr_train",
+            "--gpu",
+            "1",
+            "--num_threads",
+            "1",
+            "--num_nodes",
+            "2",
+            "exp/train.log",
+            "echo",
+            "srun-would-run-here",
+        ],
+        tmp_path,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    args = (state / "sbatch.calls").read_text().split()
+    for flag in ("--job-name=asr_train", "--nodes=2", "--ntasks-per-node=1", "--gres=gpu:1"):
+        assert flag in args
 
 
 def test_slurm_propagates_exit_codes(tmp_path, fake_slurm):

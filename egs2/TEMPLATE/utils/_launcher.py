@@ -42,6 +42,9 @@ class LaunchOptions:
     max_jobs_run: Optional[int] = None
     time: Optional[str] = None
     config: Optional[str] = None
+    # Passed by espnet2.bin.launch (multi-node training) and by ESPnet-style "--name <job name>".
+    num_nodes: int = 1
+    name: Optional[str] = None
 
 
 @dataclass
@@ -53,15 +56,15 @@ class JobSpec:
     command: str
 
 
-_INT_OPTIONS = {"num_threads": 1, "gpu": 0, "max_jobs_run": 1}
-_STR_OPTIONS = ("mem", "time", "config")
+_INT_OPTIONS = {"num_threads": 1, "gpu": 0, "max_jobs_run": 1, "num_nodes": 1}
+_STR_OPTIONS = ("mem", "time", "config", "name")
 _RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$")
 
 
 def usage(prog: str) -> str:
     return (
         f"Usage: {prog} [--num_threads N] [--mem M] [--gpu G] [--max_jobs_run K] [--time T] [--config FILE]\n"
-        f"       {' ' * len(prog)} [JOB=1:N] LOG COMMAND [ARGS...]\n"
+        f"       {' ' * len(prog)} [--name NAME] [--num_nodes N] [JOB=1:N] LOG COMMAND [ARGS...]\n"
         "Runs COMMAND (once per job with JOB replaced by the job number) and writes each job's output to LOG.\n"
         "Exits non-zero if any job failed."
     )

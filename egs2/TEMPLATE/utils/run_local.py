@@ -14,8 +14,10 @@ Examples::
 Every job's log starts with its command line and start time and ends with its exit code.  The
 launcher is silent when all jobs succeed; otherwise it names the failed logs, prints the last lines
 of the first one and exits 1.  --num_threads sets OMP_NUM_THREADS for the jobs; --mem, --gpu,
---time and --config are accepted so that one command line works with run_slurm.py too, and are
-otherwise ignored on this machine.  SIGINT/SIGTERM stop the running jobs and start no new ones.
+--time, --name and --config are accepted so that one command line works with run_slurm.py too, and
+are otherwise ignored on this machine.  SIGINT/SIGTERM stop the running jobs and start no new ones.
+
+utils/run.pl links here: espnet2.bin.launch recognises Kaldi-style launchers by that name.
 """
 
 import os
@@ -104,6 +106,12 @@ def main(argv: List[str]) -> int:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 2
     opts, jobs = launch.opts, launch.jobs
+    if opts.num_nodes > 1:
+        print(
+            f"{PROG}: --num_nodes {opts.num_nodes}: this launcher runs on one machine; use run_slurm.py",
+            file=sys.stderr,
+        )
+        return 2
     runner = LocalRunner(opts)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, runner.stop)

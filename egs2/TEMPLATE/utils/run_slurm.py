@@ -4,7 +4,7 @@
 Usage (the same as run_local.py, plus --config)::
 
     run_slurm.py [--config conf/slurm.conf] [--num_threads N] [--mem M] [--gpu G] [--max_jobs_run K] [--time T]
-                 [JOB=1:N] LOG COMMAND [ARGS...]
+                 [--name NAME] [--num_nodes N] [JOB=1:N] LOG COMMAND [ARGS...]
 
 A job range is submitted as one array job (``--array=1-N%K`` with K from --max_jobs_run), a single
 job as a plain batch job.  For each job a small bash script is written under ``<log dir>/q/``; it
@@ -23,10 +23,15 @@ Resources are mapped to sbatch options by the config file (see conf/slurm.conf):
     num_threads_flags = --cpus-per-task={num_threads}
     mem_flags = --mem={mem}
     time_flags = --time={time}
+    num_nodes_flags = --nodes={num_nodes} --ntasks-per-node=1   # --num_nodes N > 1
     poll_interval = 10                         # seconds between squeue calls
     grace_period = 60                          # seconds to wait for exit codes on a slow shared disk
 
 A flag is only added when its option is given; ``{name}`` is replaced by the option's value.
+--name sets the Slurm job name (default: the log name).
+
+utils/slurm.pl links here: espnet2.bin.launch recognises the Slurm launcher by that name and then
+starts multi-node training (--num_nodes N) with srun inside the job.
 """
 
 import os
@@ -57,6 +62,7 @@ DEFAULT_CONFIG: Dict[str, str] = {
     "num_threads_flags": "--cpus-per-task={num_threads}",
     "mem_flags": "--mem={mem}",
     "time_flags": "--time={time}",
+    "num_nodes_flags": "--nodes={num_nodes} --ntasks-per-node=1",
     "poll_interval": "10",
     "grace_period": "60",
 }
@@ -118,6 +124,8 @@ def resource_flags(opts: LaunchOptions, config: Dict[str, str]) -> List[str]:
         flags += _fill(config["mem_flags"], "mem", opts.mem)
     if opts.time is not None:
         flags += _fill(config["time_flags"], "time", opts.time)
+    if opts.num_nodes > 1:
+        flags += _fill(config["num_nodes_flags"], "num_nodes", opts.num_nodes)
     return flags
 
 
@@ -207,7 +215,7 @@ def main(argv: List[str]) -> int:
         with open(os.path.join(qdir, name + ".sh"), "w", encoding="utf-8") as f:
             f.write(job_script(job, statuses[index], opts))
 
-    cmd = ["sbatch", "--parsable", f"--job-name={stem}"] + resource_flags(opts, config)
+    cmd = ["sbatch", "--parsable", f"--job-name={opts.name or stem}"] + resource_flags(opts, config)
     if is_array:
         first, last = jobs[0].job_id, jobs[-1].job_id
         limit = f"%{opts.max_jobs_run}" if opts.max_jobs_run is not None else ""

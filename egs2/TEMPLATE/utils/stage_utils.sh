@@ -29,18 +29,28 @@ _SU_DESC=()
 _SU_LAST=0
 _SU_CHECKED=false
 
+_SU_SELF=${BASH_SOURCE[0]}
+
 _su_emit() {
-    # _su_emit SOURCE LINE MESSAGE: one timestamped line on stderr.
-    printf '%s %s:%s: %s\n' "$(date '+%Y-%m-%dT%H:%M:%S')" "${1##*/}" "$2" "$3" >&2
+    # _su_emit MESSAGE: one timestamped line on stderr, tagged with the first caller outside this
+    # file (so an error found by check_stages points at the stage script, not at stage_utils.sh).
+    local i src=$0 line=0
+    for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+        if [ "${BASH_SOURCE[i]}" != "${_SU_SELF}" ]; then
+            src=${BASH_SOURCE[i]}
+            line=${BASH_LINENO[i - 1]}
+            break
+        fi
+    done
+    printf '%s %s:%s: %s\n' "$(date '+%Y-%m-%dT%H:%M:%S')" "${src##*/}" "${line}" "$1" >&2
 }
 
 log() {
-    # ${BASH_SOURCE[1]} is the script that called log, ${BASH_LINENO[0]} the line of the call.
-    _su_emit "${BASH_SOURCE[1]:-$0}" "${BASH_LINENO[0]}" "$*"
+    _su_emit "$*"
 }
 
 die() {
-    _su_emit "${BASH_SOURCE[1]:-$0}" "${BASH_LINENO[0]}" "ERROR: $*"
+    _su_emit "ERROR: $*"
     exit 1
 }
 
@@ -160,9 +170,9 @@ run_stage() {
     read -r -a skip <<<"${skip_stages:-}"
     for s in "${skip[@]}"; do
         if [ "${s}" -eq "${n}" ]; then
-            _su_emit "${BASH_SOURCE[1]:-$0}" "${BASH_LINENO[0]}" "Stage ${n}: ${_SU_DESC[n]} (skipped: --skip_stages)"
+            _su_emit "Stage ${n}: ${_SU_DESC[n]} (skipped: --skip_stages)"
             return 1
         fi
     done
-    _su_emit "${BASH_SOURCE[1]:-$0}" "${BASH_LINENO[0]}" "Stage ${n}/${_SU_LAST}: ${_SU_DESC[n]}"
+    _su_emit "Stage ${n}/${_SU_LAST}: ${_SU_DESC[n]}"
 }
