@@ -258,6 +258,14 @@ def test_path_sh_sources_activate_script_and_keeps_omp(recipe, tmp_path):
     assert "WARNING" not in res.stderr
 
 
+def test_path_sh_stops_when_activation_fails(recipe, tmp_path):
+    write(tmp_path / "tools/activate_python.sh", "echo activating; false\n")
+    res = run(["bash", "-c", PROBE], recipe)
+    assert res.returncode != 0
+    assert "tools/activate_python.sh failed (exit code 1)" in res.stderr
+    assert "python=" not in res.stdout
+
+
 def test_path_sh_auto_install_runs_once(recipe, tmp_path):
     write(
         tmp_path / "tools/install.sh",
@@ -372,8 +380,8 @@ def _max_overlap(stamp_dir: Path) -> int:
     return best
 
 
-@pytest.mark.parametrize("limit, expected", [(2, 2), (None, 4)])
-def test_local_honours_max_jobs_run(tmp_path, limit, expected):
+@pytest.mark.parametrize("limit", [2, None])
+def test_local_honours_max_jobs_run(tmp_path, limit):
     (tmp_path / "t").mkdir()
     opts = ["--max_jobs_run", str(limit)] if limit else []
     res = run(
@@ -382,7 +390,11 @@ def test_local_honours_max_jobs_run(tmp_path, limit, expected):
     )
     assert res.returncode == 0, res.stderr
     assert len(list((tmp_path / "t").glob("*.t"))) == 4
-    assert _max_overlap(tmp_path / "t") == expected
+    if limit:
+        assert _max_overlap(tmp_path / "t") == limit
+    else:
+        # All four start together (3 or more even on a busy machine): no hidden limit of 2.
+        assert _max_overlap(tmp_path / "t") > 2
 
 
 def test_local_failure_names_failed_logs_and_shows_tail(tmp_path):
@@ -532,8 +544,7 @@ def test_slurm_submits_array_maps_resources_and_waits(tmp_path, fake_slurm):
     ):
         assert flag in args
     assert "cpu" not in args
-    # The launcher returned only after the (delayed) jobs had written their logs.
-    assert (state / "squeue.calls").exists()
+    # The fake jobs start 0.2 s after sbatch returns, so complete logs prove that the launcher waited.
     for i in (1, 2, 3):
         lines = (tmp_path / f"exp/log/dec.{i}.log").read_text().splitlines()
         assert lines[0] == f"# Command: echo 'task {i} threads $OMP_NUM_THREADS'"

@@ -30,6 +30,9 @@ _path_sh_activate() {
     . "${MAIN_ROOT}/tools/activate_python.sh"
     local rc=$?
     if "${had_u}"; then set -u; fi
+    if [ "${rc}" -ne 0 ]; then
+        echo "path.sh: ERROR: ${MAIN_ROOT}/tools/activate_python.sh failed (exit code ${rc})" >&2
+    fi
     return "${rc}"
 }
 
