@@ -41,15 +41,21 @@ def prepare(src: Path, dst: Path) -> int:
     if skipped:
         logging.warning(f"{text_file}: skipped {skipped} utterances with an empty transcript")
     rows.sort()
+    # The speaker (voice) from the source's utt2spk; without one, each utterance is its own speaker.
+    utt2spk = {}
+    if (src / "utt2spk").is_file():
+        utt2spk = dict(line.split(maxsplit=1) for line in (src / "utt2spk").read_text().splitlines() if line.strip())
+    spk2utt: dict = {}
     with open(dst / "wav.scp", "w") as f_wav, open(dst / "text", "w") as f_text, open(dst / "utt2spk", "w") as f_spk:
         for key, wav, norm in rows:
+            spk = utt2spk.get(key, key).strip()
             f_wav.write(f"{key} {wav}\n")
             f_text.write(f"{key} {norm}\n")
-            # One speaker per utterance: nothing in these recipes adapts to speakers.
-            f_spk.write(f"{key} {key}\n")
+            f_spk.write(f"{key} {spk}\n")
+            spk2utt.setdefault(spk, []).append(key)
     with open(dst / "spk2utt", "w") as f:
-        for key, _, _ in rows:
-            f.write(f"{key} {key}\n")
+        for spk in sorted(spk2utt):
+            f.write(f"{spk} {' '.join(spk2utt[spk])}\n")
     return len(rows)
 
 

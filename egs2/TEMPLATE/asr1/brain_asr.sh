@@ -171,9 +171,9 @@ if run_stage 6; then
         --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/text,text,text" \
         "${day_args[@]}" \
         --train_shape_file "${stats_dir}/train/speech_shape" \
-        --train_shape_file "${stats_dir}/train/text_shape.char" \
+        --train_shape_file "${stats_dir}/train/text_shape" \
         --valid_shape_file "${stats_dir}/valid/speech_shape" \
-        --valid_shape_file "${stats_dir}/valid/text_shape.char" \
+        --valid_shape_file "${stats_dir}/valid/text_shape" \
         --output_dir "${asr_exp}" --config "${asr_config}" ${asr_args}
 fi
 
