@@ -17,8 +17,9 @@
 #   define_stage N DESCRIPTION register stage N (stages must end up numbered 1..M without gaps)
 #   stage_help                 print the stage list (parse_options.sh calls it for --help)
 #   options_help [FILE]        print the options declared in FILE (default $0) between the lines
-#                              "# begin options" and "# end options", as --name (default) # comment
-#   check_stages               validate $stage, $stop_stage and, if set, $skip_stages
+#                              "# begin options" and "# end options": --name, comment, default
+#   check_stages               validate $stage, $stop_stage and, if set, $skip_stages; a stop_stage
+#                              past the last stage becomes the last stage (ESPnet's 10000 idiom)
 #   run_stage N                true if stage N is selected (and logs its start), false otherwise
 #   require_int NAME [MIN]     die unless $NAME is an integer (>= MIN when given)
 #   require_choice NAME C...   die unless $NAME is one of the choices C...
