@@ -20,7 +20,8 @@ define_stage 9 "Packing (espnet2.bin.pack)"
 stage=1                 # First stage to run.
 stop_stage=10000        # Last stage to run.
 skip_stages=""          # Stages to skip, e.g. "4 9".
-ngpu=0                  # GPUs for training (0: CPU).
+ngpu=0                  # GPUs per node for training (0: CPU).
+num_nodes=1             # Nodes for training (Slurm: set cmd_backend=slurm in cmd.sh).
 nj=2                    # Parallel jobs for dumping.
 inference_nj=1          # Parallel jobs for decoding.
 dumpdir=dump            # Where dumped features go.
@@ -36,7 +37,6 @@ areas=6v                # Electrode areas to keep (6v, 44, or "6v 44").
 zscore=block            # Neural normalisation: block, utterance or none.
 # Tokens
 token_listdir=data/token_list/char  # Shared by audio and brain systems.
-nlsyms=none             # Unused for characters; kept for ESPnet compatibility.
 # Model
 asr_config=             # Training YAML.
 asr_tag=                # Experiment name (default: the config's file name).
@@ -57,6 +57,7 @@ require_choice feats_type neural raw
 require_choice decoding greedy beam
 require_choice zscore block utterance none
 require_int ngpu 0
+require_int num_nodes 1
 require_int nj 1
 require_int inference_nj 1
 
@@ -94,7 +95,7 @@ if run_stage 2; then
             continue
         fi
         if [ "${feats_type}" = neural ]; then
-            ${train_cmd} "${out}/log/dump.log" \
+            ${train_cmd} --num_threads "${nj}" "${out}/log/dump.log" \
                 python3 -m espnet_brain.bin.dump_neural --data_dir "data/${dset}" --out_dir "${out}" \
                 --feature_set "${feature_set}" --areas "${areas}" --zscore "${zscore}"
         else
@@ -160,9 +161,12 @@ if run_stage 6; then
             --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/utt2day,day,text_int")
     fi
     log "training ${asr_exp} (log: ${asr_exp}/train.log)"
+    # ESPnet's launcher picks the multi-GPU / multi-node method (srun for slurm.pl) from ${cuda_cmd}.
     # --resume true: an interrupted run continues from ${asr_exp}/checkpoint.pth.
     # shellcheck disable=SC2086
-    ${cuda_cmd} --gpu "${ngpu}" "${asr_exp}/train.log" \
+    python3 -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${asr_tag}" --log "${asr_exp}/train.log" \
+        --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${asr_exp}/.dist_init_" \
+        --multiprocessing_distributed true -- \
         python3 -m espnet_brain.bin.brain_asr_train --ngpu "${ngpu}" --resume true --use_preprocessor true \
         --token_type char --token_list "${token_list}" --non_linguistic_symbols none --cleaner none --g2p none \
         --train_data_path_and_name_and_type "${data_feats}/${train_set}/${speech_file},speech,${speech_type}" \
