@@ -1,0 +1,184 @@
+"""Reader of iEEG-BIDS sentence recordings (SEEG/ECoG) into high-gamma features per sentence.
+
+Reads a recording with ``mne_bids.read_raw_bids``, keeps SEEG/ECoG channels, drops the channels
+marked ``bad`` in ``channels.tsv``, optionally re-references, extracts the high-gamma envelope
+(band-pass with MNE's FIR filter, Hilbert amplitude), resamples it, z-scores each channel over the
+recording and cuts one segment per row of ``events.tsv`` whose ``trial_type`` is the sentence type.
+The sentence text comes from an ``events.tsv`` column (``sentence`` by default).
+"""
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+IEEG_TYPES = ("seeg", "ecog")
+
+
+@dataclass
+class IEEGSentence:
+    """One sentence of a recording.
+
+    Attributes:
+        feats: (T, C) float32 high-gamma envelope at ``sfreq``.
+        text: Sentence text from ``events.tsv``.
+        sent_id: Value of the ``sent_id`` column if present, else None.
+        onset, duration: Seconds (from ``events.tsv``).
+        ch_names: The C channel names.
+        sfreq: Frame rate of ``feats`` (Hz).
+    """
+
+    feats: np.ndarray
+    text: str
+    sent_id: Optional[str]
+    onset: float
+    duration: float
+    ch_names: List[str]
+    sfreq: float
+
+
+def find_recordings(root: str, task: Optional[str] = None) -> list:
+    """BIDSPaths of all iEEG recordings (``*_ieeg.<ext>``) under ``root``, sorted."""
+    import mne_bids
+
+    paths = mne_bids.find_matching_paths(
+        root, tasks=task, datatypes="ieeg", suffixes="ieeg", extensions=[".vhdr", ".edf", ".fif", ".nwb", ".set"]
+    )
+    return sorted(paths, key=lambda p: str(p.fpath))
+
+
+def read_events_tsv(path: str) -> List[dict]:
+    """Rows of a BIDS ``events.tsv`` as dicts of strings (``n/a`` kept as is)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if rows and ("onset" not in rows[0] or "duration" not in rows[0]):
+        raise ValueError(f"{path}: events.tsv must have 'onset' and 'duration' columns, got {list(rows[0])}")
+    return rows
+
+
+def _bipolar_pairs(names: Sequence[str]) -> List[Tuple[str, str]]:
+    """Neighbouring contacts of the same electrode (same letter prefix, consecutive numbers)."""
+    parsed = []
+    for n in names:
+        m = re.fullmatch(r"(.*?)(\d+)", n)
+        if m:
+            parsed.append((m.group(1), int(m.group(2)), n))
+    parsed.sort()
+    return [(a[2], b[2]) for a, b in zip(parsed, parsed[1:]) if a[0] == b[0] and b[1] == a[1] + 1]
+
+
+def high_gamma_envelope(raw, band: Tuple[float, float] = (70.0, 170.0), sfreq_out: float = 100.0):
+    """High-gamma amplitude of every channel of ``raw`` (modified in place and returned).
+
+    Band-pass ``band`` (MNE FIR, zero phase), Hilbert envelope, then resampling to ``sfreq_out``
+    (MNE's resampling low-passes the envelope first).
+    """
+    lo, hi = band
+    sf = raw.info["sfreq"]
+    if not 0 < lo < hi:
+        raise ValueError(f"high-gamma band must satisfy 0 < low < high, got {band}")
+    # MNE's default upper transition band is min(max(0.25 * hi, 2), sf / 2 - hi): it must fit below Nyquist.
+    if hi + min(max(0.25 * hi, 2.0), sf / 2 - hi) / 2 >= sf / 2:
+        raise ValueError(f"high-gamma band {band} does not fit below the Nyquist frequency of {sf} Hz data")
+    raw.load_data(verbose=False)
+    raw.filter(lo, hi, picks="all", verbose=False)
+    raw.apply_hilbert(picks="all", envelope=True, verbose=False)
+    if sfreq_out != sf:
+        raw.resample(sfreq_out, verbose=False)
+    return raw
+
+
+def load_ieeg_sentences(
+    bids_path,
+    band: Tuple[float, float] = (70.0, 170.0),
+    sfreq_out: float = 100.0,
+    reref: Optional[str] = None,
+    ch_types: Sequence[str] = IEEG_TYPES,
+    trial_type: str = "sentence",
+    text_column: str = "sentence",
+    zscore: bool = True,
+) -> List[IEEGSentence]:
+    """High-gamma features and text of each sentence of one recording.
+
+    Args:
+        bids_path: ``mne_bids.BIDSPath`` of the recording (see :func:`find_recordings`).
+        band: High-gamma band (Hz).
+        sfreq_out: Frame rate of the features (Hz), typically 50-100.
+        reref: None, ``"average"`` (common average over the kept channels) or ``"bipolar"``
+            (neighbouring contacts of the same electrode).
+        ch_types: Channel types to keep.
+        trial_type: ``trial_type`` of the sentence rows of ``events.tsv``.
+        text_column: ``events.tsv`` column holding the sentence text.
+        zscore: Z-score each channel over the whole recording.
+
+    Returns:
+        One :class:`IEEGSentence` per sentence row, feats (T, C) float32.
+    """
+    import mne
+    import mne_bids
+
+    if reref not in (None, "average", "bipolar"):
+        raise ValueError(f"reref must be None, 'average' or 'bipolar', got {reref!r}")
+    raw = mne_bids.read_raw_bids(bids_path, verbose=False)
+    present = set(raw.get_channel_types())
+    keep = [t for t in ch_types if t in present]
+    if not keep:
+        raise ValueError(f"{bids_path.fpath}: no channels of type {list(ch_types)}; found {sorted(present)}")
+    bads = list(raw.info["bads"])
+    raw.pick(keep, exclude="bads")
+    if bads:
+        logger.info("%s: dropped bad channels %s", bids_path.basename, bads)
+    raw.load_data(verbose=False)
+    if reref == "average":
+        data = raw.get_data()
+        raw = mne.io.RawArray(
+            data - data.mean(axis=0, keepdims=True), raw.info, first_samp=raw.first_samp, verbose=False
+        )
+    elif reref == "bipolar":
+        pairs = _bipolar_pairs(raw.ch_names)
+        if not pairs:
+            raise ValueError(f"{bids_path.fpath}: no neighbouring contacts found for a bipolar montage")
+        raw = mne.set_bipolar_reference(
+            raw, [a for a, _ in pairs], [b for _, b in pairs], drop_refs=True, copy=True, verbose=False
+        )
+        raw.pick([f"{a}-{b}" for a, b in pairs])
+    raw = high_gamma_envelope(raw, band, sfreq_out)
+    feats = raw.get_data().T.astype(np.float64)  # (C, T) -> (T, C)
+    if zscore:
+        feats = (feats - feats.mean(axis=0)) / (feats.std(axis=0) + 1e-12)
+    events_path = bids_path.copy().update(suffix="events", extension=".tsv")
+    rows = read_events_tsv(str(events_path.fpath))
+    if rows and text_column not in rows[0]:
+        raise ValueError(
+            f"{events_path.fpath}: no {text_column!r} column with the sentence text; found {list(rows[0])}"
+        )
+    out = []
+    for row in rows:
+        if row.get("trial_type", trial_type) != trial_type:
+            continue
+        onset, duration = float(row["onset"]), float(row["duration"])
+        a = int(round(onset * sfreq_out))
+        b = int(round((onset + duration) * sfreq_out))
+        if a < 0 or b > len(feats) or b <= a:
+            raise ValueError(
+                f"{events_path.fpath}: event at {onset} s (duration {duration} s) outside the recording "
+                f"of {len(feats) / sfreq_out:.2f} s"
+            )
+        sent_id = row.get("sent_id")
+        out.append(
+            IEEGSentence(
+                feats=feats[a:b].astype(np.float32),
+                text=row[text_column],
+                sent_id=None if sent_id in (None, "n/a") else sent_id,
+                onset=onset,
+                duration=duration,
+                ch_names=list(raw.ch_names),
+                sfreq=float(sfreq_out),
+            )
+        )
+    return out
