@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# BFE architecture sweep on mini_brain: every GRU brain feature extractor of a small grid in the three
+# transfer modes (full fine-tuning, from scratch, frozen transformer), then SWEEP.md with per-mode best and
+# median CER, how often full fine-tuning wins on the same BFE, and a one-sided Wilcoxon signed-rank test.
+#
+# Needs run.sh stages 1-3 (corpus, token list, the exported pretrained Wav2Vec2); the brain shape
+# statistics are collected here if run.sh stage 4 has not done it. Interrupted sweeps resume: finished
+# runs (those with a score) are skipped. Run from egs2/mini_brain/asr1:
+#
+#     local/sweep.sh                                      # 2 x 2 x 2 BFEs x 3 modes = 24 runs
+#     local/sweep.sh --num_layers "1 3 5" --hidden_size "256 512 1024" --fc_sizes "none 128 256 512 512,128"
+set -euo pipefail
+
+. utils/stage_utils.sh
+
+# begin options
+confdir=conf            # Base configs: <confdir>/train_brain_{full,scratch,frozen}.yaml.
+num_layers="1 2"        # GRU layers to sweep.
+hidden_size="64 128"    # GRU hidden units (per direction) to sweep.
+fc_sizes="none 64"      # FC stacks after the GRU: none, 64, 128,64 ...
+grid=""                 # YAML/JSON grid file instead of the three lists above.
+out_dir=exp/bfe_sweep   # Configs, logs, SWEEP.md, sweep_cer.png, sweep_results.tsv.
+run=true                # Train the runs (false: only write configs and report what is scored).
+ngpu=0                  # GPUs per run.
+nj=1                    # Runs at the same time.
+decoding=greedy         # greedy or beam.
+asr_args=""             # Extra trainer arguments for every run, e.g. "--max_epoch 10".
+# end options
+
+help_message="Usage: $0 [options]
+Sweep BFE architectures x transfer modes on mini_brain and compare the modes.
+$(options_help "$0")"
+. utils/parse_options.sh
+
+. ./path.sh
+
+sets=(--feats_type neural --train_set brain_train --valid_set brain_dev --test_sets brain_test)
+base_full=${confdir}/train_brain_full.yaml
+for mode in full scratch frozen; do
+    [ -f "${confdir}/train_brain_${mode}.yaml" ] || die "${confdir}/train_brain_${mode}.yaml not found"
+done
+[ -d data/brain_train ] || die "data/brain_train not found; run ./run.sh --stage 1 --stop_stage 3 first"
+
+if [ "${run}" = true ] && [ ! -f exp/asr_stats_neural_brain_train/train/speech_shape ]; then
+    log "collecting brain shape statistics (brain_asr.sh stages 2-5)"
+    ./brain_asr.sh "${sets[@]}" --ngpu "${ngpu}" --asr_config "${base_full}" --stage 2 --stop_stage 5
+fi
+
+grid_args=()
+if [ -n "${grid}" ]; then
+    grid_args=(--grid "${grid}")
+else
+    # shellcheck disable=SC2206
+    grid_args=(--num_layers ${num_layers} --hidden_size ${hidden_size} --fc_sizes ${fc_sizes})
+fi
+
+python3 -m espnet_brain.bin.bfe_sweep \
+    --base_config "full=${base_full}" \
+    --base_config "scratch=${confdir}/train_brain_scratch.yaml" \
+    --base_config "frozen=${confdir}/train_brain_frozen.yaml" \
+    "${grid_args[@]}" --reference full --out_dir "${out_dir}" --run "${run}" --nj "${nj}" \
+    --test_set brain_test --recipe_args="${sets[*]} --ngpu ${ngpu} --decoding ${decoding}" \
+    --asr_args="${asr_args}" --title "mini_brain BFE sweep (${decoding} CTC, no LM)"
+
+log "done; see ${out_dir}/SWEEP.md"
