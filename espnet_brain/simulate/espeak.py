@@ -8,7 +8,7 @@ Why the library is loaded afresh for every utterance: libespeak-ng keeps synthes
 static variables (glottal phase, pitch flutter, noise generator), so the samples of an utterance
 depend on what was synthesised before it in the same process, even after ``espeak_Terminate`` and
 a new ``espeak_Initialize``. A private copy of the library is ``dlopen``-ed and ``dlclose``-d around
-each utterance, and the noise generator is seeded, which makes every rendering a pure function of
+each utterance, and its random generator is seeded, which makes every rendering a pure function of
 (text, voice, rate, pitch, seed); a probe at start-up checks that this holds on this platform.
 """
 
@@ -273,7 +273,7 @@ class ESpeakSynthesizer:
             voice: eSpeak NG voice name, e.g. ``"en-us+f3"``.
             rate: Speaking rate in words per minute (80-450).
             pitch: Base pitch, 0-99.
-            seed: Seed of eSpeak NG's noise generator.
+            seed: Seed of eSpeak NG's internal random generator (used by some voice variants).
 
         Returns:
             A :class:`Rendering`.
