@@ -82,6 +82,8 @@ def high_gamma_envelope(raw, band: Tuple[float, float] = (70.0, 170.0), sfreq_ou
     sf = raw.info["sfreq"]
     if not 0 < lo < hi:
         raise ValueError(f"high-gamma band must satisfy 0 < low < high, got {band}")
+    if hi >= sf / 2:
+        raise ValueError(f"high-gamma band {band} reaches the Nyquist frequency of {sf} Hz data ({sf / 2} Hz)")
     # MNE's default upper transition band is min(max(0.25 * hi, 2), sf / 2 - hi): it must fit below Nyquist.
     if hi + min(max(0.25 * hi, 2.0), sf / 2 - hi) / 2 >= sf / 2:
         raise ValueError(f"high-gamma band {band} does not fit below the Nyquist frequency of {sf} Hz data")

@@ -74,7 +74,8 @@ def parse_textgrid(text: str, source: str = "<string>") -> "OrderedDict[str, Lis
         pos += 1
         return tok
 
-    if len(toks) < 2 or toks[0] != "ooTextFile" or toks[1] != "TextGrid":
+    # Praat writes "ooTextFile" for both formats; older short files say "ooTextFile short".
+    if len(toks) < 2 or not str(toks[0]).startswith("ooTextFile") or toks[1] != "TextGrid":
         raise ValueError(f"{source}: not a Praat TextGrid text file (expected 'ooTextFile'/'TextGrid' header)")
     pos = 2
     take(float, "xmin")
