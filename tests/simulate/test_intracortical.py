@@ -123,3 +123,20 @@ def test_neural_activity_leads_the_sound(tiny_corpus):
             n = len(x) - lag
             scores[lag] += np.corrcoef(rate[:n], active[lag : lag + n])[0, 1]
     assert 4 <= int(np.argmax(scores)) <= 11
+
+
+def test_knobs_days_sentences_channels(tmp_path):
+    from espnet_brain.simulate import make_corpus
+
+    knobs = ["intracortical.days=3", "intracortical.train_per_day=4", "intracortical.channels=16",
+             "intracortical.holdout_per_day=1", "intracortical.block_size=2"]  # fmt: skip
+    make_corpus(str(tmp_path), "tiny", 0, parts="intracortical", overrides=knobs)
+    train = sorted((tmp_path / "brain2text24" / "train").glob("*.mat"))
+    assert len(train) == 3
+    for path in train:
+        mat = scipy.io.loadmat(path)
+        blocks = mat["blockIdx"].ravel()
+        assert mat["tx1"][0, 0].shape[1] == 16
+        assert (blocks < blocks.max()).sum() == 4 and len(np.unique(blocks)) == 3  # 4 train in blocks of 2 + dev
+    holdout = scipy.io.loadmat(sorted((tmp_path / "brain2text24" / "competitionHoldOut").glob("*.mat"))[0])
+    assert holdout["sentenceText"].shape == (1,)
