@@ -266,8 +266,14 @@ def bare_epoch(model, optimizers, schedulers, batches, device: str, grad_clip: f
     return time.perf_counter() - start
 
 
-def time_decoding(model, test_dir: Path, device: str, mode: str, batch_size: int, beam_size: int) -> float:
-    """Seconds to decode the whole test set (as brain_asr_inference does it, model already loaded)."""
+def time_decoding(
+    model, test_dir: Path, device: str, mode: str, batch_size: int, beam_size: int, hyps: Optional[Dict] = None
+) -> float:
+    """Seconds to decode the whole test set (as brain_asr_inference does it, model already loaded).
+
+    Args:
+        hyps: If given, filled with utt_id -> token ids.
+    """
     from espnet_brain.asr.ctc_decoding import CTCBeamSearch, greedy_ctc
     from espnet_brain.tasks.brain_asr import BrainASRTask
 
@@ -286,16 +292,30 @@ def time_decoding(model, test_dir: Path, device: str, mode: str, batch_size: int
     _sync(device)
     start = time.perf_counter()
     with torch.no_grad():
-        for _, batch in loader:
+        for keys, batch in loader:
             speech = batch["speech"].to(device)
             enc, enc_lens = model.encode(speech, batch["speech_lengths"].to(device), day=batch["day"].to(device))
             if beam is None:
-                greedy_ctc(model.ctc.log_softmax(enc), enc_lens, blank=model.blank_id)
+                out = greedy_ctc(model.ctc.log_softmax(enc), enc_lens, blank=model.blank_id)
             else:
-                for b in range(enc.shape[0]):
-                    beam(enc[b, : int(enc_lens[b])])
+                out = [beam(enc[b, : int(enc_lens[b])]) for b in range(enc.shape[0])]
+            if hyps is not None:
+                hyps.update(zip(keys, out))
     _sync(device)
     return time.perf_counter() - start
+
+
+def test_cer(test_dir: Path, hyps: Dict[str, List[int]]) -> float:
+    """Corpus CER (%) of token-id hypotheses against the test set's text."""
+    from espnet_brain.asr.ctc_decoding import tokens_to_text
+    from espnet_brain.asr.scoring import read_kaldi_text, score
+
+    refs = read_kaldi_text(str(test_dir / "text"))
+    return score(refs, {k: tokens_to_text(v, TOKENS) for k, v in hyps.items()}).cer
+
+
+def _num(x: float) -> str:
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def _median(xs: List[float]) -> float:
@@ -303,7 +323,7 @@ def _median(xs: List[float]) -> float:
 
 
 def _spread(xs: List[float]) -> str:
-    return f"{min(xs):.3g}-{max(xs):.3g}" if len(xs) > 1 else "-"
+    return f"{_num(min(xs))}-{_num(max(xs))}" if len(xs) > 1 else "-"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -387,6 +407,7 @@ def main(cmd: Optional[List[str]] = None) -> None:
         n_params = sum(p_.numel() for p_ in model.parameters())
         test_s = test_bins * BIN_S
         decode_rows = []
+        cers: Dict[str, float] = {}
         for label, mode, bs, reps in (
             ("greedy CTC, batch 8", "greedy", 8, args.repeats),
             ("greedy CTC, batch 1", "greedy", 1, args.repeats),
@@ -394,7 +415,9 @@ def main(cmd: Optional[List[str]] = None) -> None:
         ):
             if args.device == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            time_decoding(model, work / "test", args.device, mode, bs, args.beam_size)  # warm-up
+            hyps: Dict[str, List[int]] = {}
+            time_decoding(model, work / "test", args.device, mode, bs, args.beam_size, hyps)  # warm-up
+            cers[label] = test_cer(work / "test", hyps)
             times = [time_decoding(model, work / "test", args.device, mode, bs, args.beam_size) for _ in range(reps)]
             gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else None
             decode_rows.append((label, [t / test_s for t in times], gpu_peak))
@@ -425,6 +448,8 @@ def main(cmd: Optional[List[str]] = None) -> None:
     ]
     for label, rtfs, _ in decode_rows:
         out.append(f"| decoding RTF, {label} | {_median(rtfs):.4f} | {_spread(rtfs)} |")
+    for label, cer in cers.items():
+        out.append(f"| test CER after training, {label} (%) | {cer:.1f} | |")
     if args.device == "cuda":
         out.append(f"| peak GPU memory, ESPnet training (MiB) | {max(TimingTrainer.espnet_gpu_peak):.0f} | |")
         out.append(f"| peak GPU memory, bare training (MiB) | {max(TimingTrainer.bare_gpu_peak):.0f} | |")
