@@ -20,6 +20,8 @@ requirements = [
     "kaldiio>=2.18",
     "mne>=1.6",
     "mne-bids>=0.14",
+    # MNE-BIDS writes BrainVision through pybv (the synthetic iEEG-BIDS corpus).
+    "pybv>=0.7.3",
     "nibabel>=5.0",
     "h5py>=3.0",
     "numpy>=1.24",

@@ -47,7 +47,17 @@ def write_tokenizer(token_list: Sequence[str], output_dir: Path) -> None:
     vocab_file = output_dir / "vocab.json"
     vocab_file.write_text(json.dumps(hf_vocab(token_list), ensure_ascii=False, indent=1), encoding="utf-8")
     unk = "<unk>" if "<unk>" in token_list else "<pad>"
-    tokenizer = Wav2Vec2CTCTokenizer(str(vocab_file), pad_token="<pad>", unk_token=unk, word_delimiter_token="|")
+    # The special tokens must already be in the vocabulary: a token the tokenizer adds (its default
+    # "<s>"/"</s>") would get an id beyond the CTC head.
+    sos_eos = "<sos/eos>" if "<sos/eos>" in token_list else unk
+    tokenizer = Wav2Vec2CTCTokenizer(
+        str(vocab_file),
+        pad_token="<pad>",
+        unk_token=unk,
+        bos_token=sos_eos,
+        eos_token=sos_eos,
+        word_delimiter_token="|",
+    )
     tokenizer.save_pretrained(str(output_dir))
     Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True, return_attention_mask=True).save_pretrained(
         str(output_dir)

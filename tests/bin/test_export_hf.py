@@ -58,3 +58,12 @@ def test_exported_model_reproduces_the_espnet_model(tmp_path):
     torch.testing.assert_close(hf_logits, espnet_logits, atol=1e-4, rtol=1e-4)
     vocab = Wav2Vec2CTCTokenizer.from_pretrained(str(out)).get_vocab()
     assert vocab["<pad>"] == 0 and vocab["|"] == TOKENS.index("<space>") and vocab["a"] == TOKENS.index("a")
+
+
+def test_tokenizer_adds_no_token_beyond_the_ctc_head(tmp_path):
+    from transformers import Wav2Vec2CTCTokenizer
+
+    write_tokenizer(TOKENS, tmp_path)
+    tokenizer = Wav2Vec2CTCTokenizer.from_pretrained(str(tmp_path))
+    assert len(tokenizer) == len(TOKENS)
+    assert max(tokenizer.get_vocab().values()) == len(TOKENS) - 1

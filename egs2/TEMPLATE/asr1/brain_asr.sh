@@ -22,7 +22,7 @@ stop_stage=10000        # Last stage to run.
 skip_stages=""          # Stages to skip, e.g. "4 9".
 ngpu=0                  # GPUs per node for training (0: CPU).
 num_nodes=1             # Nodes for training (Slurm: set cmd_backend=slurm in cmd.sh).
-nj=2                    # Parallel jobs for dumping.
+nj=2                    # Threads for dumping.
 inference_nj=1          # Parallel jobs for decoding.
 dumpdir=dump            # Where dumped features go.
 expdir=exp              # Where experiments go.
@@ -32,9 +32,8 @@ train_set=train         # Training set (a directory under data/).
 valid_set=dev           # Validation set.
 test_sets="test"        # Sets to decode, space separated.
 local_data_opts=""      # Options passed to local/data.sh.
-feature_set=tx1+spikePow  # Neural features to dump (see espnet_brain.bin.dump_neural --help).
-areas=6v                # Electrode areas to keep (6v, 44, or "6v 44").
-zscore=block            # Neural normalisation: block, utterance or none.
+feature_set=tx1_spikepow_6v  # Neural features to dump (see python -m espnet_brain.bin.dump_neural --help).
+zscore=block            # Neural normalisation: block (per recording block) or none.
 # Tokens
 token_listdir=data/token_list/char  # Shared by audio and brain systems.
 # Model
@@ -55,7 +54,7 @@ $(options_help "$0")"
 check_stages
 require_choice feats_type neural raw
 require_choice decoding greedy beam
-require_choice zscore block utterance none
+require_choice zscore block none
 require_int ngpu 0
 require_int num_nodes 1
 require_int nj 1
@@ -97,13 +96,12 @@ if run_stage 2; then
         if [ "${feats_type}" = neural ]; then
             ${train_cmd} --num_threads "${nj}" "${out}/log/dump.log" \
                 python3 -m espnet_brain.bin.dump_neural --data_dir "data/${dset}" --out_dir "${out}" \
-                --feature_set "${feature_set}" --areas "${areas}" --zscore "${zscore}"
+                --feature_set "${feature_set}" --zscore "${zscore}"
         else
             for f in wav.scp text utt2spk; do
                 cp "data/${dset}/${f}" "${out}/${f}"
             done
         fi
-        [ -f "data/${dset}/utt2day" ] && cp "data/${dset}/utt2day" "${out}/utt2day"
         touch "${out}/.done"
     done
 fi

@@ -22,6 +22,8 @@ $(options_help "$0")"
 . utils/parse_options.sh
 check_stages
 
+. ./path.sh
+
 if run_stage 1; then
     manifest=${corpus}/MANIFEST.json
     if [ -f "${manifest}" ] && python3 - "${manifest}" "${preset}" "${seed}" <<'PY'
@@ -33,7 +35,9 @@ PY
         log "${corpus} already holds the ${preset} corpus with seed ${seed}"
     else
         [ ! -e "${corpus}" ] || die "${corpus} exists but is not the ${preset}/seed ${seed} corpus; remove it or pick --corpus"
-        python3 -m espnet_brain.bin.simulate --out "${corpus}" --preset "${preset}" --seed "${seed}"
+        # Only the parts this recipe reads: the fMRI and iEEG parts belong to other recipes.
+        python3 -m espnet_brain.bin.simulate --out "${corpus}" --preset "${preset}" --seed "${seed}" \
+            --parts text,speech,intracortical
     fi
 fi
 

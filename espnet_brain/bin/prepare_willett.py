@@ -1,0 +1,127 @@
+"""Kaldi-style data directories from Brain-to-text '24 day files (Willett et al. 2023 layout).
+
+Reads ``<corpus>/train``, ``<corpus>/test`` and (when present) ``<corpus>/competitionHoldOut``
+and writes, under ``--dst``, the sets ``<prefix>train``, ``<prefix>dev`` (the last block of each
+training day, as users of this corpus do), ``<prefix>test`` and ``<prefix>holdout`` (unlabelled;
+decoding only). Each set holds:
+
+- ``neural.scp``: ``utt_id <day .mat path> <trial index>`` (features are read and normalised per
+  block by ``espnet_brain.bin.dump_neural``),
+- ``text``: normalised transcript (``<prefix>holdout`` has none),
+- ``utt2spk`` / ``spk2utt``: the recording day is the speaker,
+- ``utt2day``: integer day id, the same mapping in every set (``days`` lists it).
+
+Sentences with an empty transcript in labelled partitions are skipped, counted and reported.
+
+Example::
+
+    python -m espnet_brain.bin.prepare_willett --corpus /data/competitionData --dst data --prefix ""
+"""
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from espnet_brain.data.text import normalize_transcript
+from espnet_brain.data.willett import list_day_files, read_willett_mat
+
+PARTITIONS = {"train": "train", "test": "test", "holdout": "competitionHoldOut"}
+
+Row = Tuple[str, str, int, str, str]  # (utt_id, mat path, trial index, day stem, text)
+
+
+def _day_stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def collect(corpus: Path, dev_blocks: str) -> Tuple[Dict[str, List[Row]], List[str], Dict[str, int]]:
+    """Read the partitions' texts and blocks (features are left to the dump stage).
+
+    Returns:
+        (sets, days, skipped): rows per set name, sorted day stems, and skipped-utterance counts per set.
+    """
+    if not corpus.is_dir():
+        raise FileNotFoundError(
+            f"Brain-to-text '24 corpus not found at {corpus}; it needs train/ and test/ with one .mat per day "
+            "(Willett et al. 2023, Dryad doi:10.5061/dryad.x69p8czpq); set BRAIN2TEXT24 in db.sh"
+        )
+    sets: Dict[str, List[Row]] = {"train": [], "dev": [], "test": [], "holdout": []}
+    skipped = {name: 0 for name in sets}
+    files = {}
+    for part, folder in PARTITIONS.items():
+        if part == "holdout" and not (corpus / folder).is_dir():
+            continue
+        files[part] = list_day_files(str(corpus), folder)
+        if not files[part] and part != "holdout":
+            raise FileNotFoundError(f"{corpus / folder}: no .mat day files")
+    days = sorted({_day_stem(f) for paths in files.values() for f in paths})
+    for part, paths in files.items():
+        for path in paths:
+            raw = read_willett_mat(path, fields=("tx1",), require_text=part != "holdout")
+            blocks = [int(b) for b in raw["blocks"]]
+            last_block = max(blocks) if blocks else None
+            stem = _day_stem(path)
+            for i, (text, block) in enumerate(zip(raw["text"], blocks)):
+                norm = normalize_transcript(text) if part != "holdout" else ""
+                name = part
+                if part == "train" and dev_blocks == "last" and block == last_block:
+                    name = "dev"
+                if part != "holdout" and not norm:
+                    skipped[name] += 1
+                    continue
+                utt = f"{stem}-{part}-{i:04d}"
+                sets[name].append((utt, os.path.abspath(path), i, stem, norm))
+    return sets, days, skipped
+
+
+def write_set(rows: Sequence[Row], days: Sequence[str], dst: Path, with_text: bool) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    day_id = {d: i for i, d in enumerate(days)}
+    rows = sorted(rows)
+    with (
+        open(dst / "neural.scp", "w") as f_scp,
+        open(dst / "utt2spk", "w") as f_spk,
+        open(dst / "utt2day", "w") as f_day,
+    ):
+        for utt, path, index, stem, _ in rows:
+            f_scp.write(f"{utt} {path} {index}\n")
+            f_spk.write(f"{utt} {stem}\n")
+            f_day.write(f"{utt} {day_id[stem]}\n")
+    if with_text:
+        with open(dst / "text", "w") as f:
+            for utt, _, _, _, text in rows:
+                f.write(f"{utt} {text}\n")
+    spk2utt: Dict[str, List[str]] = {}
+    for utt, _, _, stem, _ in rows:
+        spk2utt.setdefault(stem, []).append(utt)
+    with open(dst / "spk2utt", "w") as f:
+        for stem in sorted(spk2utt):
+            f.write(f"{stem} {' '.join(spk2utt[stem])}\n")
+    (dst / "days").write_text("".join(f"{i} {d}\n" for i, d in enumerate(days)))
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--corpus", type=Path, required=True, help="directory with train/, test/[, competitionHoldOut/]"
+    )
+    parser.add_argument("--dst", type=Path, required=True, help="where the data directories go (e.g. data)")
+    parser.add_argument("--prefix", default="", help="prefix of the set names, e.g. brain_")
+    parser.add_argument("--dev_blocks", choices=["last", "none"], default="last")
+    args = parser.parse_args(cmd)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    sets, days, skipped = collect(args.corpus, args.dev_blocks)
+    for name, rows in sets.items():
+        if name == "holdout" and not rows:
+            continue
+        write_set(rows, days, args.dst / f"{args.prefix}{name}", with_text=name != "holdout")
+        logging.info(f"{args.dst / (args.prefix + name)}: {len(rows)} utterances from {len(days)} days")
+        if skipped[name]:
+            logging.warning(f"{args.prefix}{name}: skipped {skipped[name]} sentences with an empty transcript")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
