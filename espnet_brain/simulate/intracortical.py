@@ -112,20 +112,20 @@ def make_array_model(seed: int, cfg: IntracorticalConfig) -> ArrayModel:
         for e, day in zip(idx, dies_on):
             dead[day:, e] = True
     return ArrayModel(
-        area,
-        tuning.astype(np.float32),
-        onehot_tuning,
-        feature_tuning,
-        depth,
-        lead_s,
-        base_rate,
-        speak_gain,
-        gocue_gain,
-        pow_floor,
-        pow_alpha,
-        day_gain,
-        day_offset,
-        dead,
+        area=area,
+        tuning=tuning.astype(np.float32),
+        onehot_tuning=onehot_tuning,
+        feature_tuning=feature_tuning,
+        depth=depth,
+        lead_s=lead_s,
+        base_rate=base_rate,
+        speak_gain=speak_gain,
+        gocue_gain=gocue_gain,
+        pow_floor=pow_floor,
+        pow_alpha=pow_alpha,
+        day_gain=day_gain,
+        day_offset=day_offset,
+        dead=dead,
     )
 
 
