@@ -535,7 +535,7 @@ def plot_sweep(runs: Sequence[Run], scores: Dict[str, Score], path: Union[str, P
 
     archs, modes = _archs(runs), _modes(runs)
     markers = ["o", "s", "^", "D", "v", "P", "X"]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(archs) + 2.0), 4.0))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(archs) + 3.0), 4.5))
     x = np.arange(len(archs))
     for i, mode in enumerate(modes):
         by_arch = _by_arch(runs, scores, mode)
@@ -554,7 +554,8 @@ def plot_sweep(runs: Sequence[Run], scores: Dict[str, Score], path: Union[str, P
     ax.set_ylabel("CER (%)")
     ax.set_title(title or "CER per BFE architecture and transfer mode")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(title="mode")
+    ax.set_ylim(bottom=0)
+    ax.legend(title="mode", loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over the markers
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -573,7 +574,7 @@ def sweep_report(
     modes, archs = _modes(runs), _archs(runs)
     lines = [f"# {title}", ""]
     lines.append(
-        f"Test set `{test_set}`; {len(archs)} BFE architectures x {len(modes)} modes ({', '.join(modes)}); "
+        f"Test set `{test_set}`; {len(archs)} BFE architecture(s) x {len(modes)} mode(s) ({', '.join(modes)}); "
         f"{len(scores)} of {len(runs)} runs scored. CER/WER in %, corpus level (errors summed over utterances)."
     )
     lines += ["", "## Per mode", "", "| mode | runs | best CER | best architecture | median CER | median WER |"]
@@ -604,9 +605,11 @@ def sweep_report(
         lines += [
             "",
             f"Wins: architectures where {reference} has the strictly lower CER. Test: Wilcoxon signed-rank, "
-            f'H1: CER({reference}) < CER(mode) (`scipy.stats.wilcoxon(..., alternative="less")`; equal pairs are '
-            "dropped; W is the rank sum of the pairs where the reference is worse). With n pairs the smallest "
-            "possible p is 2^-n.",
+            f"H1: CER({reference}) < CER(mode) (`scipy.stats.wilcoxon(..., alternative='less')`; equal pairs are "
+            "dropped; W is the rank sum of the pairs where the reference is worse; p from scipy's "
+            "`method='auto'`: exact for up to 50 pairs without ties or zero differences, a permutation test or "
+            "the normal approximation otherwise). With n pairs the smallest possible p is 2^-n, so a few "
+            "architectures cannot reach significance.",
         ]
     lines += ["", "## Per architecture (CER / WER)", ""]
     lines.append("| architecture | " + " | ".join(modes) + " |")
