@@ -1,0 +1,132 @@
+"""End-to-end run of egs2/mini_brain/asr1 on the tiny corpus, as a user runs it (./run.sh)."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEMS = ["audio ASR", "brain: full fine-tune", "brain: from scratch", "brain: frozen transformer"]
+
+
+def _run(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    # Use the interpreter running the tests; never install from inside the test.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["ESPNET_BRAIN_AUTO_INSTALL"] = "0"
+    env["HF_HUB_OFFLINE"] = "1"
+    proc = subprocess.run(
+        ["bash", "./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=1500
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"./run.sh {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory) -> Path:
+    """A copy of the recipe in a fresh egs2 tree (shared TEMPLATE), run once with the tiny configs."""
+    root = tmp_path_factory.mktemp("repo")
+    (root / "egs2").mkdir()
+    (root / "egs2" / "TEMPLATE").symlink_to(REPO / "egs2" / "TEMPLATE")
+    dst = root / "egs2" / "mini_brain" / "asr1"
+    shutil.copytree(
+        REPO / "egs2" / "mini_brain" / "asr1",
+        dst,
+        symlinks=True,
+        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"),
+    )
+    _run(dst, "--preset", "tiny", "--confdir", "conf/tiny")
+    return dst
+
+
+def _table(results: Path) -> dict:
+    rows = {}
+    for line in results.read_text().splitlines():
+        m = re.match(r"\| (.+?) \| (\d+) \| (\d+) \| ([\d.]+) \| (\d+) \| ([\d.]+) \|", line)
+        if m:
+            rows[m.group(1)] = (int(m.group(2)), float(m.group(4)), float(m.group(6)))
+    return rows
+
+
+@pytest.mark.slow
+def test_results_table_has_the_four_systems_scored_on_every_test_sentence(recipe):
+    rows = _table(recipe / "exp" / "RESULTS.md")
+    assert len(rows) == 4
+    for system in SYSTEMS:
+        (name,) = [k for k in rows if k.startswith(system)]
+        n_utts, cer, wer = rows[name]
+        assert n_utts == 6  # the tiny preset has 6 test sentences
+        assert cer >= 0 and wer >= 0
+    n_test = len((recipe / "data" / "brain_test" / "text").read_text().splitlines())
+    for mode in ("full", "scratch", "frozen"):
+        hyps = (recipe / "exp" / f"asr_brain_{mode}" / "decode_brain_test" / "text").read_text().splitlines()
+        assert len(hyps) == n_test
+        assert (recipe / "exp" / f"asr_brain_{mode}" / "decode_brain_test" / "per_utt.tsv").is_file()
+
+
+@pytest.mark.slow
+def test_the_pretrained_model_is_the_exported_audio_model(recipe):
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(recipe / "exp" / "audio_wav2vec2_hf"))
+    tokens = (recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split()
+    assert config.vocab_size == len(tokens)
+    log = (recipe / "exp" / "asr_brain_full" / "train.log").read_text()
+    assert "CTC layer initialised from exp/audio_wav2vec2_hf" in log
+
+
+@pytest.mark.slow
+def test_latent_analysis_writes_plots(recipe):
+    for name in ("tsne_frontend.png", "tsne_transformer.png"):
+        path = recipe / "exp" / "latent_analysis" / name
+        assert path.stat().st_size > 1000
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_rerunning_a_finished_stage_is_safe_and_reproduces_the_table(recipe):
+    before = (recipe / "exp" / "RESULTS.md").read_text()
+    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "7", "--stop_stage", "7")
+    assert (recipe / "exp" / "RESULTS.md").read_text() == before
+    # Stage 1 again: the corpus and data directories are kept, not regenerated or duplicated.
+    mtime = (recipe / "downloads" / "mini_brain" / "MANIFEST.json").stat().st_mtime
+    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "1", "--stop_stage", "1")
+    assert (recipe / "downloads" / "mini_brain" / "MANIFEST.json").stat().st_mtime == mtime
+    assert len((recipe / "data" / "brain_test" / "text").read_text().splitlines()) == 6
+
+
+@pytest.mark.slow
+def test_training_resumes_from_its_checkpoint(recipe):
+    exp = recipe / "exp" / "asr_brain_scratch"
+    first = (exp / "1epoch.pth").stat().st_mtime
+    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "5", "--stop_stage", "5",
+         "--asr_args", "--max_epoch 3")  # fmt: skip
+    assert (exp / "3epoch.pth").is_file()
+    # Epochs 1-2 were not trained again: training continued from checkpoint.pth.
+    assert (exp / "1epoch.pth").stat().st_mtime == first
+    assert "3/3epoch" in (exp / "train.log").read_text()
+
+
+def test_stage_beyond_the_last_is_refused(tmp_path):
+    proc = subprocess.run(
+        ["bash", "./run.sh", "--stage", "42"],
+        cwd=REPO / "egs2" / "mini_brain" / "asr1",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "stage 42 does not exist; stages are 1..8" in proc.stderr
+
+
+def test_help_lists_stages_and_options():
+    proc = subprocess.run(
+        ["bash", "./run.sh", "--help"], cwd=REPO / "egs2" / "mini_brain" / "asr1", capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert "Stages:" in proc.stdout and "--preset" in proc.stdout and "Brain decoder, frozen" in proc.stdout
