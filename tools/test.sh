@@ -11,9 +11,9 @@ bash tools/install.sh
 . tools/activate_python.sh
 
 echo "[test] black, isort, flake8 (line length 120)"
-python -m black --check --quiet espnet_brain tests tools
-python -m isort --check-only --quiet espnet_brain tests tools
-python -m flake8 espnet_brain tests tools
+python -m black --check --quiet espnet_brain tests tools egs2
+python -m isort --check-only --quiet espnet_brain tests tools egs2
+python -m flake8 espnet_brain tests tools egs2
 
 echo "[test] pytest"
 export MPLBACKEND=Agg HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
