@@ -18,11 +18,12 @@ define_stage 5 "Brain decoder, same architecture from scratch"
 define_stage 6 "Brain decoder, frozen pretrained transformer"
 define_stage 7 "RESULTS.md: audio ASR vs the three brain decoders"
 define_stage 8 "Latent analysis: t-SNE of brain vs audio features (PNG)"
+define_stage 9 "BFE architecture sweep in the three modes (long; local/sweep.sh, run with --stage 9)"
 
 # begin options
 # General
 stage=1                 # First stage to run.
-stop_stage=10000        # Last stage to run.
+stop_stage=             # Last stage to run (default 8: stage 9, the sweep, takes hours on a CPU).
 skip_stages=""          # Stages to skip, e.g. "8".
 ngpu=0                  # GPUs for training.
 nj=2                    # Parallel jobs for data preparation and dumping.
@@ -37,6 +38,8 @@ help_message="Usage: $0 [options]
 mini_brain: brain-to-text on a synthetic corpus, with an audio ASR baseline built from the same parts.
 $(options_help "$0")"
 . utils/parse_options.sh
+# Without --stop_stage, run up to stage 8, or just the sweep when it is asked for with --stage 9.
+[ -n "${stop_stage}" ] || stop_stage=$((stage > 8 ? stage : 8))
 check_stages
 
 . ./path.sh
@@ -90,6 +93,10 @@ fi
 if run_stage 8; then
     python3 -m espnet_brain.bin.latent_analysis --brain_exp exp/asr_brain_full --audio_exp exp/asr_audio \
         --brain_data dump/neural/brain_test --audio_data dump/raw/audio_test --out_dir exp/latent_analysis
+fi
+
+if run_stage 9; then
+    local/sweep.sh --confdir "${confdir}" --ngpu "${ngpu}" --decoding "${decoding}" --asr_args "${asr_args}"
 fi
 
 log "done; see exp/RESULTS.md"
