@@ -1,10 +1,18 @@
 """Dump neural features of a data directory to Kaldi ark/scp with kaldiio.
 
-Reads ``<data_dir>/neural.scp`` (``utt_id <day .mat> <trial index>``), loads each day file once,
-selects the feature set, z-scores per recording block (over all trials of the block in that day
-file, labelled or not), and writes ``feats.ark``/``feats.scp``, ``feats_shape`` (``utt T,D``),
-and copies ``text``, ``utt2spk`` and ``utt2day``. NaN or Inf values stop the dump with the file
-and utterance named: a model would silently train on them otherwise.
+Reads ``<data_dir>/neural.scp`` (``utt_id <file> <key>``), loads each file once, selects the feature
+set, z-scores per recording block (over all trials of the block in that file, labelled or not), and
+writes ``feats.ark``/``feats.scp``, ``feats_shape`` (``utt T,D``), and copies ``text``, ``utt2spk``
+and ``utt2day``. NaN or Inf values stop the dump with the file and utterance named: a model would
+silently train on them otherwise.
+
+The reader is chosen by the file's extension:
+
+- ``.mat``: a Brain-to-text '24 day file (Willett et al. 2023); the key is the trial index (0-based);
+  feature sets of :data:`espnet_brain.data.willett.FEATURE_SETS`;
+- ``.hdf5`` / ``.h5``: a Brain-to-text '25 session file (Card et al. 2024) or this package's per-trial
+  container in the same layout; the key is the trial group (``trial_0003``); feature sets of
+  :data:`espnet_brain.data.brain2text25.FEATURE_SETS` (``all`` keeps every column).
 
 Example::
 
@@ -13,6 +21,7 @@ Example::
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 from collections import defaultdict
@@ -23,20 +32,48 @@ import kaldiio
 import numpy as np
 from tqdm import tqdm
 
-from espnet_brain.data.willett import DEFAULT_FEATURE_SET, FEATURE_SETS, load_willett_day
+from espnet_brain.data import brain2text25, willett
+from espnet_brain.data.willett import DEFAULT_FEATURE_SET
+
+HDF5_SUFFIXES = (".hdf5", ".h5")
+FEATURE_SET_CHOICES = sorted(set(willett.FEATURE_SETS) | set(brain2text25.FEATURE_SETS))
 
 
-def read_neural_scp(path: Path) -> List[Tuple[str, str, int]]:
+def read_neural_scp(path: Path) -> List[Tuple[str, str, str]]:
+    """Rows ``(utt_id, file, key)`` of a ``neural.scp``; a ``.mat`` file's key must be a trial index."""
     rows = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             parts = line.split()
             if not parts:
                 continue
-            if len(parts) != 3 or not parts[2].isdigit():
-                raise ValueError(f"{path}:{n}: expected 'utt_id <file> <trial index>', got {line.strip()!r}")
-            rows.append((parts[0], parts[1], int(parts[2])))
+            if len(parts) != 3:
+                raise ValueError(f"{path}:{n}: expected 'utt_id <file> <key>', got {line.strip()!r}")
+            suffix = os.path.splitext(parts[1])[1].lower()
+            if suffix == ".mat" and not parts[2].isdigit():
+                raise ValueError(f"{path}:{n}: expected 'utt_id <file.mat> <trial index>', got {line.strip()!r}")
+            if suffix != ".mat" and suffix not in HDF5_SUFFIXES:
+                raise ValueError(
+                    f"{path}:{n}: no reader for {parts[1]!r}; expected a .mat (Brain-to-text '24) or "
+                    f".hdf5/.h5 (Brain-to-text '25 layout) file"
+                )
+            key = str(int(parts[2])) if suffix == ".mat" else parts[2]
+            rows.append((parts[0], parts[1], key))
     return rows
+
+
+def load_file(path: str, feature_set: str, zscore: bool) -> Dict[str, np.ndarray]:
+    """Features of every trial of one file, by neural.scp key: {key: (T, D) float32}."""
+    if os.path.splitext(path)[1].lower() == ".mat":
+        if feature_set not in willett.FEATURE_SETS:
+            raise ValueError(
+                f"{path}: feature_set {feature_set!r} is not one of a Willett .mat file's "
+                f"{sorted(willett.FEATURE_SETS)}"
+            )
+        sentences = willett.load_willett_day(path, feature_set=feature_set, zscore=zscore, require_text=False)
+        return {str(s.index): s.feats for s in sentences}
+    trials = brain2text25.load_session_file(path, feature_set=feature_set, zscore=zscore)
+    return {t.key: t.feats for t in trials}
 
 
 def dump(data_dir: Path, out_dir: Path, feature_set: str = DEFAULT_FEATURE_SET, zscore: str = "block") -> int:
@@ -44,21 +81,21 @@ def dump(data_dir: Path, out_dir: Path, feature_set: str = DEFAULT_FEATURE_SET, 
     if zscore not in ("block", "none"):
         raise ValueError(f"--zscore must be block or none, got {zscore!r}")
     rows = read_neural_scp(data_dir / "neural.scp")
-    by_file: Dict[str, List[Tuple[str, int]]] = defaultdict(list)
-    for utt, path, index in rows:
-        by_file[path].append((utt, index))
+    by_file: Dict[str, List[Tuple[str, str]]] = defaultdict(list)
+    for utt, path, key in rows:
+        by_file[path].append((utt, key))
     feats: Dict[str, np.ndarray] = {}
-    for path, items in tqdm(sorted(by_file.items()), desc=f"dump {data_dir.name}", unit="day", file=sys.stderr):
-        sentences = load_willett_day(path, feature_set=feature_set, zscore=zscore == "block", require_text=False)
-        for utt, index in items:
-            if index >= len(sentences):
-                raise ValueError(f"{path}: utterance {utt} refers to trial {index}, the file has {len(sentences)}")
-            x = sentences[index].feats
+    for path, items in tqdm(sorted(by_file.items()), desc=f"dump {data_dir.name}", unit="file", file=sys.stderr):
+        trials = load_file(path, feature_set, zscore == "block")
+        for utt, key in items:
+            if key not in trials:
+                raise ValueError(f"{path}: utterance {utt} refers to trial {key}, the file has {len(trials)} trials")
+            x = trials[key]
             bad = ~np.isfinite(x)
             if bad.any():
                 t, c = np.argwhere(bad)[0]
                 raise ValueError(
-                    f"{path}: utterance {utt} (trial {index}) has {int(bad.sum())} NaN/Inf values, "
+                    f"{path}: utterance {utt} (trial {key}) has {int(bad.sum())} NaN/Inf values, "
                     f"first at bin {t}, feature {c}"
                 )
             feats[utt] = x
@@ -85,7 +122,12 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", type=Path, required=True)
     parser.add_argument("--out_dir", type=Path, required=True)
-    parser.add_argument("--feature_set", choices=sorted(FEATURE_SETS), default=DEFAULT_FEATURE_SET)
+    parser.add_argument(
+        "--feature_set",
+        choices=FEATURE_SET_CHOICES,
+        default=DEFAULT_FEATURE_SET,
+        help=f"Willett .mat: {sorted(willett.FEATURE_SETS)}; .hdf5: {sorted(brain2text25.FEATURE_SETS)}",
+    )
     parser.add_argument("--zscore", choices=["block", "none"], default="block")
     args = parser.parse_args(cmd)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
