@@ -176,9 +176,7 @@ def read_trials(
                 if "n_time_steps" in g.attrs:
                     n_attr = _int_attr(g.attrs["n_time_steps"], "n_time_steps", where)
                     if n_attr != n_frames:
-                        raise ValueError(
-                            f"{where}: n_time_steps is {n_attr} but input_features has {n_frames} rows"
-                        )
+                        raise ValueError(f"{where}: n_time_steps is {n_attr} but input_features has {n_frames} rows")
                 if width is None:
                     width = w
                     columns = resolve_columns(feature_set, w, path)
