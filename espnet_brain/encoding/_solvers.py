@@ -95,12 +95,23 @@ class _FoldFactors:
     n_val: int
     vecs: object  # (D, D)
     inv: object  # (n_alphas, D) 1 / (S^2 + alpha)
-    quad: object  # (D, D) Gram of the centred rotated validation features, or (n_val, D) those features
-    use_gram: bool
+    r_blocks: List[Tuple[int, object]]  # row blocks (first row i0, R[i0:i1, i0:]) of the triangular QR factor R
     x_val: object  # (n_val, D) rotated validation features (not centred)
     x_rest: object  # (n_rest, D) rotated held-out features, or None when rest is val
     sum_x_val: object  # (D,) rotated sum of the validation features
     sum_x_train: object  # (D,) rotated sum of the training features
+
+
+_N_ROW_BLOCKS = 4
+
+
+def _qr_r(backend, A):
+    """Triangular factor R (min(n, D), D) of the QR decomposition of an (n, D) float64 array."""
+    if backend.name == "numpy":
+        return np.linalg.qr(A, mode="r")
+    import torch
+
+    return torch.linalg.qr(A, mode="r")[1]
 
 
 def _eig_gram(backend, gram64):
@@ -126,9 +137,10 @@ def _fold_factors(backend, X64, gram64, sum64, alphas64, train, val, fit_interce
     evals, evecs = _eig_gram(backend, gram_train)
 
     x_val = X64[_as_index(val)] @ evecs  # (n_val, D)
-    centred = x_val - x_val.mean(0)[None, :]
-    use_gram = len(val) >= x_val.shape[1]
-    quad = centred.T @ centred if use_gram else centred
+    # P = Q R with R (min(n_val, D), D) upper triangular: ||P w|| = ||R w||, and the zeros below the diagonal
+    # are skipped by multiplying R by row blocks (~40 % fewer flops than a full (D, D) Gram matrix).
+    R = _qr_r(backend, x_val - x_val.mean(0)[None, :])
+    edges = np.linspace(0, R.shape[0], min(_N_ROW_BLOCKS, R.shape[0]) + 1).astype(int)
     cast = lambda a: backend.asarray(a, dtype=dtype)  # noqa: E731
     return _FoldFactors(
         val=_as_index(val),
@@ -137,8 +149,7 @@ def _fold_factors(backend, X64, gram64, sum64, alphas64, train, val, fit_interce
         n_val=len(val),
         vecs=cast(evecs),
         inv=cast(1.0 / (evals[None, :] + alphas64[:, None])),
-        quad=cast(quad),
-        use_gram=use_gram,
+        r_blocks=[(int(i0), cast(R[i0:i1, i0:])) for i0, i1 in zip(edges[:-1], edges[1:])],
         x_val=cast(x_val),
         x_rest=None if rest_is_val else cast(X_rest @ evecs),
         sum_x_val=cast(x_val.sum(0)),
@@ -152,7 +163,7 @@ def _fold_correlations(backend, f: _FoldFactors, Y, XtY, sum_y, fit_intercept) -
     Nothing of shape (n_alphas, n_val, V) is formed. With Z = Vt X_train^T Y_train (the training targets
     projected once on X_train's singular vectors) and P the centred validation features in that basis, the
     prediction of penalty a is P diag(1/(S^2+a)) Z, so its inner product with Y_val needs P^T Y_val once and
-    its squared norm the (D, D) Gram matrix of P.
+    its squared norm the triangular factor R of P (P^T P = R^T R): O(D^2 V) per penalty, not O(n_val D V).
 
     Args:
         Y: (n_samples, V) targets of this batch, on the backend. XtY: (D, V) X^T Y. sum_y: (V,) column sums.
@@ -179,15 +190,14 @@ def _fold_correlations(backend, f: _FoldFactors, Y, XtY, sum_y, fit_intercept) -
     del PtY
     sq_norm = []
     for inv_a in f.inv:
-        # ||P diag(inv_a) Z||^2 per column; the diagonal scaling goes on the small (D, D) side.
-        QW = (f.quad * inv_a[None, :]) @ Z  # (D, V) = G diag(inv_a) Z, or (n_val, V) predictions
-        if f.use_gram:
-            QW *= Z
-            sq_norm.append(inv_a @ QW)
-        else:
-            QW *= QW
-            sq_norm.append(QW.sum(0))
-        del QW
+        # ||P diag(inv_a) Z||^2 = ||R diag(inv_a) Z||^2 per column; the scaling goes on the small factor
+        total = 0.0
+        for i0, block in f.r_blocks:
+            part = (block * inv_a[None, i0:]) @ Z[i0:]  # (rows, V)
+            part *= part
+            total = total + part.sum(0)
+            del part
+        sq_norm.append(total)
     sq_norm = backend.stack(sq_norm)
     var_y = ((Y_val - sum_y_val[None, :] / f.n_val) ** 2).sum(0)
     numer, sq_norm, var_y = (backend.to_numpy(a).astype(np.float64) for a in (numer, sq_norm, var_y))

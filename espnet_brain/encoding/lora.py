@@ -12,7 +12,7 @@ module is called.
 
 import math
 import types
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -116,11 +116,13 @@ def lora_target_names(
         if layers is None or int(block) in layers:
             names.append(name)
     if not names:
-        raise ValueError(f"lora: no module of {model.__class__.__name__} matches targets={list(targets)}, layers={layers}")
+        raise ValueError(
+            f"lora: no module of {model.__class__.__name__} matches targets={list(targets)}, layers={layers}"
+        )
     return names
 
 
-def check_adapters_reached(model: nn.Module, forward: "callable") -> None:
+def check_adapters_reached(model: nn.Module, forward: Callable[[], object]) -> None:
     """Run ``forward()`` with hooks and raise if a LoRA-wrapped module is never called.
 
     Args:

@@ -10,7 +10,7 @@ Example:
     >>> r = model.score(X_test, Y_test)  # (V,) voxelwise Pearson r
 """
 
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 from sklearn.base import BaseEstimator
