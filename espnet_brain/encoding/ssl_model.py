@@ -29,22 +29,36 @@ def load_pretrained_ssl(model_name_or_path: str, local_files_only: bool = False)
     Returns:
         The ``transformers`` model (e.g. ``WavLMModel``) in eval mode.
     """
+    from huggingface_hub import constants, snapshot_download
     from transformers import AutoModel
 
+    source = model_name_or_path
     is_dir = os.path.isdir(model_name_or_path)
+    if not is_dir:
+        # A cached Hub model is loaded from its snapshot directory, with no network call at all (transformers
+        # otherwise looks up adapter_config.json online even with local_files_only, retrying for ~20 s).
+        try:
+            source = snapshot_download(model_name_or_path, local_files_only=True)
+        except (OSError, ValueError) as error:
+            if local_files_only or constants.HF_HUB_OFFLINE:
+                raise ValueError(_unresolved(model_name_or_path, error)) from error
     try:
-        return AutoModel.from_pretrained(model_name_or_path, local_files_only=local_files_only or is_dir).eval()
+        return AutoModel.from_pretrained(source, local_files_only=source != model_name_or_path or is_dir).eval()
     except (OSError, ValueError) as error:
         if is_dir:
             raise ValueError(
                 f"model_name_or_path={model_name_or_path!r}: the directory does not hold a loadable model "
                 f"(config.json + weights written by save_pretrained): {error}"
             ) from error
-        raise ValueError(
-            f"model_name_or_path={model_name_or_path!r} is not a local directory and could not be resolved on the "
-            f"Hugging Face Hub (offline, or not in the cache). Download it once where there is network "
-            f"(model.save_pretrained(DIR)) and pass that local directory instead. Cause: {error}"
-        ) from error
+        raise ValueError(_unresolved(model_name_or_path, error)) from error
+
+
+def _unresolved(model_name_or_path: str, error: Exception) -> str:
+    return (
+        f"model_name_or_path={model_name_or_path!r} is not a local directory and could not be resolved on the "
+        f"Hugging Face Hub (offline, or not in the cache). Download it once where there is network "
+        f"(model.save_pretrained(DIR)) and pass that local directory instead. Cause: {error}"
+    )
 
 
 def _read_do_normalize(model_name_or_path: str) -> bool:

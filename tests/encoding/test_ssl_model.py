@@ -15,6 +15,20 @@ def test_unresolvable_hub_id_says_to_pass_a_local_directory():
         SSLSpeechModel("no-such-org/no-such-speech-model", local_files_only=True)
 
 
+def test_cached_hub_id_loads_offline_from_its_snapshot(tiny_model_dirs, tmp_path, monkeypatch):
+    import shutil
+
+    from huggingface_hub import constants
+
+    snapshot = tmp_path / "models--tiny-org--tiny-wavlm" / "snapshots" / "0123abcd"
+    shutil.copytree(tiny_model_dirs["wavlm"], snapshot)
+    (tmp_path / "models--tiny-org--tiny-wavlm" / "refs").mkdir()
+    (tmp_path / "models--tiny-org--tiny-wavlm" / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    ssl = SSLSpeechModel("tiny-org/tiny-wavlm", layer=1, local_files_only=True)
+    assert ssl.output_size() == 16
+
+
 def test_directory_without_model_is_reported(tmp_path):
     with pytest.raises(ValueError, match="does not hold a loadable model"):
         load_pretrained_ssl(str(tmp_path))
