@@ -65,3 +65,21 @@ def test_with_ssl_model_and_lora(tiny_model_dirs):
     feats.pow(2).mean().backward()
     grads = [p.grad for n, p in ssl.named_parameters() if "lora_B" in n]
     assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_chain_windows_lanczos_readout_loss_trains_lora(tiny_model_dirs):
+    from espnet_brain.encoding.lanczos import lanczos_downsample
+    from espnet_brain.encoding.losses import spatial_correlation_loss
+    from espnet_brain.encoding.readout import FIRReadout
+
+    ssl = SSLSpeechModel(tiny_model_dirs["wavlm"], layer=2, lora_conf={"r": 2, "dropout": 0.0})
+    extractor = WindowedFeatures(ssl, window_s=0.2, stride_s=0.05, batch_size=8)
+    feats, ends = extractor(torch.randn(16000))  # 20 window ends in 1 s
+    tr_times = np.arange(1, 6) * 0.2
+    on_trs = lanczos_downsample(feats, ends, tr_times)  # (N, D) -> (5, D)
+    head = FIRReadout(16, 7, delays=[1, 2], rank=3)
+    pred, _ = head(on_trs[None])  # (1, 5, 7)
+    spatial_correlation_loss(pred, torch.randn(1, 5, 7)).backward()
+    lora_b = [p.grad for n, p in ssl.named_parameters() if "lora_B" in n]
+    assert len(lora_b) == 3 * 2 and all(g is not None and g.abs().sum() > 0 for g in lora_b)
+    assert head.proj[0].weight.grad.abs().sum() > 0
