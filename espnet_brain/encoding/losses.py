@@ -107,18 +107,33 @@ def temporal_correlation(
     return (p * t).sum(1)
 
 
-def spatial_correlation_loss(pred, target, voxel_mask=None, lengths=None) -> torch.Tensor:
+def spatial_correlation_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    voxel_mask: Optional[torch.Tensor] = None,
+    lengths: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """Minus the across-voxel correlation, averaged over valid TRs (scalar)."""
     corr, time_mask = spatial_correlation(pred, target, voxel_mask, lengths)
     return -(corr * time_mask).sum() / time_mask.sum().clamp_min(1)
 
 
-def temporal_correlation_loss(pred, target, voxel_mask=None, lengths=None) -> torch.Tensor:
+def temporal_correlation_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    voxel_mask: Optional[torch.Tensor] = None,
+    lengths: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """Minus the per-voxel correlation over time, averaged over voxels and sequences (scalar)."""
     return -temporal_correlation(pred, target, voxel_mask, lengths).mean()
 
 
-def mse_loss(pred, target, voxel_mask=None, lengths=None) -> torch.Tensor:
+def mse_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    voxel_mask: Optional[torch.Tensor] = None,
+    lengths: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """Mean squared error over valid TRs and selected voxels (scalar)."""
     pred, target, time_mask = _prepare(pred, target, voxel_mask, lengths)
     sq = ((pred - target) ** 2).mean(-1)  # (B, T)
