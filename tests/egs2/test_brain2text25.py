@@ -100,6 +100,7 @@ def test_incomplete_corpus_lists_what_is_missing(tmp_path):
         prepare_brain2text25.main(["--corpus", str(tmp_path / "c"), "--dst", str(tmp_path / "data")])
 
 
+@pytest.mark.slow
 def test_hub_id_fails_clearly_offline(tmp_path, corpus):
     root, _ = corpus
     rec = copy_recipe(tmp_path, "brain2text25")

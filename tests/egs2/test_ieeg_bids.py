@@ -1,0 +1,202 @@
+"""egs2/ieeg_bids/asr1 on the synthetic iEEG-BIDS part of the embedded corpus (BrainVision + BIDS sidecars).
+
+The slow test runs the recipe as a user would: high-gamma features and data directories, one short training
+of the full fine-tuning mode with a tiny local Wav2Vec2, decoding and scoring of the test set.
+"""
+
+import csv
+import shutil
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fixtures.recipes import copy_recipe, make_tiny_wav2vec2, run  # noqa: E402
+
+from espnet_brain.bin import prepare_ieeg_bids  # noqa: E402
+from espnet_brain.data.text import normalize_transcript  # noqa: E402
+from espnet_brain.simulate import ensure_corpus  # noqa: E402
+
+FEAT_TAG = "hg70-170_50hz_none"
+
+
+@pytest.fixture(scope="module")
+def bids(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ieeg") / "corpus"
+    ensure_corpus(str(root), "tiny", 0, parts="ieeg")
+    return root / "ieeg_bids"
+
+
+def _events(bids_root: Path):
+    out = {}
+    for path in sorted(bids_root.glob("sub-*/ses-*/ieeg/*_events.tsv")):
+        with open(path, newline="") as f:
+            out[path.name.replace("_events.tsv", "")] = list(csv.DictReader(f, delimiter="\t"))
+    return out
+
+
+def _edit_tsv(path: Path, edit) -> None:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    rows, fields = edit(rows)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory, bids):
+    """The recipe run once: stages 1 (features, data), 2 (full fine-tuning), 5 (RESULTS.md)."""
+    tmp = tmp_path_factory.mktemp("repo")
+    rec = copy_recipe(tmp, "ieeg_bids")
+    model = make_tiny_wav2vec2(tmp / "tiny_wav2vec2", rec / "conf" / "tiny" / "wav2vec2_tiny.yaml")
+    run(rec, "--bids_root", str(bids), "--confdir", "conf/tiny", "--pretrained_model", str(model), "--nj", "1",
+        "--dev_fraction", "0.2", "--test_fraction", "0.2", "--skip_stages", "3 4")  # fmt: skip
+    return rec, model
+
+
+@pytest.mark.slow
+def test_features_are_high_gamma_segments_of_the_good_channels_at_50_hz(recipe, bids):
+    rec, _ = recipe
+    events = _events(bids)
+    shapes = {}
+    for s in ("train", "dev", "test"):
+        for line in (rec / "dump" / FEAT_TAG / "neural" / s / "feats_shape").read_text().splitlines():
+            utt, shape = line.split()
+            shapes[utt] = tuple(int(v) for v in shape.split(","))
+    assert len(shapes) == sum(len(rows) for rows in events.values())
+    for name, rows in events.items():
+        for i, row in enumerate(rows):
+            frames, channels = shapes[f"{name}-{i:04d}"]
+            assert channels == 7  # 8 contacts, LA1 marked bad in channels.tsv
+            assert frames == round((float(row["onset"]) + float(row["duration"])) * 50) - round(
+                float(row["onset"]) * 50
+            )
+    with h5py.File(rec / "data" / "local" / "features" / "sub-01_ses-02_task-sentences_run-01.hdf5", "r") as f:
+        assert f["trial_0003"].attrs["session"] == "sub-01_ses-02"
+    assert (rec / "data" / "train" / "days").read_text() == "0 sub-01_ses-01\n1 sub-01_ses-02\n"
+
+
+@pytest.mark.slow
+def test_sets_never_share_a_sentence(recipe, bids):
+    rec, _ = recipe
+    texts = {s: (rec / "data" / s / "text").read_text().splitlines() for s in ("train", "dev", "test")}
+    by_set = {s: {line.split(" ", 1)[1] for line in lines} for s, lines in texts.items()}
+    assert not (by_set["train"] & by_set["dev"]) and not (by_set["train"] & by_set["test"])
+    assert not (by_set["dev"] & by_set["test"]) and all(by_set.values())
+    events = _events(bids)
+    name = "sub-01_ses-01_task-sentences_run-01"
+    all_text = dict(line.split(" ", 1) for lines in texts.values() for line in lines)
+    assert all_text[f"{name}-0002"] == normalize_transcript(events[name][2]["sentence"])
+
+
+@pytest.mark.slow
+def test_trains_from_the_local_model_decodes_and_scores_the_test_set(recipe):
+    rec, model = recipe
+    exp = rec / "exp" / f"asr_brain_full_{FEAT_TAG}"
+    log = (exp / "train.log").read_text()
+    assert f"CTC layer initialised from {model}" in log and "2epoch results" in log
+    config = (exp / "config.yaml").read_text()
+    assert "input_size: 7" in config and "n_days: 2" in config
+    # 9 training sentences at batch 8: 2 updates per epoch; 7 and 4 epochs of them.
+    assert "freeze_steps: 14" in config and "warmup_steps: 8" in config
+    n_test = len((rec / "data" / "test" / "text").read_text().splitlines())
+    results = (rec / "exp" / f"RESULTS_{FEAT_TAG}.md").read_text()
+    (row,) = [line for line in results.splitlines() if line.startswith("| full fine-tune |")]
+    assert row.split("|")[2].strip() == str(n_test)
+
+
+def test_missing_dataset_names_the_variable_and_what_it_needs(tmp_path):
+    rec = copy_recipe(tmp_path, "ieeg_bids")
+    proc = run(rec, "--stage", "1", "--stop_stage", "1", env={"IEEG_BIDS": ""}, check=False)
+    assert proc.returncode != 0 and "IEEG_BIDS" in proc.stderr and "events.tsv" in proc.stderr
+    with pytest.raises(FileNotFoundError, match=r"iEEG-BIDS dataset not found at .*nowhere"):
+        prepare_ieeg_bids.main(["--bids_root", str(tmp_path / "nowhere"), "--dst", "d", "--feats_dir", "f"])
+
+
+def test_no_recording_of_the_task(bids, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no iEEG recordings for task 'reading'"):
+        prepare_ieeg_bids.main(
+            [
+                "--bids_root",
+                str(bids),
+                "--dst",
+                str(tmp_path / "d"),
+                "--feats_dir",
+                str(tmp_path / "f"),
+                "--task",
+                "reading",
+            ]
+        )
+
+
+@pytest.mark.slow
+def test_hub_id_fails_clearly_offline(tmp_path, bids):
+    rec = copy_recipe(tmp_path, "ieeg_bids")
+    env = {"IEEG_BIDS": str(bids), "HF_HOME": str(tmp_path / "hf")}  # an empty cache, no network
+    proc = run(rec, "--stage", "1", "--stop_stage", "2", "--nj", "1", "--dev_fraction", "0.2", "--test_fraction", "0.2",
+               env=env, check=False)  # fmt: skip
+    assert proc.returncode != 0
+    assert "Stage 4/9: Pretrained model check" in proc.stderr and "Stage 5/9" not in proc.stderr
+    assert "could not load 'facebook/wav2vec2-base-960h'" in proc.stderr and "local directory" in proc.stderr
+
+
+def _prepare(bids_root: Path, tmp_path: Path, *args: str) -> Path:
+    prepare_ieeg_bids.main(
+        ["--bids_root", str(bids_root), "--dst", str(tmp_path / "data"), "--feats_dir", str(tmp_path / "feats"), *args]
+    )
+    return tmp_path / "data"
+
+
+def test_channels_bad_in_one_session_are_dropped_from_all(bids, tmp_path):
+    copy = tmp_path / "bids"
+    shutil.copytree(bids, copy)
+    tsv = next(copy.glob("sub-01/ses-02/ieeg/*_channels.tsv"))
+
+    def mark_la3(rows):
+        for r in rows:
+            if r["name"] == "LA3":
+                r["status"] = "bad"
+        return rows, list(rows[0])
+
+    _edit_tsv(tsv, mark_la3)
+    data = _prepare(copy, tmp_path, "--dev_fraction", "0.2", "--test_fraction", "0.2")
+    for path in sorted((tmp_path / "feats").glob("*.hdf5")):
+        with h5py.File(path, "r") as f:
+            assert f["trial_0000"]["input_features"].shape[1] == 6  # LA1 (both) and LA3 (ses-02) dropped
+    assert (data / "train" / "utt2day").is_file()
+
+
+def test_text_and_split_columns_band_rate_and_rereference(bids, tmp_path):
+    copy = tmp_path / "bids"
+    shutil.copytree(bids, copy)
+    for tsv in copy.glob("sub-01/ses-*/ieeg/*_events.tsv"):
+
+        def rename(rows):
+            for i, r in enumerate(rows):
+                r["transcript"] = r.pop("sentence")
+                r["split"] = ("train", "train", "dev", "test")[i % 4]
+            return rows, list(rows[0])
+
+        _edit_tsv(tsv, rename)
+    with pytest.raises(ValueError, match=r"no 'sentence' column"):
+        _prepare(copy, tmp_path / "a")
+    data = _prepare(copy, tmp_path / "b", "--text_column", "transcript", "--split_column", "split", "--sfreq", "100",
+                    "--band", "60", "150", "--reref", "bipolar")  # fmt: skip
+    assert [len((data / s / "text").read_text().splitlines()) for s in ("train", "dev", "test")] == [8, 4, 4]
+    name = "sub-01_ses-01_task-sentences_run-01"
+    row = _events(copy)[name][2]
+    dev = dict(line.split(" ", 1) for line in (data / "dev" / "text").read_text().splitlines())
+    assert dev[f"{name}-0002"] == normalize_transcript(row["transcript"])
+    with h5py.File(tmp_path / "b" / "feats" / f"{name}.hdf5", "r") as f:
+        frames, channels = f["trial_0002"]["input_features"].shape
+    assert channels == 6  # bipolar pairs of the 7 good contacts LA2..LA8
+    assert frames == round((float(row["onset"]) + float(row["duration"])) * 100) - round(float(row["onset"]) * 100)
+
+
+def test_split_fractions_that_leave_no_training_sentences_are_refused(bids, tmp_path):
+    with pytest.raises(ValueError, match=r"cannot give .* to test, .* to dev and some to train"):
+        _prepare(bids, tmp_path, "--dev_fraction", "0.5", "--test_fraction", "0.5")
