@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fixtures import brain2text25 as fixture  # noqa: E402
-from fixtures.recipes import copy_recipe, make_tiny_wav2vec2, run  # noqa: E402
+from fixtures.recipes import REPO, copy_recipe, make_tiny_wav2vec2, mode_differences, parse_config, run  # noqa: E402
 
 from espnet_brain.bin import prepare_brain2text25, write_submission  # noqa: E402
 from espnet_brain.data.text import normalize_transcript  # noqa: E402
@@ -132,3 +132,28 @@ def test_submission_csv_order_and_text(tmp_path):
     out = tmp_path / "sub.csv"
     write_submission.write_submission("brain2text25", data, hyp, out)
     assert out.read_text() == "id,text\n0,i'm here ok\n1,yes\n2,\n"
+
+
+@pytest.mark.parametrize("confdir", ["conf", "conf/tiny"])
+def test_transfer_modes_differ_only_in_encoder_mode_and_ctc_init(confdir):
+    diffs = mode_differences(REPO / "egs2" / "brain2text25" / "asr1" / confdir)
+    assert diffs["scratch"] == {"encoder_conf.mode": "scratch", "ctc_init": None}
+    assert diffs["frozen"] == {"encoder_conf.mode": "frozen", "freeze_param": ["ctc.ctc_lo"]}
+
+
+def test_reference_configuration_is_accepted_by_the_task():
+    conf = REPO / "egs2" / "brain2text25" / "asr1" / "conf"
+    for path in sorted(conf.glob("train_brain_*.yaml")) + sorted(conf.glob("tiny/train_brain_*.yaml")):
+        parse_config(path)
+    args, bfe = parse_config(conf / "train_brain_full.yaml")
+    fc = args.frontend_conf
+    assert (fc["num_layers"], fc["hidden_size"], fc["bidirectional"], fc["fc_sizes"]) == (5, 512, True, [])
+    assert (fc["kernel_size"], fc["stride"], fc["dropout"], fc["smoothing_sigma"]) == (32, 4, 0.45, 2.0)
+    assert (fc["input_size"], fc["n_days"], bfe.output_size()) == (512, 45, 768)
+    assert args.encoder_conf == {"model_name_or_path": "facebook/wav2vec2-base-960h", "mode": "finetune"}
+    assert args.ctc_init == "facebook/wav2vec2-base-960h"
+    assert (args.optim, args.optim_conf["lr"], args.encoder_lr) == ("adam", 1e-4, 1e-5)
+    assert args.scheduler == "transferlr"
+    assert (args.scheduler_conf["freeze_steps"], args.scheduler_conf["warmup_steps"]) == (966, 552)
+    assert (args.batch_type, args.batch_size, args.max_epoch, args.patience) == ("sorted", 64, 100, 10)
+    assert args.best_model_criterion == [["valid", "loss", "min"]] and args.keep_nbest_models == 5

@@ -13,7 +13,7 @@ import h5py
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.recipes import copy_recipe, make_tiny_wav2vec2, run  # noqa: E402
+from fixtures.recipes import REPO, copy_recipe, make_tiny_wav2vec2, mode_differences, parse_config, run  # noqa: E402
 
 from espnet_brain.bin import prepare_ieeg_bids  # noqa: E402
 from espnet_brain.data.text import normalize_transcript  # noqa: E402
@@ -200,3 +200,28 @@ def test_text_and_split_columns_band_rate_and_rereference(bids, tmp_path):
 def test_split_fractions_that_leave_no_training_sentences_are_refused(bids, tmp_path):
     with pytest.raises(ValueError, match=r"cannot give .* to test, .* to dev and some to train"):
         _prepare(bids, tmp_path, "--dev_fraction", "0.5", "--test_fraction", "0.5")
+
+
+@pytest.mark.parametrize("confdir", ["conf", "conf/tiny"])
+def test_transfer_modes_differ_only_in_encoder_mode_and_ctc_init(confdir):
+    diffs = mode_differences(REPO / "egs2" / "ieeg_bids" / "asr1" / confdir)
+    assert diffs["scratch"] == {"encoder_conf.mode": "scratch", "ctc_init": None}
+    assert diffs["frozen"] == {"encoder_conf.mode": "frozen", "freeze_param": ["ctc.ctc_lo"]}
+
+
+def test_reference_configuration_is_accepted_by_the_task():
+    conf = REPO / "egs2" / "ieeg_bids" / "asr1" / "conf"
+    for path in sorted(conf.glob("train_brain_*.yaml")) + sorted(conf.glob("tiny/train_brain_*.yaml")):
+        parse_config(path)
+    args, bfe = parse_config(conf / "train_brain_full.yaml")
+    fc = args.frontend_conf
+    assert (fc["num_layers"], fc["hidden_size"], fc["bidirectional"], fc["fc_sizes"]) == (5, 512, True, [])
+    assert (fc["kernel_size"], fc["stride"], fc["dropout"], fc["smoothing_sigma"]) == (32, 4, 0.45, 2.0)
+    assert (fc["input_size"], fc["n_days"], bfe.output_size()) == (64, 4, 768)
+    assert args.encoder_conf == {"model_name_or_path": "facebook/wav2vec2-base-960h", "mode": "finetune"}
+    assert args.ctc_init == "facebook/wav2vec2-base-960h"
+    assert (args.optim, args.optim_conf["lr"], args.encoder_lr) == ("adam", 1e-4, 1e-5)
+    assert args.scheduler == "transferlr"
+    assert (args.scheduler_conf["freeze_steps"], args.scheduler_conf["warmup_steps"]) == (140, 80)
+    assert (args.batch_type, args.batch_size, args.max_epoch, args.patience) == ("sorted", 16, 100, 10)
+    assert args.best_model_criterion == [["valid", "loss", "min"]] and args.keep_nbest_models == 5
