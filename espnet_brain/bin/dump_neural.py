@@ -84,38 +84,42 @@ def dump(data_dir: Path, out_dir: Path, feature_set: str = DEFAULT_FEATURE_SET, 
     by_file: Dict[str, List[Tuple[str, str]]] = defaultdict(list)
     for utt, path, key in rows:
         by_file[path].append((utt, key))
-    feats: Dict[str, np.ndarray] = {}
-    for path, items in tqdm(sorted(by_file.items()), desc=f"dump {data_dir.name}", unit="file", file=sys.stderr):
-        trials = load_file(path, feature_set, zscore == "block")
-        for utt, key in items:
-            if key not in trials:
-                raise ValueError(f"{path}: utterance {utt} refers to trial {key}, the file has {len(trials)} trials")
-            x = trials[key]
-            bad = ~np.isfinite(x)
-            if bad.any():
-                t, c = np.argwhere(bad)[0]
-                raise ValueError(
-                    f"{path}: utterance {utt} (trial {key}) has {int(bad.sum())} NaN/Inf values, "
-                    f"first at bin {t}, feature {c}"
-                )
-            feats[utt] = x
     out_dir.mkdir(parents=True, exist_ok=True)
-    dims = {x.shape[1] for x in feats.values()}
-    if len(dims) > 1:
-        raise ValueError(f"{data_dir}: utterances have different feature sizes {sorted(dims)}")
-    with (
-        kaldiio.WriteHelper(f"ark,scp:{out_dir / 'feats.ark'},{out_dir / 'feats.scp'}") as writer,
-        open(out_dir / "feats_shape", "w") as f_shape,
-    ):
-        for utt in sorted(feats):
-            writer(utt, feats[utt])
-            f_shape.write(f"{utt} {feats[utt].shape[0]},{feats[utt].shape[1]}\n")
+    # Written file by file as they are read (a whole corpus does not fit in memory), then the scp is sorted.
+    shapes: Dict[str, Tuple[int, int]] = {}
+    with kaldiio.WriteHelper(f"ark,scp:{out_dir / 'feats.ark'},{out_dir / 'feats.scp'}") as writer:
+        for path, items in tqdm(sorted(by_file.items()), desc=f"dump {data_dir.name}", unit="file", file=sys.stderr):
+            trials = load_file(path, feature_set, zscore == "block")
+            for utt, key in items:
+                if key not in trials:
+                    raise ValueError(
+                        f"{path}: utterance {utt} refers to trial {key}, the file has {len(trials)} trials"
+                    )
+                x = trials[key]
+                bad = ~np.isfinite(x)
+                if bad.any():
+                    t, c = np.argwhere(bad)[0]
+                    raise ValueError(
+                        f"{path}: utterance {utt} (trial {key}) has {int(bad.sum())} NaN/Inf values, "
+                        f"first at bin {t}, feature {c}"
+                    )
+                if shapes and x.shape[1] != next(iter(shapes.values()))[1]:
+                    first, (_, d) = next(iter(shapes.items()))
+                    raise ValueError(
+                        f"{data_dir}: utterance {utt} ({path}) has {x.shape[1]} features per bin, {first} has {d}"
+                    )
+                writer(utt, x)
+                shapes[utt] = x.shape
+    scp = out_dir / "feats.scp"
+    scp.write_text("".join(sorted(scp.read_text().splitlines(keepends=True))))
+    (out_dir / "feats_shape").write_text("".join(f"{u} {shapes[u][0]},{shapes[u][1]}\n" for u in sorted(shapes)))
     for name in ("text", "utt2spk", "spk2utt", "utt2day", "days"):
         if (data_dir / name).is_file():
             shutil.copyfile(data_dir / name, out_dir / name)
     (out_dir / "feats_type").write_text(f"neural {feature_set} zscore={zscore}\n")
-    logging.info(f"{out_dir}: {len(feats)} utterances, {dims.pop() if dims else 0} features per bin")
-    return len(feats)
+    dim = next(iter(shapes.values()))[1] if shapes else 0
+    logging.info(f"{out_dir}: {len(shapes)} utterances, {dim} features per bin")
+    return len(shapes)
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:

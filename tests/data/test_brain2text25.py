@@ -170,3 +170,21 @@ def test_trial_container_written_by_the_package_reads_back(tmp_path):
         ValueError, match=r"feature_set 'tx_all' needs the 512 Brain-to-text '25 columns, the file has 7"
     ):
         brain2text25.read_trials(str(path), feature_set="tx_all")
+
+
+def test_dump_writes_a_sorted_scp_and_refuses_mixed_feature_sizes(corpus, tmp_path):
+    root, _ = corpus
+    data = tmp_path / "data"
+    data.mkdir()
+    a, b = _file(root, "t15.2023.08.18", "train"), _file(root, "t15.2023.08.11", "train")
+    # Files are read in path order (08.11 first), utterance ids sort the other way.
+    (data / "neural.scp").write_text(f"a1 {a} trial_0001\nz0 {b} trial_0000\nb0 {a} trial_0000\n")
+    dump_neural.main(["--data_dir", str(data), "--out_dir", str(tmp_path / "dump"), "--feature_set", "all"])
+    keys = [line.split()[0] for line in (tmp_path / "dump" / "feats.scp").read_text().splitlines()]
+    assert keys == ["a1", "b0", "z0"]
+    assert [line.split()[0] for line in (tmp_path / "dump" / "feats_shape").read_text().splitlines()] == keys
+    small = tmp_path / "x.hdf5"
+    brain2text25.write_trials(str(small), [{"feats": np.zeros((4, 7)), "session": "s", "block": 1, "trial": 0}])
+    (data / "neural.scp").write_text(f"a1 {a} trial_0001\nz9 {small} trial_0000\n")
+    with pytest.raises(ValueError, match=r"utterance z9 \(.*x\.hdf5\) has 7 features per bin, a1 has 512"):
+        dump_neural.main(["--data_dir", str(data), "--out_dir", str(tmp_path / "dump2"), "--feature_set", "all"])
