@@ -38,6 +38,8 @@ class RankSavingTrainer(Trainer):
         distributed_option,
     ) -> None:
         output_dir = Path(trainer_options.output_dir)
+        # ESPnet creates the output directory on rank 0 only; the other ranks may get here first.
+        output_dir.mkdir(parents=True, exist_ok=True)
         rank = _rank(distributed_option)
         # Copies on CPU: the state dict holds references that training would update in place.
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

@@ -125,6 +125,11 @@ def test_two_gloo_ranks_train_one_epoch_to_identical_weights(tmp_path, tiny_wav2
         "--standalone",
         "--nproc_per_node",
         "2",
+        # Each rank's output goes to its own file, so a failing rank's traceback is not lost.
+        "--log-dir",
+        str(tmp_path / "ranks"),
+        "--redirects",
+        "3",
         str(WORKER),
         "--ngpu",
         "0",
@@ -169,7 +174,12 @@ def test_two_gloo_ranks_train_one_epoch_to_identical_weights(tmp_path, tiny_wav2
     # One thread per rank: two ranks share the machine's cores.
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"torchrun failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    if proc.returncode != 0:
+        rank_logs = "".join(
+            f"\n--- {log.relative_to(tmp_path)} ---\n{log.read_text()[-3000:]}"
+            for log in sorted((tmp_path / "ranks").rglob("stderr.log"))
+        )
+        raise AssertionError(f"torchrun failed ({proc.returncode}):\n{proc.stderr[-2000:]}{rank_logs}")
 
     # ESPnet itself ran distributed over two ranks (not two independent single-process runs).
     written = yaml.safe_load((exp / "config.yaml").read_text())
