@@ -15,14 +15,14 @@ task=                   # BIDS task to read (empty: every task).
 subjects=               # Comma-separated subject labels (empty: all), e.g. 01,03.
 ch_types=seeg,ecog      # Channel types to keep.
 reref=none              # Re-referencing: none, average or bipolar.
-band_low=70             # High-gamma band (Hz).
-band_high=170
+band_low=70             # Lower edge of the high-gamma band (Hz).
+band_high=170           # Upper edge of the high-gamma band (Hz).
 sfreq=50                # Feature rate (Hz); 50 gives the 20 ms bins of the brain feature extractor.
 trial_type=sentence     # events.tsv trial_type of the sentences.
 text_column=sentence    # events.tsv column with the sentence text.
 split_column=           # events.tsv column with train/dev/test (empty: split by sentence text).
-dev_fraction=0.1        # Without split_column: fraction of the distinct sentences for dev,
-test_fraction=0.1       # and for test.
+dev_fraction=0.1        # Without split_column: fraction of the distinct sentences for dev.
+test_fraction=0.1       # Without split_column: fraction of the distinct sentences for test.
 # end options
 
 help_message="Usage: $0 [options]
