@@ -89,8 +89,11 @@ if run_stage 2; then
         [ -d "data/${dset}" ] || die "data/${dset} does not exist; run stage 1"
         out=${data_feats}/${dset}
         mkdir -p "${out}"
-        if [ -f "${out}/.done" ] && [ "${out}/.done" -nt "data/${dset}/text" ]; then
-            log "${out} is up to date"
+        # Up to date: dumped after the data directory was written, with the same feature options.
+        settings="${feats_type} ${feature_set} zscore=${zscore}"
+        if [ -f "${out}/.done" ] && [ "${out}/.done" -nt "data/${dset}/text" ] \
+            && [ "$(cat "${out}/.done")" = "${settings}" ]; then
+            log "${out} is up to date (${settings})"
             continue
         fi
         if [ "${feats_type}" = neural ]; then
@@ -102,7 +105,7 @@ if run_stage 2; then
                 cp "data/${dset}/${f}" "${out}/${f}"
             done
         fi
-        touch "${out}/.done"
+        echo "${settings}" >"${out}/.done"
     done
 fi
 
@@ -137,18 +140,26 @@ if run_stage 5; then
         day_args=(--train_data_path_and_name_and_type "${data_feats}/${train_set}/utt2day,day,text_int"
             --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/utt2day,day,text_int")
     fi
-    # Shapes only: the batch sampler needs them; the brain frontend has no statistics to collect.
-    ${train_cmd} "${stats_dir}/stats.log" \
-        python3 -m espnet_brain.bin.brain_asr_train --collect_stats true --use_preprocessor true \
-        --token_type char --token_list "${token_list}" --non_linguistic_symbols none --cleaner none --g2p none \
-        --train_data_path_and_name_and_type "${data_feats}/${train_set}/${speech_file},speech,${speech_type}" \
-        --train_data_path_and_name_and_type "${data_feats}/${train_set}/text,text,text" \
-        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${speech_file},speech,${speech_type}" \
-        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/text,text,text" \
-        "${day_args[@]}" \
-        --train_shape_file "${data_feats}/${train_set}/${speech_file}" \
-        --valid_shape_file "${data_feats}/${valid_set}/${speech_file}" \
-        --output_dir "${stats_dir}" --config "${asr_config}" --model_conf extract_feats_in_collect_stats=false
+    # Up to date: collected after both dumps, from the same dump directory.
+    if [ -f "${stats_dir}/.done" ] && [ "${stats_dir}/.done" -nt "${data_feats}/${train_set}/.done" ] \
+        && [ "${stats_dir}/.done" -nt "${data_feats}/${valid_set}/.done" ] \
+        && [ "$(cat "${stats_dir}/.done")" = "${data_feats}" ]; then
+        log "${stats_dir} is up to date"
+    else
+        # Shapes only: the batch sampler needs them; the brain frontend has no statistics to collect.
+        ${train_cmd} "${stats_dir}/stats.log" \
+            python3 -m espnet_brain.bin.brain_asr_train --collect_stats true --use_preprocessor true \
+            --token_type char --token_list "${token_list}" --non_linguistic_symbols none --cleaner none --g2p none \
+            --train_data_path_and_name_and_type "${data_feats}/${train_set}/${speech_file},speech,${speech_type}" \
+            --train_data_path_and_name_and_type "${data_feats}/${train_set}/text,text,text" \
+            --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${speech_file},speech,${speech_type}" \
+            --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/text,text,text" \
+            "${day_args[@]}" \
+            --train_shape_file "${data_feats}/${train_set}/${speech_file}" \
+            --valid_shape_file "${data_feats}/${valid_set}/${speech_file}" \
+            --output_dir "${stats_dir}" --config "${asr_config}" --model_conf extract_feats_in_collect_stats=false
+        echo "${data_feats}" >"${stats_dir}/.done"
+    fi
 fi
 
 if run_stage 6; then
