@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Stage script for speech-to-fMRI encoding models with ESPnet (BrainWavLM-style LoRA fine-tuning of a speech SSL
+# model, against ridge regression on its frozen features, scored on a held-out story with a noise ceiling).
+# Recipes call it from egs2/<corpus>/enc1 (where utils/, cmd.sh and path.sh are linked).
+set -euo pipefail
+
+. utils/stage_utils.sh
+
+define_stage 1 "Data preparation (local/data.sh -> data/{train,dev,test}: stories, responses, TR counts)"
+define_stage 2 "Dumping (16 kHz stories, z-scored responses, NaN voxel mask, chunks of TRs with their audio context)"
+define_stage 3 "Pretrained model check (local directory or hub id)"
+define_stage 4 "Ridge on frozen features (pretrained model, per-voxel alpha by CV)"
+define_stage 5 "Shape statistics (ESPnet collect_stats)"
+define_stage 6 "Fine-tuning (ESPnet trainer: LoRA adapters + readout head on chunks of TRs)"
+define_stage 7 "Inference: fine-tuned features and predictions of every story"
+define_stage 8 "Ridge refit on fine-tuned features"
+define_stage 9 "Scoring (voxelwise r, noise ceiling, per ROI, plots -> RESULTS.md)"
+define_stage 10 "Packing (espnet2.bin.pack)"
+
+# begin options
+# General
+stage=1                 # First stage to run.
+stop_stage=10000        # Last stage to run.
+skip_stages=""          # Stages to skip, e.g. "10".
+ngpu=0                  # GPUs for training and inference (0: CPU).
+num_nodes=1             # Nodes for training (Slurm: set cmd_backend=slurm in cmd.sh).
+dumpdir=dump            # Where dumped data go.
+expdir=exp              # Where experiments go.
+# Data
+train_set=train         # Training stories (data/<train_set>).
+valid_set=dev           # Validation stories.
+test_set=test           # Held-out story (its repeats give the noise ceiling).
+local_data_opts=""      # Options passed to local/data.sh.
+chunk_trs=10            # TRs per training example (BrainWavLM: 10).
+use_voxel_mask=true     # Leave voxels with NaN out of the loss (dump/voxel_mask.npy).
+# Model
+enc_config=             # Training YAML (frontend, head, model, optimiser).
+enc_tag=                # Experiment name (default: the config's file name).
+pretrained_model=none   # Hub id or local directory of the speech model (none: the config's model_name_or_path).
+enc_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
+inference_model=valid.loss.best.pth  # Checkpoint for inference.
+# Ridge
+ridge_layers=""         # Hidden layers for frozen-feature ridge (empty: the config's layer), e.g. "6 9 12".
+ridge_args=""           # Extra arguments for espnet_brain.bin.ridge_encoding, e.g. "--chunk_len 20".
+# Scoring
+extra_systems=""        # More rows for RESULTS.md: "NAME=PATH;NAME=PATH" (pred.scp or a directory of .npy).
+results_title="fMRI encoding"  # Title of RESULTS.md.
+results_notes=""        # Lines for the header of RESULTS.md, separated by ";".
+# end options
+
+help_message="Usage: $0 [options]
+Speech-to-fMRI encoding recipe stages on top of ESPnet.
+$(options_help "$0")"
+. utils/parse_options.sh
+check_stages
+require_int ngpu 0
+require_int num_nodes 1
+require_int chunk_trs 1
+
+. ./path.sh
+. ./cmd.sh
+
+[ -n "${enc_config}" ] || die "--enc_config is required"
+[ -f "${enc_config}" ] || die "--enc_config ${enc_config} does not exist"
+[ -n "${enc_tag}" ] || enc_tag=$(basename "${enc_config}" .yaml)
+enc_exp=${expdir}/enc_${enc_tag}
+stats_dir=${expdir}/enc_stats_${train_set}
+all_sets="${train_set} ${valid_set} ${test_set}"
+
+# Arguments shared by every program that builds the model from ${enc_config}.
+frontend_override=()
+if [ "${pretrained_model}" != none ]; then
+    frontend_override=(--frontend_conf "model_name_or_path=${pretrained_model}")
+fi
+
+data_args() {
+    # ESPnet data triples of the chunks of a training and a validation set.
+    local train=$1 valid=$2
+    echo --train_data_path_and_name_and_type "${dumpdir}/${train}/wav.scp,speech,sound" \
+        --train_data_path_and_name_and_type "${dumpdir}/${train}/response.scp,response,kaldi_ark" \
+        --train_data_path_and_name_and_type "${dumpdir}/${train}/tr_start,tr_start,text_float" \
+        --valid_data_path_and_name_and_type "${dumpdir}/${valid}/wav.scp,speech,sound" \
+        --valid_data_path_and_name_and_type "${dumpdir}/${valid}/response.scp,response,kaldi_ark" \
+        --valid_data_path_and_name_and_type "${dumpdir}/${valid}/tr_start,tr_start,text_float"
+}
+
+model_args() {
+    # Voxel count, voxel mask and ROI table of the dump, and the pretrained model if given.
+    local args=(--n_voxels "$(cat "${dumpdir}/n_voxels")")
+    if "${use_voxel_mask}"; then
+        args+=(--model_conf "voxel_mask_file=${dumpdir}/voxel_mask.npy")
+    fi
+    if [ -f "${dumpdir}/rois.json" ]; then
+        args+=(--model_conf "roi_file=${dumpdir}/rois.json")
+    fi
+    if [ "${pretrained_model}" != none ]; then
+        args+=(--frontend_conf "model_name_or_path=${pretrained_model}")
+    fi
+    echo "${args[@]}"
+}
+
+if run_stage 1; then
+    [ -x local/data.sh ] || die "local/data.sh is missing or not executable"
+    # shellcheck disable=SC2086
+    local/data.sh ${local_data_opts}
+fi
+
+if run_stage 2; then
+    for dset in ${all_sets}; do
+        [ -f "data/${dset}/wav.scp" ] || die "data/${dset}/wav.scp does not exist; run stage 1"
+    done
+    # The chunks carry the audio context the model needs (window, Lanczos support, FIR delays): read from the config.
+    ${train_cmd} "${dumpdir}/log/dump.log" \
+        python3 -m espnet_brain.bin.dump_encoding --data_root data --sets ${all_sets} \
+        --chunk_sets "${train_set}" "${valid_set}" --out "${dumpdir}" --chunk_trs "${chunk_trs}" \
+        --train_config "${enc_config}"
+    log "$(cat "${dumpdir}/n_voxels") voxels, $(wc -l <"${dumpdir}/nan_voxels.txt") with NaN (masked);" \
+        "$(wc -l <"${dumpdir}/${train_set}/wav.scp") training chunks"
+fi
+
+if run_stage 3; then
+    model=${pretrained_model}
+    if [ "${model}" = none ]; then
+        model=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["frontend_conf"]["model_name_or_path"])' \
+            "${enc_config}")
+    fi
+    python3 -m espnet_brain.bin.check_pretrained "${model}"
+fi
+
+# Frozen-feature ridge: one system per layer (the config's layer when ridge_layers is empty).
+ridge_tags=()
+if [ -z "${ridge_layers}" ]; then
+    ridge_tags=(frozen)
+else
+    for layer in ${ridge_layers}; do ridge_tags+=("frozen_layer${layer}"); done
+fi
+
+if run_stage 4; then
+    for tag in "${ridge_tags[@]}"; do
+        layer_args=()
+        [ "${tag}" = frozen ] || layer_args=(--layer "${tag#frozen_layer}")
+        for dset in ${all_sets}; do
+            ${cuda_cmd} --gpu "${ngpu}" "${expdir}/feats_${tag}/${dset}/infer.log" \
+                python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${enc_config}" \
+                --data_dir "${dumpdir}/${dset}/stories" --output_dir "${expdir}/feats_${tag}/${dset}" \
+                --ngpu "${ngpu}" "${layer_args[@]}" "${frontend_override[@]}"
+        done
+        # shellcheck disable=SC2086
+        ${train_cmd} "${expdir}/ridge_${tag}/ridge.log" \
+            python3 -m espnet_brain.bin.ridge_encoding \
+            --train_feats "${expdir}/feats_${tag}/${train_set}/feats.scp" \
+            --train_feats "${expdir}/feats_${tag}/${valid_set}/feats.scp" \
+            --train_responses "${dumpdir}/${train_set}/stories/response.scp" \
+            --train_responses "${dumpdir}/${valid_set}/stories/response.scp" \
+            --test_feats "${expdir}/feats_${tag}/${test_set}/feats.scp" --output_dir "${expdir}/ridge_${tag}" ${ridge_args}
+        log "ridge on ${tag} features: ${expdir}/ridge_${tag}/pred.scp"
+    done
+fi
+
+if run_stage 5; then
+    # Shapes only (the batch sampler needs them); the model has no statistics to collect.
+    # shellcheck disable=SC2046
+    ${train_cmd} "${stats_dir}/stats.log" \
+        python3 -m espnet_brain.bin.fmri_encoding_train --collect_stats true \
+        $(data_args "${train_set}" "${valid_set}") \
+        --train_shape_file "${dumpdir}/${train_set}/wav.scp" --valid_shape_file "${dumpdir}/${valid_set}/wav.scp" \
+        --output_dir "${stats_dir}" --config "${enc_config}" $(model_args)
+fi
+
+if run_stage 6; then
+    mkdir -p "${enc_exp}"
+    log "training ${enc_exp} (log: ${enc_exp}/train.log)"
+    # ESPnet's launcher picks the multi-GPU / multi-node method (srun for slurm.pl) from ${cuda_cmd}.
+    # --resume true: an interrupted run continues from ${enc_exp}/checkpoint.pth.
+    # shellcheck disable=SC2046,SC2086
+    python3 -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${enc_tag}" --log "${enc_exp}/train.log" \
+        --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${enc_exp}/.dist_init_" \
+        --multiprocessing_distributed true -- \
+        python3 -m espnet_brain.bin.fmri_encoding_train --ngpu "${ngpu}" --resume true \
+        $(data_args "${train_set}" "${valid_set}") \
+        --train_shape_file "${stats_dir}/train/speech_shape" --train_shape_file "${stats_dir}/train/response_shape" \
+        --valid_shape_file "${stats_dir}/valid/speech_shape" --valid_shape_file "${stats_dir}/valid/response_shape" \
+        --output_dir "${enc_exp}" --config "${enc_config}" $(model_args) ${enc_args}
+fi
+
+if run_stage 7; then
+    [ -f "${enc_exp}/${inference_model}" ] || die "${enc_exp}/${inference_model} not found; train first (stage 6)"
+    for dset in ${all_sets}; do
+        ${cuda_cmd} --gpu "${ngpu}" "${enc_exp}/infer_${dset}/infer.log" \
+            python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${enc_exp}/config.yaml" \
+            --model_file "${enc_exp}/${inference_model}" --data_dir "${dumpdir}/${dset}/stories" \
+            --output_dir "${enc_exp}/infer_${dset}" --ngpu "${ngpu}"
+    done
+fi
+
+if run_stage 8; then
+    # shellcheck disable=SC2086
+    ${train_cmd} "${enc_exp}/ridge_refit/ridge.log" \
+        python3 -m espnet_brain.bin.ridge_encoding \
+        --train_feats "${enc_exp}/infer_${train_set}/feats.scp" --train_feats "${enc_exp}/infer_${valid_set}/feats.scp" \
+        --train_responses "${dumpdir}/${train_set}/stories/response.scp" \
+        --train_responses "${dumpdir}/${valid_set}/stories/response.scp" \
+        --test_feats "${enc_exp}/infer_${test_set}/feats.scp" --output_dir "${enc_exp}/ridge_refit" ${ridge_args}
+fi
+
+if run_stage 9; then
+    systems=()
+    for tag in "${ridge_tags[@]}"; do
+        if [ "${tag}" = frozen ]; then
+            name="ridge, frozen pretrained features"
+        else
+            name="ridge, frozen pretrained features (layer ${tag#frozen_layer})"
+        fi
+        [ -f "${expdir}/ridge_${tag}/pred.scp" ] && systems+=(--system "${name}=${expdir}/ridge_${tag}/pred.scp")
+    done
+    [ -f "${enc_exp}/infer_${test_set}/pred.scp" ] &&
+        systems+=(--system "fine-tuned model, its own head (${enc_tag})=${enc_exp}/infer_${test_set}/pred.scp")
+    [ -f "${enc_exp}/ridge_refit/pred.scp" ] &&
+        systems+=(--system "ridge refit on fine-tuned features (${enc_tag})=${enc_exp}/ridge_refit/pred.scp")
+    IFS=';' read -r -a extra <<<"${extra_systems}"
+    for item in "${extra[@]}"; do
+        [ -n "${item}" ] && systems+=(--system "${item}")
+    done
+    [ "${#systems[@]}" -gt 0 ] || die "nothing to score: run stages 4 and 6-8 first"
+    notes=()
+    IFS=';' read -r -a note_items <<<"${results_notes}"
+    for item in "${note_items[@]}"; do
+        [ -n "${item}" ] && notes+=(--note "${item}")
+    done
+    repeat_args=()
+    [ -f "${dumpdir}/${test_set}/stories/repeats.scp" ] && repeat_args=(--repeats "${dumpdir}/${test_set}/stories/repeats.scp")
+    roi_args=()
+    [ -f "${dumpdir}/rois.json" ] && roi_args=(--rois "${dumpdir}/rois.json")
+    python3 -m espnet_brain.bin.score_encoding --responses "${dumpdir}/${test_set}/stories/response.scp" \
+        "${repeat_args[@]}" --voxel_mask "${dumpdir}/voxel_mask.npy" "${roi_args[@]}" "${systems[@]}" "${notes[@]}" \
+        --out "${expdir}/RESULTS.md" --plot_dir "${expdir}/plots" --title "${results_title}"
+    log "see ${expdir}/RESULTS.md"
+fi
+
+if run_stage 10; then
+    [ -f "${enc_exp}/${inference_model}" ] || die "${enc_exp}/${inference_model} not found; train first (stage 6)"
+    # The config refers to the pretrained speech model's directory and to the voxel mask: pack them too.
+    options=()
+    model_dir=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["frontend_conf"]["model_name_or_path"])' \
+        "${enc_exp}/config.yaml")
+    if [ -d "${model_dir}" ]; then
+        while IFS= read -r f; do options+=(--option "${f}"); done < <(find "${model_dir}" -type f | sort)
+    fi
+    for f in "${dumpdir}/voxel_mask.npy" "${dumpdir}/rois.json"; do
+        [ -f "${f}" ] && options+=(--option "${f}")
+    done
+    python3 -m espnet2.bin.pack enh --train_config "${enc_exp}/config.yaml" \
+        --model_file "${enc_exp}/${inference_model}" "${options[@]}" --outpath "${enc_exp}/packed_model.zip"
+    log "packed ${enc_exp}/packed_model.zip"
+fi
+
+log "done"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# mini_brain enc1: speech-to-fMRI encoding on the offline synthetic corpus (LeBel et al. 2023 format).
+#
+# The corpus has no real WavLM: stage 2 writes a RANDOMLY INITIALISED WavLM (conf/wavlm_mini.yaml) that plays the
+# part of microsoft/wavlm-base-plus, so every number below tests the pipeline, not WavLM. What the corpus has instead
+# is ground truth: stage 3 fits the same ridge on the simulator's true stimulus features (the upper bound a
+# feature space can reach) and scores the noiseless simulated signal (the oracle). Stage 4 runs the encoding
+# recipe: ridge on frozen features, LoRA fine-tuning with the spatial-correlation loss, the fine-tuned head's own
+# predictions and a ridge refit on fine-tuned features, all scored on wheretheressmoke against the noise ceiling
+# of its repeats, whole cortex and per ROI, in exp/RESULTS.md.
+set -euo pipefail
+
+. utils/stage_utils.sh
+
+define_stage 1 "Synthetic corpus, data directories and dump (brain_enc.sh stages 1-2)"
+define_stage 2 "A randomly initialised WavLM as this corpus's stand-in pretrained model"
+define_stage 3 "Ground truth: ridge on the simulator's true features, and the noiseless signal"
+define_stage 4 "Frozen-feature ridge, LoRA fine-tuning, refit, scoring -> exp/RESULTS.md (brain_enc.sh stages 3-9)"
+
+# begin options
+stage=1                 # First stage to run.
+stop_stage=10000        # Last stage to run.
+skip_stages=""          # Stages to skip.
+ngpu=0                  # GPUs for training and inference.
+preset=small            # Corpus size: tiny (tests), small (default), bench.
+seed=0                  # Corpus seed.
+subject=UTS01           # Simulated subject.
+confdir=conf            # Configs: conf (default run) or conf/tiny (the test-suite variant).
+enc_args=""             # Extra trainer arguments, e.g. "--max_epoch 2".
+# end options
+
+help_message="Usage: $0 [options]
+mini_brain enc1: speech-to-fMRI encoding on a synthetic corpus with known ground truth.
+$(options_help "$0")"
+. utils/parse_options.sh
+check_stages
+
+. ./path.sh
+. ./db.sh
+
+enc_config=${confdir}/train_enc_lora.yaml
+gt=${MINI_BRAIN}/lebel2023/derivative/ground_truth/${subject}
+common=(--ngpu "${ngpu}" --enc_config "${enc_config}" --enc_tag lora)
+
+if run_stage 1; then
+    ./brain_enc.sh "${common[@]}" --stage 1 --stop_stage 2 \
+        --local_data_opts "--corpus ${MINI_BRAIN} --preset ${preset} --seed ${seed} --subject ${subject}"
+fi
+
+if run_stage 2; then
+    python3 -m espnet_brain.bin.make_ssl_model --model_type wavlm --config "${confdir}/wavlm_mini.yaml" \
+        --output_dir exp/wavlm_random --seed "${seed}"
+fi
+
+if run_stage 3; then
+    # The true features are on the stimulus grid of every story (N - 5 rows), like extracted features.
+    python3 -m espnet_brain.bin.ridge_encoding --train_feats "${gt}/features" \
+        --train_responses dump/train/stories/response.scp --train_responses dump/dev/stories/response.scp \
+        --test_feats "${gt}/features" --output_dir exp/ridge_true_features
+fi
+
+if run_stage 4; then
+    ./brain_enc.sh "${common[@]}" --stage 3 --stop_stage 9 --enc_args "${enc_args}" \
+        --results_title "mini_brain enc1: wheretheressmoke, ${subject} (${preset} preset, seed ${seed})" \
+        --results_notes "The pretrained WavLM of this recipe is RANDOMLY INITIALISED (no real WavLM offline): the numbers test the pipeline, not WavLM;The last two rows use the simulator's ground truth: ridge on the true features (upper bound of a feature space) and the noiseless signal (oracle)" \
+        --extra_systems "ridge, simulator's true features (upper bound)=exp/ridge_true_features/pred.scp;noiseless simulated signal (oracle)=${gt}/signal"
+fi
+
+log "done; see exp/RESULTS.md"

@@ -1,0 +1,252 @@
+"""Score encoding models on held-out stories: voxelwise r, noise ceiling, normalised r, per ROI, plots, RESULTS.md.
+
+Each ``--system NAME=PATH`` gives predictions per test story (``pred.scp`` or a directory of ``<story>.npy``, rows
+as the responses). For each system the voxelwise Pearson r over the test TRs (stories concatenated) is computed
+against ``--responses``. The noise ceiling comes from the repeated presentations of the test story
+(``--repeats``: (R, T, V)) as Schoppe et al.'s CC_max (``espnet_brain.encoding.noise_ceiling``); with
+``--ceiling_reference mean`` (default) it is the ceiling of a model scored against the mean of the repeats, which is
+what the LeBel ``data`` of the test story is. Normalised r = r / ceiling on voxels whose ceiling exceeds
+``--min_ceiling``. Voxels outside ``--voxel_mask`` (voxels with NaN) are left out of every number and counted.
+
+Writes ``--out`` (Markdown: whole cortex and per-ROI tables), ``r_<system>.npy``, ``noise_ceiling.npy`` and, per
+system, a histogram of voxelwise r and a bar plot of r per ROI (PNG) under ``--plot_dir``.
+
+Example::
+
+    python -m espnet_brain.bin.score_encoding --responses dump/test/stories/response.scp \\
+        --repeats dump/test/stories/repeats.scp --voxel_mask dump/voxel_mask.npy --rois dump/rois.json \\
+        --system "ridge, frozen features=exp/ridge_frozen/pred.scp" --out exp/RESULTS.md
+"""
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from espnet_brain.bin.ridge_encoding import read_arrays
+from espnet_brain.encoding.noise_ceiling import noise_ceiling
+from espnet_brain.encoding.scoring import (
+    normalized_correlation,
+    pearson_r,
+    plot_roi_bars,
+    plot_score_histogram,
+    roi_summary,
+)
+
+logger = logging.getLogger("score_encoding")
+
+
+def concat_stories(arrays: Dict[str, np.ndarray], stories: Sequence[str], what: str) -> np.ndarray:
+    missing = [s for s in stories if s not in arrays]
+    if missing:
+        raise ValueError(f"{what}: no entry for test stories {missing} (has {sorted(arrays)})")
+    return np.concatenate([np.asarray(arrays[s], dtype=np.float64) for s in stories])
+
+
+def voxel_scores(pred: np.ndarray, resp: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
+    """(V,) Pearson r over time; NaN outside the mask."""
+    if pred.shape != resp.shape:
+        raise ValueError(f"predictions of shape {pred.shape} but responses of shape {resp.shape}")
+    r = pearson_r(resp, pred)
+    if mask is not None:
+        r = np.where(mask, r, np.nan)
+    return r
+
+
+def summarize(
+    r: np.ndarray, rois: Dict[str, np.ndarray], ceiling: Optional[np.ndarray], min_ceiling: float
+) -> Dict[str, Dict[str, float]]:
+    """Per ROI ("all" first): n_voxels, mean, median r; with a ceiling: mean ceiling, mean r / mean ceiling and the
+    mean normalised r over the voxels whose ceiling exceeds ``min_ceiling``."""
+    out = roi_summary(r, rois)
+    for name, sel in {"all": slice(None), **rois}.items():
+        row = out[name]
+        if ceiling is None:
+            continue
+        rs, cs = r[sel], ceiling[sel]
+        ok = np.isfinite(rs) & np.isfinite(cs) & (cs > min_ceiling)
+        row["n_ceiling"] = float(ok.sum())
+        row["mean_ceiling"] = float(np.mean(cs[ok])) if ok.any() else float("nan")
+        row["fraction_of_ceiling"] = float(np.mean(rs[ok]) / np.mean(cs[ok])) if ok.any() else float("nan")
+        norm = normalized_correlation(rs[ok], cs[ok], min_ceiling)
+        row["mean_normalized"] = float(np.nanmean(norm)) if ok.any() else float("nan")
+    return out
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "system"
+
+
+def _fmt(x: float) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.3f}"
+
+
+def score(
+    responses: str,
+    systems: Sequence[Tuple[str, str]],
+    out: str,
+    repeats: Optional[str] = None,
+    voxel_mask: Optional[str] = None,
+    rois: Optional[str] = None,
+    plot_dir: Optional[str] = None,
+    title: str = "fMRI encoding",
+    ceiling_reference: str = "mean",
+    min_ceiling: float = 0.2,
+    notes: Sequence[str] = (),
+) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Score every system and write the Markdown report; returns {system: roi summary}."""
+    resp_arrays = read_arrays(responses)
+    stories = sorted(resp_arrays)
+    resp = concat_stories(resp_arrays, stories, responses)
+    n_voxels = resp.shape[1]
+    mask = None
+    if voxel_mask is not None:
+        mask = np.load(voxel_mask)
+        if mask.dtype != bool or mask.shape != (n_voxels,):
+            raise ValueError(f"{voxel_mask}: expected bool ({n_voxels},), got {mask.dtype} {mask.shape}")
+    roi_table: Dict[str, np.ndarray] = {}
+    if rois is not None:
+        with open(rois, encoding="utf-8") as f:
+            roi_table = {k: np.asarray(v, dtype=np.int64) for k, v in json.load(f).items()}
+    ceiling = None
+    n_repeats = 0
+    if repeats is not None:
+        rep_arrays = read_arrays(repeats)
+        with_reps = [s for s in stories if s in rep_arrays]
+        if with_reps:
+            reps = np.concatenate([np.asarray(rep_arrays[s], dtype=np.float64) for s in with_reps], axis=1)
+            n_repeats = reps.shape[0]
+            ceiling = noise_ceiling(reps, reference=ceiling_reference)
+            if mask is not None:
+                ceiling = np.where(mask, ceiling, np.nan)
+            if len(with_reps) < len(stories):
+                logger.warning(f"noise ceiling from {with_reps} only; other test stories have no repeats")
+    results: Dict[str, Dict[str, Dict[str, float]]] = {}
+    r_maps: Dict[str, np.ndarray] = {}
+    out_dir = os.path.dirname(os.path.abspath(out))
+    os.makedirs(out_dir, exist_ok=True)
+    for name, path in systems:
+        pred = concat_stories(read_arrays(path), stories, path)
+        r = voxel_scores(pred, resp, mask)
+        r_maps[name] = r
+        results[name] = summarize(r, roi_table, ceiling, min_ceiling)
+        np.save(os.path.join(out_dir, f"r_{_slug(name)}.npy"), r)
+    if ceiling is not None:
+        np.save(os.path.join(out_dir, "noise_ceiling.npy"), ceiling)
+    plots: List[Tuple[str, str, str]] = []
+    if plot_dir is not None:
+        for name, r in r_maps.items():
+            hist = plot_score_histogram(r, os.path.join(plot_dir, f"{_slug(name)}_hist.png"), title=name)
+            bars = plot_roi_bars(
+                results[name], os.path.join(plot_dir, f"{_slug(name)}_roi.png"), title=f"{name}: mean r"
+            )
+            plots.append((name, os.path.relpath(hist, out_dir), os.path.relpath(bars, out_dir)))
+    _write_markdown(
+        out, title, stories, resp.shape[0], n_voxels, mask, results, roi_table, ceiling, n_repeats, ceiling_reference,
+        min_ceiling, plots, notes,
+    )  # fmt: skip
+    logger.info(f"wrote {out}")
+    return results
+
+
+def _write_markdown(
+    out, title, stories, n_trs, n_voxels, mask, results, roi_table, ceiling, n_repeats, reference, min_ceiling, plots,
+    notes,
+):  # fmt: skip
+    n_valid = n_voxels if mask is None else int(mask.sum())
+    lines = [f"# {title}", ""]
+    lines += [f"- Test: {', '.join(stories)} ({n_trs} TRs), {n_voxels} voxels ({n_voxels - n_valid} masked: NaN in "
+              "the data)"]  # fmt: skip
+    if ceiling is not None:
+        lines.append(
+            f"- Noise ceiling: CC_max from {n_repeats} repeats (Schoppe et al. 2016), reference = {reference} of the "
+            f"repeats; fraction of ceiling = mean r / mean ceiling and normalised r = mean of r / ceiling, both over "
+            f"voxels with a ceiling above {min_ceiling}"
+        )
+    else:
+        lines.append("- No repeats of the test story: no noise ceiling")
+    lines += [f"- {note}" for note in notes]
+    lines += ["", "## Whole cortex", ""]
+    head = "| system | voxels | mean r | median r |"
+    sep = "|---|---:|---:|---:|"
+    if ceiling is not None:
+        head += " mean ceiling | fraction of ceiling | mean normalised r |"
+        sep += "---:|---:|---:|"
+    lines += [head, sep]
+    for name, summary in results.items():
+        row = summary["all"]
+        line = f"| {name} | {int(row['n_voxels'])} | {_fmt(row['mean'])} | {_fmt(row['median'])} |"
+        if ceiling is not None:
+            line += (
+                f" {_fmt(row['mean_ceiling'])} | {_fmt(row['fraction_of_ceiling'])} | {_fmt(row['mean_normalized'])} |"
+            )
+        lines.append(line)
+    if roi_table:
+        names = ["all"] + list(roi_table)
+        lines += ["", "## Per ROI: mean r" + (" (fraction of ceiling)" if ceiling is not None else ""), ""]
+        lines += ["| system | " + " | ".join(f"{n} ({int(next(iter(results.values()))[n]['n_voxels'])})" for n in names)
+                  + " |", "|---|" + "---:|" * len(names)]  # fmt: skip
+        for name, summary in results.items():
+            cells = []
+            for n in names:
+                cell = _fmt(summary[n]["mean"])
+                if ceiling is not None:
+                    cell += f" ({_fmt(summary[n]['fraction_of_ceiling'])})"
+                cells.append(cell)
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        if ceiling is not None:
+            sel = {"all": slice(None), **roi_table}
+            cells = [_fmt(float(np.nanmean(ceiling[sel[n]]))) for n in names]
+            lines.append("| noise ceiling (mean CC_max) | " + " | ".join(cells) + " |")
+    if plots:
+        lines += ["", "## Plots", ""]
+        for name, hist, bars in plots:
+            lines.append(f"- {name}: [histogram of voxelwise r]({hist}), [mean r per ROI]({bars})")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def _system(value: str) -> Tuple[str, str]:
+    if "=" not in value:
+        raise argparse.ArgumentTypeError(f"--system: expected NAME=PATH, got {value!r}")
+    name, path = value.rsplit("=", 1)
+    return name.strip(), path.strip()
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--responses", required=True, help="test responses: response.scp or directory of .npy")
+    parser.add_argument("--system", type=_system, action="append", required=True, help="NAME=PATH of predictions")
+    parser.add_argument("--out", required=True, help="Markdown report (e.g. exp/RESULTS.md)")
+    parser.add_argument("--repeats", default=None, help="repeats.scp of the test story (R, T, V)")
+    parser.add_argument("--voxel_mask", default=None, help=".npy (V,) bool of the voxels to score")
+    parser.add_argument("--rois", default=None, help="JSON {roi: [voxel indices]}")
+    parser.add_argument("--plot_dir", default=None)
+    parser.add_argument("--title", default="fMRI encoding")
+    parser.add_argument("--ceiling_reference", choices=["mean", "single"], default="mean")
+    parser.add_argument("--min_ceiling", type=float, default=0.2)
+    parser.add_argument("--note", action="append", default=[], help="a line added to the report's header")
+    return parser
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> int:
+    args = get_parser().parse_args(cmd)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(name)s) %(levelname)s: %(message)s")
+    try:
+        score(
+            args.responses, args.system, args.out, args.repeats, args.voxel_mask, args.rois, args.plot_dir,
+            args.title, args.ceiling_reference, args.min_ceiling, args.note,
+        )  # fmt: skip
+    except ValueError as e:
+        print(f"score_encoding: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
