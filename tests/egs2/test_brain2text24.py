@@ -14,7 +14,18 @@ import scipy.io
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fixtures import brain2text24 as fixture  # noqa: E402
-from fixtures.recipes import REPO, copy_recipe, make_tiny_wav2vec2, mode_differences, parse_config, run  # noqa: E402
+from fixtures.recipes import (  # noqa: E402
+    REFERENCE_SETTINGS,
+    REPO,
+    TRANSFER_MODE_DIFFERENCES,
+    check_hub_id_fails_offline,
+    copy_recipe,
+    full_mode_outputs,
+    mode_differences,
+    reference_settings,
+    run,
+    run_full_mode,
+)
 
 from espnet_brain.bin import prepare_willett, write_submission  # noqa: E402
 from espnet_brain.data.text import normalize_transcript  # noqa: E402
@@ -32,12 +43,7 @@ def corpus(tmp_path_factory):
 def recipe(tmp_path_factory, corpus):
     """The recipe run once: stages 1 (data), 2 (full fine-tuning), 5 (RESULTS.md) and 6 (submission)."""
     root, _ = corpus
-    tmp = tmp_path_factory.mktemp("repo")
-    rec = copy_recipe(tmp, "brain2text24")
-    model = make_tiny_wav2vec2(tmp / "tiny_wav2vec2", rec / "conf" / "tiny" / "wav2vec2_tiny.yaml")
-    run(rec, "--corpus", str(root), "--confdir", "conf/tiny", "--pretrained_model", str(model), "--nj", "1",
-        "--skip_stages", "3 4")  # fmt: skip
-    return rec, model
+    return run_full_mode(tmp_path_factory.mktemp("repo"), "brain2text24", "--corpus", str(root))
 
 
 @pytest.mark.slow
@@ -60,15 +66,12 @@ def test_data_sets_follow_the_corpus_partitions(recipe, corpus):
 @pytest.mark.slow
 def test_trains_from_the_local_model_decodes_and_scores_the_test_set(recipe):
     rec, model = recipe
+    log, config, row = full_mode_outputs(rec, FEATURE_SET)
+    assert f"CTC layer initialised from {model}" in log and "2epoch results" in log
+    assert (config["frontend_conf"]["input_size"], config["frontend_conf"]["n_days"]) == (256, 3)
+    assert config["encoder_conf"]["model_name_or_path"] == str(model)
+    assert row[1] == "9"  # every test sentence scored
     exp = rec / "exp" / f"asr_brain_full_{FEATURE_SET}"
-    log = (exp / "train.log").read_text()
-    assert f"CTC layer initialised from {model}" in log
-    assert "2epoch results" in log
-    config = (exp / "config.yaml").read_text()
-    assert "input_size: 256" in config and "n_days: 3" in config and str(model) in config
-    results = (rec / "exp" / f"RESULTS_{FEATURE_SET}.md").read_text()
-    (row,) = [line for line in results.splitlines() if line.startswith("| full fine-tune |")]
-    assert row.split("|")[2].strip() == "9"  # every test sentence scored
     assert len((exp / "decode_test" / "text").read_text().splitlines()) == 9
 
 
@@ -105,15 +108,7 @@ def test_incomplete_corpus_lists_what_is_missing(tmp_path):
 @pytest.mark.slow
 def test_hub_id_fails_clearly_offline(tmp_path, corpus):
     root, _ = corpus
-    rec = copy_recipe(tmp_path, "brain2text24")
-    run(rec, "--corpus", str(root), "--stage", "1", "--stop_stage", "1")
-    # A fresh, empty cache: the hub id cannot be resolved without a network.
-    proc = run(
-        rec, "--stage", "2", "--stop_stage", "2", "--nj", "1", env={"HF_HOME": str(tmp_path / "hf")}, check=False
-    )
-    assert proc.returncode != 0
-    assert "Stage 4/9: Pretrained model check" in proc.stderr and "Stage 5/9" not in proc.stderr
-    assert "could not load 'facebook/wav2vec2-base-960h'" in proc.stderr and "local directory" in proc.stderr
+    check_hub_id_fails_offline(tmp_path, "brain2text24", "--corpus", str(root))
 
 
 def test_char_matrix_and_cell_array_texts_and_both_cell_orientations(corpus, tmp_path):
@@ -170,24 +165,10 @@ def test_submission_follows_file_and_trial_order_not_utterance_ids(tmp_path):
 
 @pytest.mark.parametrize("confdir", ["conf", "conf/tiny"])
 def test_transfer_modes_differ_only_in_encoder_mode_and_ctc_init(confdir):
-    diffs = mode_differences(REPO / "egs2" / "brain2text24" / "asr1" / confdir)
-    assert diffs["scratch"] == {"encoder_conf.mode": "scratch", "ctc_init": None}
-    assert diffs["frozen"] == {"encoder_conf.mode": "frozen", "freeze_param": ["ctc.ctc_lo"]}
+    assert mode_differences(REPO / "egs2" / "brain2text24" / "asr1" / confdir) == TRANSFER_MODE_DIFFERENCES
 
 
 def test_reference_configuration_is_accepted_by_the_task():
-    conf = REPO / "egs2" / "brain2text24" / "asr1" / "conf"
-    for path in sorted(conf.glob("train_brain_*.yaml")) + sorted(conf.glob("tiny/train_brain_*.yaml")):
-        parse_config(path)
-    args, bfe = parse_config(conf / "train_brain_full.yaml")
-    fc = args.frontend_conf
-    assert (fc["num_layers"], fc["hidden_size"], fc["bidirectional"], fc["fc_sizes"]) == (5, 512, True, [])
-    assert (fc["kernel_size"], fc["stride"], fc["dropout"], fc["smoothing_sigma"]) == (32, 4, 0.45, 2.0)
-    assert (fc["input_size"], fc["n_days"], bfe.output_size()) == (256, 24, 768)
-    assert args.encoder_conf == {"model_name_or_path": "facebook/wav2vec2-base-960h", "mode": "finetune"}
-    assert args.ctc_init == "facebook/wav2vec2-base-960h"
-    assert (args.optim, args.optim_conf["lr"], args.encoder_lr) == ("adam", 1e-4, 1e-5)
-    assert args.scheduler == "transferlr"
-    assert (args.scheduler_conf["freeze_steps"], args.scheduler_conf["warmup_steps"]) == (966, 552)
-    assert (args.batch_type, args.batch_size, args.max_epoch, args.patience) == ("sorted", 64, 100, 10)
-    assert args.best_model_criterion == [["valid", "loss", "min"]] and args.keep_nbest_models == 5
+    settings = reference_settings(REPO / "egs2" / "brain2text24" / "asr1" / "conf")
+    recipe_specific = {"input_size": 256, "n_days": 24, "batch_size": 64, "scheduler_steps": (966, 552)}
+    assert settings == {**REFERENCE_SETTINGS, **recipe_specific}

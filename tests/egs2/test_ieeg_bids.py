@@ -13,13 +13,25 @@ import h5py
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.recipes import REPO, copy_recipe, make_tiny_wav2vec2, mode_differences, parse_config, run  # noqa: E402
+from fixtures.recipes import (  # noqa: E402
+    REFERENCE_SETTINGS,
+    REPO,
+    TRANSFER_MODE_DIFFERENCES,
+    check_hub_id_fails_offline,
+    copy_recipe,
+    full_mode_outputs,
+    mode_differences,
+    reference_settings,
+    run,
+    run_full_mode,
+)
 
 from espnet_brain.bin import prepare_ieeg_bids  # noqa: E402
 from espnet_brain.data.text import normalize_transcript  # noqa: E402
 from espnet_brain.simulate import ensure_corpus  # noqa: E402
 
 FEAT_TAG = "hg70-170_50hz_none"
+SPLIT = ("--dev_fraction", "0.2", "--test_fraction", "0.2")  # enough dev and test sentences in the tiny corpus
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +62,7 @@ def _edit_tsv(path: Path, edit) -> None:
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory, bids):
     """The recipe run once: stages 1 (features, data), 2 (full fine-tuning), 5 (RESULTS.md)."""
-    tmp = tmp_path_factory.mktemp("repo")
-    rec = copy_recipe(tmp, "ieeg_bids")
-    model = make_tiny_wav2vec2(tmp / "tiny_wav2vec2", rec / "conf" / "tiny" / "wav2vec2_tiny.yaml")
-    run(rec, "--bids_root", str(bids), "--confdir", "conf/tiny", "--pretrained_model", str(model), "--nj", "1",
-        "--dev_fraction", "0.2", "--test_fraction", "0.2", "--skip_stages", "3 4")  # fmt: skip
-    return rec, model
+    return run_full_mode(tmp_path_factory.mktemp("repo"), "ieeg_bids", "--bids_root", str(bids), *SPLIT)
 
 
 @pytest.mark.slow
@@ -96,17 +103,12 @@ def test_sets_never_share_a_sentence(recipe, bids):
 @pytest.mark.slow
 def test_trains_from_the_local_model_decodes_and_scores_the_test_set(recipe):
     rec, model = recipe
-    exp = rec / "exp" / f"asr_brain_full_{FEAT_TAG}"
-    log = (exp / "train.log").read_text()
+    log, config, row = full_mode_outputs(rec, FEAT_TAG)
     assert f"CTC layer initialised from {model}" in log and "2epoch results" in log
-    config = (exp / "config.yaml").read_text()
-    assert "input_size: 7" in config and "n_days: 2" in config
+    assert (config["frontend_conf"]["input_size"], config["frontend_conf"]["n_days"]) == (7, 2)
     # 9 training sentences at batch 8: 2 updates per epoch; 7 and 4 epochs of them.
-    assert "freeze_steps: 14" in config and "warmup_steps: 8" in config
-    n_test = len((rec / "data" / "test" / "text").read_text().splitlines())
-    results = (rec / "exp" / f"RESULTS_{FEAT_TAG}.md").read_text()
-    (row,) = [line for line in results.splitlines() if line.startswith("| full fine-tune |")]
-    assert row.split("|")[2].strip() == str(n_test)
+    assert (config["scheduler_conf"]["freeze_steps"], config["scheduler_conf"]["warmup_steps"]) == (14, 8)
+    assert row[1] == str(len((rec / "data" / "test" / "text").read_text().splitlines()))
 
 
 def test_missing_dataset_names_the_variable_and_what_it_needs(tmp_path):
@@ -135,13 +137,7 @@ def test_no_recording_of_the_task(bids, tmp_path):
 
 @pytest.mark.slow
 def test_hub_id_fails_clearly_offline(tmp_path, bids):
-    rec = copy_recipe(tmp_path, "ieeg_bids")
-    env = {"IEEG_BIDS": str(bids), "HF_HOME": str(tmp_path / "hf")}  # an empty cache, no network
-    proc = run(rec, "--stage", "1", "--stop_stage", "2", "--nj", "1", "--dev_fraction", "0.2", "--test_fraction", "0.2",
-               env=env, check=False)  # fmt: skip
-    assert proc.returncode != 0
-    assert "Stage 4/9: Pretrained model check" in proc.stderr and "Stage 5/9" not in proc.stderr
-    assert "could not load 'facebook/wav2vec2-base-960h'" in proc.stderr and "local directory" in proc.stderr
+    check_hub_id_fails_offline(tmp_path, "ieeg_bids", *SPLIT, env={"IEEG_BIDS": str(bids)})
 
 
 def _prepare(bids_root: Path, tmp_path: Path, *args: str) -> Path:
@@ -204,24 +200,10 @@ def test_split_fractions_that_leave_no_training_sentences_are_refused(bids, tmp_
 
 @pytest.mark.parametrize("confdir", ["conf", "conf/tiny"])
 def test_transfer_modes_differ_only_in_encoder_mode_and_ctc_init(confdir):
-    diffs = mode_differences(REPO / "egs2" / "ieeg_bids" / "asr1" / confdir)
-    assert diffs["scratch"] == {"encoder_conf.mode": "scratch", "ctc_init": None}
-    assert diffs["frozen"] == {"encoder_conf.mode": "frozen", "freeze_param": ["ctc.ctc_lo"]}
+    assert mode_differences(REPO / "egs2" / "ieeg_bids" / "asr1" / confdir) == TRANSFER_MODE_DIFFERENCES
 
 
 def test_reference_configuration_is_accepted_by_the_task():
-    conf = REPO / "egs2" / "ieeg_bids" / "asr1" / "conf"
-    for path in sorted(conf.glob("train_brain_*.yaml")) + sorted(conf.glob("tiny/train_brain_*.yaml")):
-        parse_config(path)
-    args, bfe = parse_config(conf / "train_brain_full.yaml")
-    fc = args.frontend_conf
-    assert (fc["num_layers"], fc["hidden_size"], fc["bidirectional"], fc["fc_sizes"]) == (5, 512, True, [])
-    assert (fc["kernel_size"], fc["stride"], fc["dropout"], fc["smoothing_sigma"]) == (32, 4, 0.45, 2.0)
-    assert (fc["input_size"], fc["n_days"], bfe.output_size()) == (64, 4, 768)
-    assert args.encoder_conf == {"model_name_or_path": "facebook/wav2vec2-base-960h", "mode": "finetune"}
-    assert args.ctc_init == "facebook/wav2vec2-base-960h"
-    assert (args.optim, args.optim_conf["lr"], args.encoder_lr) == ("adam", 1e-4, 1e-5)
-    assert args.scheduler == "transferlr"
-    assert (args.scheduler_conf["freeze_steps"], args.scheduler_conf["warmup_steps"]) == (140, 80)
-    assert (args.batch_type, args.batch_size, args.max_epoch, args.patience) == ("sorted", 16, 100, 10)
-    assert args.best_model_criterion == [["valid", "loss", "min"]] and args.keep_nbest_models == 5
+    settings = reference_settings(REPO / "egs2" / "ieeg_bids" / "asr1" / "conf")
+    recipe_specific = {"input_size": 64, "n_days": 4, "batch_size": 16, "scheduler_steps": (140, 80)}
+    assert settings == {**REFERENCE_SETTINGS, **recipe_specific}

@@ -47,31 +47,11 @@ require_choice submit_mode full scratch frozen
 . ./db.sh
 [ -n "${corpus}" ] || corpus=${BRAIN2TEXT25}
 
-# One dump directory and experiment name per feature set: switching --feature_set never reuses features or
-# a model of another input size.
-dumpdir=dump/${feature_set}
-common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}" --feats_type neural --feature_set "${feature_set}"
-    --dumpdir "${dumpdir}" --train_set train --valid_set dev --pretrained_model "${pretrained_model}")
-
-tag_of() { echo "brain_${1}_${feature_set}"; }
-
-# Dump, tokens, pretrained check, statistics, training, decoding and scoring of one transfer mode.
-train_mode() {
-    local mode=$1 tag dim n_days init
-    tag=$(tag_of "${mode}")
-    ./brain_asr.sh "${common[@]}" --test_sets test --asr_config "${confdir}/train_brain_${mode}.yaml" \
-        --asr_tag "${tag}" --stage 2 --stop_stage 4
-    # The BFE's input size and day count come from the data, so --feature_set needs no config edit.
-    dim=$(head -n 1 "${dumpdir}/neural/train/feats_shape" | cut -d ' ' -f 2 | cut -d , -f 2)
-    n_days=$(wc -l <data/train/days)
-    init="--encoder_conf model_name_or_path=${pretrained_model}"
-    # Full fine-tuning and the frozen mode start from the pretrained character head; scratch does not.
-    [ "${mode}" = scratch ] || init="${init} --ctc_init ${pretrained_model}"
-    log "${mode}: ${dim} features per bin, ${n_days} days, pretrained model ${pretrained_model}"
-    ./brain_asr.sh "${common[@]}" --test_sets test --asr_config "${confdir}/train_brain_${mode}.yaml" \
-        --asr_tag "${tag}" --stage 5 --stop_stage 8 \
-        --asr_args "--frontend_conf input_size=${dim} --frontend_conf n_days=${n_days} ${init} ${asr_args}"
-}
+# brain_transfer.sh keeps one dump directory and experiment name per feature set
+# (dump/<feature_set>, exp/asr_brain_<mode>_<feature_set>): switching --feature_set never reuses features or a
+# model of another input size.
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}" --feature_set "${feature_set}"
+    --train_set train --valid_set dev --pretrained_model "${pretrained_model}" --confdir "${confdir}")
 
 if run_stage 1; then
     local/data.sh --corpus "${corpus}"
@@ -80,34 +60,22 @@ fi
 for mode_stage in "2 full" "3 scratch" "4 frozen"; do
     read -r n mode <<<"${mode_stage}"
     if run_stage "${n}"; then
-        train_mode "${mode}"
+        ./brain_transfer.sh "${common[@]}" --mode "${mode}" --test_sets test --asr_args "${asr_args}" --stop_stage 5
     fi
 done
 
 if run_stage 5; then
-    hyps=()
-    for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer"; do
-        hyp=exp/asr_$(tag_of "${mode_name%%:*}")/decode_test/text
-        if [ -f "${hyp}" ]; then
-            hyps+=(--hyp "${mode_name#*:}=${hyp}")
-        else
-            log "no ${hyp}: mode ${mode_name%%:*} left out of the table"
-        fi
-    done
-    [ ${#hyps[@]} -gt 0 ] || die "no decoded test set under exp/; run stages 2-4 first"
-    python3 -m espnet_brain.bin.score --out "exp/RESULTS_${feature_set}.md" --ref data/test/text "${hyps[@]}" \
-        --title "Brain-to-text '25 test set (data_val, ${feature_set}), ${decoding} CTC, no LM"
+    ./brain_transfer.sh "${common[@]}" --test_sets test --stage 6 \
+        --results_title "Brain-to-text '25 test set (data_val, ${feature_set}), ${decoding} CTC, no LM"
 fi
 
 if run_stage 6; then
     [ -d data/holdout ] || die "data/holdout does not exist: the corpus has no data_test.hdf5 files (stage 1)"
-    tag=$(tag_of "${submit_mode}")
-    ./brain_asr.sh "${common[@]}" --test_sets holdout --asr_config "${confdir}/train_brain_${submit_mode}.yaml" \
-        --asr_tag "${tag}" --stage 2 --stop_stage 2
-    ./brain_asr.sh "${common[@]}" --test_sets holdout --asr_config "${confdir}/train_brain_${submit_mode}.yaml" \
-        --asr_tag "${tag}" --stage 7 --stop_stage 7
+    # Dump the holdout set and decode it with the trained system (no pretrained check, no training, no scoring).
+    ./brain_transfer.sh "${common[@]}" --mode "${submit_mode}" --test_sets holdout --stop_stage 4 --skip_stages "2 3"
+    exp=exp/asr_brain_${submit_mode}_${feature_set}
     python3 -m espnet_brain.bin.write_submission --format brain2text25 --data_dir data/holdout \
-        --hyp "exp/asr_${tag}/decode_holdout/text" --out "exp/asr_${tag}/submission_brain2text25.csv"
+        --hyp "${exp}/decode_holdout/text" --out "${exp}/submission_brain2text25.csv"
 fi
 
 log "done"

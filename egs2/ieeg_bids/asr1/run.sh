@@ -60,39 +60,15 @@ require_int warmup_epochs 0
 . ./db.sh
 [ -n "${bids_root}" ] || bids_root=${IEEG_BIDS}
 
-# One dump directory and experiment name per feature definition: changing the band, rate or reference never
-# reuses features or a model of another input.
+# One dump directory and experiment name per feature definition (dump/<feat_tag>,
+# exp/asr_brain_<mode>_<feat_tag>): changing the band, rate or reference never reuses features or a model of
+# another input.  Features were z-scored over each whole recording when they were computed (stage 1).
 feat_tag=hg${band_low}-${band_high}_${sfreq}hz_${reref}
-dumpdir=dump/${feat_tag}
-# Features were z-scored over each whole recording when they were computed (stage 1).
-common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}" --feats_type neural --feature_set all
-    --zscore none --dumpdir "${dumpdir}" --train_set train --valid_set dev --test_sets test
-    --pretrained_model "${pretrained_model}")
-
-tag_of() { echo "brain_${1}_${feat_tag}"; }
-
-# Dump, tokens, pretrained check, statistics, training, decoding and scoring of one transfer mode.
-train_mode() {
-    local mode=$1 tag config dim n_days n_train batch_size per_epoch init
-    tag=$(tag_of "${mode}")
-    config=${confdir}/train_brain_${mode}.yaml
-    ./brain_asr.sh "${common[@]}" --asr_config "${config}" --asr_tag "${tag}" --stage 2 --stop_stage 4
-    # Input size and day count come from the data; the transformer's freeze and warm-up are given in epochs
-    # and turned into updates here, since iEEG datasets differ widely in size.
-    dim=$(head -n 1 "${dumpdir}/neural/train/feats_shape" | cut -d ' ' -f 2 | cut -d , -f 2)
-    n_days=$(wc -l <data/train/days)
-    n_train=$(wc -l <"${dumpdir}/neural/train/feats_shape")
-    batch_size=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["batch_size"])' "${config}")
-    per_epoch=$(((n_train + batch_size - 1) / batch_size))
-    init="--encoder_conf model_name_or_path=${pretrained_model}"
-    # Full fine-tuning and the frozen mode start from the pretrained character head; scratch does not.
-    [ "${mode}" = scratch ] || init="${init} --ctc_init ${pretrained_model}"
-    log "${mode}: ${dim} channels, ${n_days} subject sessions, ${n_train} training sentences (${per_epoch} updates/epoch)"
-    ./brain_asr.sh "${common[@]}" --asr_config "${config}" --asr_tag "${tag}" --stage 5 --stop_stage 8 \
-        --asr_args "--frontend_conf input_size=${dim} --frontend_conf n_days=${n_days} ${init}
-            --scheduler_conf freeze_steps=$((freeze_epochs * per_epoch))
-            --scheduler_conf warmup_steps=$((warmup_epochs * per_epoch)) ${asr_args}"
-}
+# The transformer's freeze and warm-up are given in epochs (brain_transfer.sh turns them into updates from the
+# training set size), since iEEG datasets differ widely in size.
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}" --feature_set all --zscore none --tag "${feat_tag}"
+    --train_set train --valid_set dev --test_sets test --pretrained_model "${pretrained_model}"
+    --confdir "${confdir}")
 
 if run_stage 1; then
     local/data.sh --bids_root "${bids_root}" --task "${task}" --subjects "${subjects}" --ch_types "${ch_types}" \
@@ -104,23 +80,14 @@ fi
 for mode_stage in "2 full" "3 scratch" "4 frozen"; do
     read -r n mode <<<"${mode_stage}"
     if run_stage "${n}"; then
-        train_mode "${mode}"
+        ./brain_transfer.sh "${common[@]}" --mode "${mode}" --freeze_epochs "${freeze_epochs}" \
+            --warmup_epochs "${warmup_epochs}" --asr_args "${asr_args}" --stop_stage 5
     fi
 done
 
 if run_stage 5; then
-    hyps=()
-    for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer"; do
-        hyp=exp/asr_$(tag_of "${mode_name%%:*}")/decode_test/text
-        if [ -f "${hyp}" ]; then
-            hyps+=(--hyp "${mode_name#*:}=${hyp}")
-        else
-            log "no ${hyp}: mode ${mode_name%%:*} left out of the table"
-        fi
-    done
-    [ ${#hyps[@]} -gt 0 ] || die "no decoded test set under exp/; run stages 2-4 first"
-    python3 -m espnet_brain.bin.score --out "exp/RESULTS_${feat_tag}.md" --ref data/test/text "${hyps[@]}" \
-        --title "iEEG test set (high gamma ${band_low}-${band_high} Hz, ${sfreq} Hz, reref ${reref}), ${decoding} CTC, no LM"
+    ./brain_transfer.sh "${common[@]}" --stage 6 --results_title \
+        "iEEG test set (high gamma ${band_low}-${band_high} Hz, ${sfreq} Hz, reref ${reref}), ${decoding} CTC, no LM"
 fi
 
 log "done"
