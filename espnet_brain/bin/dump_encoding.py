@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import kaldiio
@@ -121,7 +122,8 @@ def load_mask(path: str) -> np.ndarray:
 
 def zscore_story(y: np.ndarray) -> np.ndarray:
     """Per-voxel z-score over the story's TRs, ignoring NaN; NaN and constant voxels become 0."""
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN voxels: handled below
         mean = np.nanmean(y, axis=0)
         std = np.nanstd(y, axis=0)
         z = (y - mean) / np.where(std > 0, std, 1.0)
@@ -162,7 +164,9 @@ class Dumper:
         if nan.any():
             self.nan_stories[story] = int(nan.sum())
         self.nan_any |= nan
-        constant = ~(np.nanstd(y.reshape(-1, y.shape[-1]), axis=0) > 0) & ~nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN voxels are counted above
+            constant = ~(np.nanstd(y.reshape(-1, y.shape[-1]), axis=0) > 0) & ~nan
         if constant.any():
             self.constant_stories[story] = int(constant.sum())
 

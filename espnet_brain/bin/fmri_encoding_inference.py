@@ -1,7 +1,7 @@
 """Features and predicted responses of whole stories from an fMRI encoding model.
 
-For every story of ``--data_dir`` (``wav.scp`` of 16 kHz mono audio and ``num_trs``, as written by
-``espnet_brain.bin.dump_encoding`` under ``dump/<set>/stories``) it writes, in ``--output_dir``:
+For every story of each ``--data_dir`` (``wav.scp`` of 16 kHz mono audio and ``num_trs``, as written by
+``espnet_brain.bin.dump_encoding`` under ``dump/<set>/stories``) it writes, in the matching ``--output_dir``:
 
 * ``feats.scp``/``feats.ark``: the frontend's features resampled to the story's stimulus TR grid, (N - 5, D)
   (LeBel timing: the grid starts 10 s before the audio; see ``espnet_brain.data.lebel.stimulus_tr_times``), the
@@ -86,18 +86,27 @@ def build_model(
 
 def infer(
     train_config: str,
-    data_dir: str,
-    output_dir: str,
+    data_dirs: Sequence[str],
+    output_dirs: Sequence[str],
     model_file: Optional[str] = None,
     layer: Optional[int] = None,
     ngpu: int = 0,
     write_predictions: bool = True,
     frontend_conf: Optional[Dict] = None,
 ) -> None:
-    """Write ``feats.scp`` (and ``pred.scp``) for every story of ``data_dir``."""
+    """Write ``feats.scp`` (and ``pred.scp``) for every story of each data directory into its output directory."""
+    if len(data_dirs) != len(output_dirs) or not data_dirs:
+        raise ValueError(
+            f"--data_dir and --output_dir: expected as many of each, got {len(data_dirs)} and {len(output_dirs)}"
+        )
     device = "cuda" if ngpu > 0 else "cpu"
     model = build_model(train_config, model_file, device, layer, frontend_conf)
-    write_predictions = write_predictions and model_file is not None
+    for data_dir, output_dir in zip(data_dirs, output_dirs):
+        infer_dir(model, data_dir, output_dir, write_predictions and model_file is not None)
+
+
+def infer_dir(model: torch.nn.Module, data_dir: str, output_dir: str, write_predictions: bool) -> None:
+    """Features (and predictions) of the stories of one data directory."""
     wavs = read_scp(os.path.join(data_dir, "wav.scp"))
     n_trs = {k: int(v) for k, v in read_scp(os.path.join(data_dir, "num_trs")).items()}
     os.makedirs(output_dir, exist_ok=True)
@@ -144,8 +153,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train_config", required=True)
     parser.add_argument("--model_file", default=None, help="trained weights (none: the pretrained speech model only)")
-    parser.add_argument("--data_dir", required=True, help="stories: wav.scp (16 kHz mono) and num_trs")
-    parser.add_argument("--output_dir", required=True)
+    parser.add_argument(
+        "--data_dir", nargs="+", required=True, help="directories of stories: wav.scp (16 kHz mono) and num_trs"
+    )
+    parser.add_argument("--output_dir", nargs="+", required=True, help="one per --data_dir")
     parser.add_argument(
         "--layer", type=int, default=None, help="hidden layer of the pretrained model (no --model_file)"
     )

@@ -7,8 +7,8 @@ set -euo pipefail
 . utils/stage_utils.sh
 
 define_stage 1 "Data preparation (local/data.sh -> data/{train,dev,test}: stories, responses, TR counts)"
-define_stage 2 "Dumping (16 kHz stories, z-scored responses, NaN voxel mask, chunks of TRs with their audio context)"
-define_stage 3 "Pretrained model check (local directory or hub id)"
+define_stage 2 "Pretrained model check (local directory or hub id)"
+define_stage 3 "Dumping (16 kHz stories, z-scored responses, NaN voxel mask, chunks of TRs with their audio context)"
 define_stage 4 "Ridge on frozen features (pretrained model, per-voxel alpha by CV)"
 define_stage 5 "Shape statistics (ESPnet collect_stats)"
 define_stage 6 "Fine-tuning (ESPnet trainer: LoRA adapters + readout head on chunks of TRs)"
@@ -29,7 +29,7 @@ expdir=exp              # Where experiments go.
 # Data
 train_set=train         # Training stories (data/<train_set>).
 valid_set=dev           # Validation stories.
-test_set=test           # Held-out story (its repeats give the noise ceiling).
+test_set="test"         # Held-out story (its repeats give the noise ceiling).
 local_data_opts=""      # Options passed to local/data.sh.
 chunk_trs=10            # TRs per training example (BrainWavLM: 10).
 use_voxel_mask=true     # Leave voxels with NaN out of the loss (dump/voxel_mask.npy).
@@ -106,25 +106,26 @@ if run_stage 1; then
 fi
 
 if run_stage 2; then
-    for dset in ${all_sets}; do
-        [ -f "data/${dset}/wav.scp" ] || die "data/${dset}/wav.scp does not exist; run stage 1"
-    done
-    # The chunks carry the audio context the model needs (window, Lanczos support, FIR delays): read from the config.
-    ${train_cmd} "${dumpdir}/log/dump.log" \
-        python3 -m espnet_brain.bin.dump_encoding --data_root data --sets ${all_sets} \
-        --chunk_sets "${train_set}" "${valid_set}" --out "${dumpdir}" --chunk_trs "${chunk_trs}" \
-        --train_config "${enc_config}"
-    log "$(cat "${dumpdir}/n_voxels") voxels, $(wc -l <"${dumpdir}/nan_voxels.txt") with NaN (masked);" \
-        "$(wc -l <"${dumpdir}/${train_set}/wav.scp") training chunks"
-fi
-
-if run_stage 3; then
     model=${pretrained_model}
     if [ "${model}" = none ]; then
         model=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["frontend_conf"]["model_name_or_path"])' \
             "${enc_config}")
     fi
     python3 -m espnet_brain.bin.check_pretrained "${model}"
+fi
+
+if run_stage 3; then
+    for dset in ${all_sets}; do
+        [ -f "data/${dset}/wav.scp" ] || die "data/${dset}/wav.scp does not exist; run stage 1"
+    done
+    # The chunks carry the audio context the model needs (window, Lanczos support, FIR delays): read from the config.
+    # shellcheck disable=SC2086
+    ${train_cmd} "${dumpdir}/log/dump.log" \
+        python3 -m espnet_brain.bin.dump_encoding --data_root data --sets ${all_sets} \
+        --chunk_sets "${train_set}" "${valid_set}" --out "${dumpdir}" --chunk_trs "${chunk_trs}" \
+        --train_config "${enc_config}"
+    log "$(cat "${dumpdir}/n_voxels") voxels, $(wc -l <"${dumpdir}/nan_voxels.txt") with NaN (masked);" \
+        "$(wc -l <"${dumpdir}/${train_set}/wav.scp") training chunks"
 fi
 
 # Frozen-feature ridge: one system per layer (the config's layer when ridge_layers is empty).
@@ -139,12 +140,16 @@ if run_stage 4; then
     for tag in "${ridge_tags[@]}"; do
         layer_args=()
         [ "${tag}" = frozen ] || layer_args=(--layer "${tag#frozen_layer}")
+        data_dirs=()
+        out_dirs=()
         for dset in ${all_sets}; do
-            ${cuda_cmd} --gpu "${ngpu}" "${expdir}/feats_${tag}/${dset}/infer.log" \
-                python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${enc_config}" \
-                --data_dir "${dumpdir}/${dset}/stories" --output_dir "${expdir}/feats_${tag}/${dset}" \
-                --ngpu "${ngpu}" "${layer_args[@]}" "${frontend_override[@]}"
+            data_dirs+=("${dumpdir}/${dset}/stories")
+            out_dirs+=("${expdir}/feats_${tag}/${dset}")
         done
+        ${cuda_cmd} --gpu "${ngpu}" "${expdir}/feats_${tag}/infer.log" \
+            python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${enc_config}" \
+            --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" \
+            --ngpu "${ngpu}" "${layer_args[@]}" "${frontend_override[@]}"
         # shellcheck disable=SC2086
         ${train_cmd} "${expdir}/ridge_${tag}/ridge.log" \
             python3 -m espnet_brain.bin.ridge_encoding \
@@ -185,12 +190,16 @@ fi
 
 if run_stage 7; then
     [ -f "${enc_exp}/${inference_model}" ] || die "${enc_exp}/${inference_model} not found; train first (stage 6)"
+    data_dirs=()
+    out_dirs=()
     for dset in ${all_sets}; do
-        ${cuda_cmd} --gpu "${ngpu}" "${enc_exp}/infer_${dset}/infer.log" \
-            python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${enc_exp}/config.yaml" \
-            --model_file "${enc_exp}/${inference_model}" --data_dir "${dumpdir}/${dset}/stories" \
-            --output_dir "${enc_exp}/infer_${dset}" --ngpu "${ngpu}"
+        data_dirs+=("${dumpdir}/${dset}/stories")
+        out_dirs+=("${enc_exp}/infer_${dset}")
     done
+    ${cuda_cmd} --gpu "${ngpu}" "${enc_exp}/infer.log" \
+        python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${enc_exp}/config.yaml" \
+        --model_file "${enc_exp}/${inference_model}" --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" \
+        --ngpu "${ngpu}"
 fi
 
 if run_stage 8; then

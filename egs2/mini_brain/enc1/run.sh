@@ -12,10 +12,10 @@ set -euo pipefail
 
 . utils/stage_utils.sh
 
-define_stage 1 "Synthetic corpus, data directories and dump (brain_enc.sh stages 1-2)"
+define_stage 1 "Synthetic corpus, data directories and dump (brain_enc.sh stages 1 and 3)"
 define_stage 2 "A randomly initialised WavLM as this corpus's stand-in pretrained model"
 define_stage 3 "Ground truth: ridge on the simulator's true features, and the noiseless signal"
-define_stage 4 "Frozen-feature ridge, LoRA fine-tuning, refit, scoring -> exp/RESULTS.md (brain_enc.sh stages 3-9)"
+define_stage 4 "Model check, frozen-feature ridge, LoRA fine-tuning, refit, scoring -> exp/RESULTS.md (brain_enc.sh 2, 4-9)"
 
 # begin options
 stage=1                 # First stage to run.
@@ -43,7 +43,8 @@ gt=${MINI_BRAIN}/lebel2023/derivative/ground_truth/${subject}
 common=(--ngpu "${ngpu}" --enc_config "${enc_config}" --enc_tag lora)
 
 if run_stage 1; then
-    ./brain_enc.sh "${common[@]}" --stage 1 --stop_stage 2 \
+    # The stand-in pretrained model does not exist yet: its check (brain_enc.sh stage 2) comes in stage 4.
+    ./brain_enc.sh "${common[@]}" --stage 1 --stop_stage 3 --skip_stages 2 \
         --local_data_opts "--corpus ${MINI_BRAIN} --preset ${preset} --seed ${seed} --subject ${subject}"
 fi
 
@@ -60,7 +61,7 @@ if run_stage 3; then
 fi
 
 if run_stage 4; then
-    ./brain_enc.sh "${common[@]}" --stage 3 --stop_stage 9 --enc_args "${enc_args}" \
+    ./brain_enc.sh "${common[@]}" --stage 2 --stop_stage 9 --skip_stages 3 --enc_args "${enc_args}" \
         --results_title "mini_brain enc1: wheretheressmoke, ${subject} (${preset} preset, seed ${seed})" \
         --results_notes "The pretrained WavLM of this recipe is RANDOMLY INITIALISED (no real WavLM offline): the numbers test the pipeline, not WavLM;The last two rows use the simulator's ground truth: ridge on the true features (upper bound of a feature space) and the noiseless signal (oracle)" \
         --extra_systems "ridge, simulator's true features (upper bound)=exp/ridge_true_features/pred.scp;noiseless simulated signal (oracle)=${gt}/signal"

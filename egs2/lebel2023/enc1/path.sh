@@ -1,0 +1,1 @@
+../../TEMPLATE/enc1/path.sh

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# lebel2023 enc1: speech-to-fMRI encoding on LeBel et al. (2023), OpenNeuro ds003020 (set LEBEL2023 in db.sh).
+#
+# BrainWavLM (Vattikonda et al. 2025): microsoft/wavlm-base-plus, hidden layer 9 read at the end of 4 s windows
+# every 0.25 s, Lanczos-resampled to the TRs, FIR delays of 1-4 TRs and a Linear(3072 -> 100 -> voxels) readout,
+# LoRA r=4 on q/k/v, trained on 10-TR chunks with minus the spatial correlation, compared with ridge regression on
+# the frozen features and refit on the tuned ones; all scored on wheretheressmoke against the noise ceiling of its
+# repeats. The hub id needs network (or the Hugging Face cache) once; offline, pass a local directory with
+# --pretrained_model DIR (written by save_pretrained).
+set -euo pipefail
+
+. utils/stage_utils.sh
+. ./db.sh
+
+# begin options
+stage=1                 # First stage of brain_enc.sh to run (./brain_enc.sh --help lists them).
+stop_stage=9            # Last stage of brain_enc.sh (10 packs the model).
+subject=UTS01           # Subject.
+confdir=conf            # Configs: conf (BrainWavLM settings) or conf/tiny (the test-suite variant).
+pretrained_model=microsoft/wavlm-base-plus  # Hub id or local directory of the speech model.
+ngpu=1                  # GPUs for training and inference.
+ridge_layers=""         # Frozen-feature ridge at these layers too (empty: layer 9 of the config), e.g. "6 9 12".
+enc_args=""             # Extra trainer arguments.
+ridge_args="--n_targets_batch 10000"  # Extra ridge arguments (voxels per batch keep ~100k voxels in memory).
+local_data_opts=""      # Extra options for local/data.sh (e.g. "--responses nifti --brain_mask mask.nii.gz ...").
+# end options
+
+help_message="Usage: $0 [options]
+LeBel et al. 2023 (ds003020): BrainWavLM-style LoRA fine-tuning vs ridge on frozen WavLM features.
+$(options_help "$0")"
+. utils/parse_options.sh
+
+# Without LEBEL2023, local/data.sh stops with what is missing and where to get it.
+data_opts="--subject ${subject} ${local_data_opts}"
+[ -z "${LEBEL2023}" ] || data_opts="--corpus ${LEBEL2023} ${data_opts}"
+
+./brain_enc.sh --stage "${stage}" --stop_stage "${stop_stage}" --ngpu "${ngpu}" \
+    --enc_config "${confdir}/train_wavlm_lora.yaml" --enc_tag "wavlm_lora_${subject}" \
+    --pretrained_model "${pretrained_model}" --ridge_layers "${ridge_layers}" --ridge_args "${ridge_args}" \
+    --enc_args "${enc_args}" \
+    --local_data_opts "${data_opts}" --results_title "LeBel et al. 2023 (ds003020), ${subject}, wheretheressmoke"

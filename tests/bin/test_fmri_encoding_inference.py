@@ -1,0 +1,84 @@
+"""fmri_encoding_inference: features of the frozen model (any layer) and a trained model's own predictions."""
+
+import sys
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+import soundfile
+import torch
+import yaml
+
+from espnet_brain.bin.dump_encoding import read_scp
+from espnet_brain.bin.fmri_encoding_inference import build_model, main
+from espnet_brain.data.lebel import stimulus_tr_times
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fixtures.lebel_encoding import make_tiny_wavlm, prepare_and_dump, tiny_lebel  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    base = tmp_path_factory.mktemp("infer")
+    dump = prepare_and_dump(tiny_lebel(base / "corpus"), base, chunk_sets=[])
+    wavlm = make_tiny_wavlm(base / "wavlm", num_hidden_layers=2)
+    config = base / "train.yaml"
+    conf = {
+        "frontend_conf": {"model_name_or_path": wavlm, "layer": 2, "window_s": 1.0, "stride_s": 0.5},
+        "head": "fir_linear",
+        "model_conf": {"voxel_mask_file": str(dump / "voxel_mask.npy")},
+    }
+    config.write_text(yaml.safe_dump(conf))
+    return dict(base=base, dump=dump, wavlm=wavlm, config=config)
+
+
+def test_frozen_features_of_any_layer_on_the_stimulus_grid(setup, tmp_path):
+    stories = setup["dump"] / "test" / "stories"
+    args = ["--train_config", str(setup["config"]), "--data_dir", str(stories)]
+    assert main(args + ["--output_dir", str(tmp_path / "l2")]) == 0
+    assert main(args + ["--output_dir", str(tmp_path / "l0"), "--layer", "0"]) == 0
+    n = int(read_scp(str(stories / "num_trs"))["wheretheressmoke"])
+    f2 = kaldiio.load_scp(str(tmp_path / "l2" / "feats.scp"))["wheretheressmoke"]
+    f0 = kaldiio.load_scp(str(tmp_path / "l0" / "feats.scp"))["wheretheressmoke"]
+    assert f2.shape == f0.shape == (n - 5, 16)
+    assert not np.allclose(f2, f0)
+    assert not (tmp_path / "l2" / "pred.scp").exists()  # an untrained head predicts nothing worth writing
+
+
+def test_trained_model_predictions_are_its_story_outputs_on_the_response_rows(setup, tmp_path):
+    config = yaml.safe_load(setup["config"].read_text())
+    config["n_voxels"] = 60
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    model = build_model(str(tmp_path / "config.yaml"), None)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.head.parameters():
+            p.normal_()
+    torch.save(model.state_dict(), tmp_path / "model.pth")
+    dirs = [str(setup["dump"] / s / "stories") for s in ("dev", "test")]
+    rc = main([
+        "--train_config", str(tmp_path / "config.yaml"), "--model_file", str(tmp_path / "model.pth"),
+        "--data_dir", *dirs, "--output_dir", str(tmp_path / "dev"), str(tmp_path / "test"),
+    ])  # fmt: skip
+    assert rc == 0
+    stories = setup["dump"] / "test" / "stories"
+    n = int(read_scp(str(stories / "num_trs"))["wheretheressmoke"])
+    pred = kaldiio.load_scp(str(tmp_path / "test" / "pred.scp"))["wheretheressmoke"]
+    assert pred.shape == (n - 20, 60)
+    wav, _ = soundfile.read(read_scp(str(stories / "wav.scp"))["wheretheressmoke"], dtype="float32")
+    loaded = build_model(str(tmp_path / "config.yaml"), str(tmp_path / "model.pth"))
+    _, expected = loaded.story_outputs(wav, stimulus_tr_times(n))
+    np.testing.assert_allclose(pred, expected[10:-5], atol=1e-5)
+    assert (tmp_path / "dev" / "pred.scp").is_file() and (tmp_path / "dev" / "feats.scp").is_file()
+
+
+def test_frontend_conf_overrides_and_argument_errors(setup, tmp_path, capsys):
+    stories = str(setup["dump"] / "test" / "stories")
+    rc = main([
+        "--train_config", str(setup["config"]), "--data_dir", stories, "--output_dir", str(tmp_path),
+        "--frontend_conf", f"model_name_or_path={tmp_path / 'nowhere'}",
+    ])  # fmt: skip
+    assert rc == 1 and "model_name_or_path" in capsys.readouterr().err
+    rc = main(["--train_config", str(setup["config"]), "--data_dir", stories, stories, "--output_dir", str(tmp_path)])
+    assert rc == 1 and "as many of each" in capsys.readouterr().err

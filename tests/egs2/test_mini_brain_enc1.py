@@ -1,0 +1,106 @@
+"""End-to-end run of egs2/mini_brain/enc1 on the tiny corpus with the test-suite configs, as a user runs it."""
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fixtures.lebel_encoding import copy_enc_recipe  # noqa: E402
+from fixtures.recipes import REPO, run  # noqa: E402
+
+TINY = ("--preset", "tiny", "--confdir", "conf/tiny")
+SYSTEMS = [
+    "ridge, frozen pretrained features",
+    "fine-tuned model, its own head (lora)",
+    "ridge refit on fine-tuned features (lora)",
+    "ridge, simulator's true features (upper bound)",
+    "noiseless simulated signal (oracle)",
+]
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory) -> Path:
+    rec = copy_enc_recipe(tmp_path_factory.mktemp("repo"), "mini_brain")
+    run(rec, *TINY)
+    return rec
+
+
+def _rows(results: Path, section: str):
+    text = results.read_text().split(f"## {section}")[1].split("##")[0]
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 2 and not cells[0].startswith(("system", "---")):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+@pytest.mark.slow
+def test_results_have_every_system_whole_cortex_and_per_roi(recipe):
+    results = recipe / "exp" / "RESULTS.md"
+    text = results.read_text()
+    assert "RANDOMLY INITIALISED" in text and "wheretheressmoke (51 TRs)" in text
+    whole = _rows(results, "Whole cortex")
+    assert list(whole) == SYSTEMS
+    per_roi = _rows(results, "Per ROI")
+    assert list(per_roi) == SYSTEMS + ["noise ceiling (mean CC_max)"]
+    header = [line for line in text.splitlines() if line.startswith("| system | all")][0]
+    assert all(roi in header for roi in ("auditory", "semantic", "noise"))
+    # ground truth rows: the oracle is at its ceiling and the true features come close on the signal ROIs
+    oracle = float(re.match(r"[-\d.]+ \(([-\d.]+)\)", per_roi["noiseless simulated signal (oracle)"][1]).group(1))
+    assert oracle > 0.9
+    true_auditory = float(per_roi["ridge, simulator's true features (upper bound)"][1].split()[0])
+    assert true_auditory > 0.35
+    for system in SYSTEMS:
+        r = np.load(recipe / "exp" / f"r_{re.sub('[^a-z0-9]+', '_', system.lower()).strip('_')}.npy")
+        assert r.shape == (60,) and np.isfinite(r).all()
+    assert (recipe / "exp" / "plots" / "ridge_frozen_pretrained_features_hist.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_training_ran_through_espnet_with_lora_and_the_dump_geometry(recipe, monkeypatch):
+    monkeypatch.chdir(recipe)  # the recipe's scp files hold paths relative to it, as in ESPnet
+    exp = recipe / "exp" / "enc_lora"
+    log = (exp / "train.log").read_text()
+    assert "2epoch results" in log and "spatial_corr" in log
+    assert (exp / "valid.loss.best.pth").is_file()
+    import torch
+
+    state = torch.load(exp / "valid.loss.best.pth", map_location="cpu")
+    assert any("lora_B" in k for k in state) and "head.proj.1.weight" in state
+    # the fine-tuned features differ from the frozen ones: the adapters trained
+    import kaldiio
+
+    frozen = kaldiio.load_scp(str(recipe / "exp" / "feats_frozen" / "test" / "feats.scp"))["wheretheressmoke"]
+    tuned = kaldiio.load_scp(str(exp / "infer_test" / "feats.scp"))["wheretheressmoke"]
+    assert frozen.shape == tuned.shape and not np.array_equal(frozen, tuned)
+    readme = (recipe / "exp" / "wavlm_random" / "README.md").read_text()
+    assert "NOT a pretrained model" in readme
+
+
+@pytest.mark.slow
+def test_training_resumes_and_finished_stages_rerun_safely(recipe):
+    exp = recipe / "exp" / "enc_lora"
+    before = (exp / "checkpoint.pth").stat().st_mtime
+    # the stage script directly, as a user continues one stage with more epochs
+    args = ("--enc_config", "conf/tiny/train_enc_lora.yaml", "--enc_tag", "lora", "--stage", "6", "--stop_stage", "6")
+    run(recipe, *args, "--enc_args", "--max_epoch 3", script="./brain_enc.sh")
+    log = (exp / "train.log").read_text()
+    assert "3epoch results" in log and "1epoch results" not in log  # continued from checkpoint.pth
+    assert (exp / "checkpoint.pth").stat().st_mtime > before
+    mtime = (recipe / "downloads" / "mini_brain" / "MANIFEST.json").stat().st_mtime
+    run(recipe, *TINY, "--stage", "1", "--stop_stage", "1")
+    assert (recipe / "downloads" / "mini_brain" / "MANIFEST.json").stat().st_mtime == mtime
+
+
+def test_help_lists_stages_and_options():
+    proc = run(REPO / "egs2" / "mini_brain" / "enc1", "--help")
+    assert "Stages:" in proc.stdout and "--preset" in proc.stdout and "randomly initialised WavLM" in proc.stdout
+
+
+def test_stage_beyond_the_last_is_refused():
+    proc = run(REPO / "egs2" / "mini_brain" / "enc1", "--stage", "9", check=False)
+    assert proc.returncode != 0 and "stage 9 does not exist; stages are 1..4" in proc.stderr
