@@ -8,8 +8,9 @@ against ``--responses``. The noise ceiling comes from the repeated presentations
 what the LeBel ``data`` of the test story is. Normalised r = r / ceiling on voxels whose ceiling exceeds
 ``--min_ceiling``. Voxels outside ``--voxel_mask`` (voxels with NaN) are left out of every number and counted.
 
-Writes ``--out`` (Markdown: whole cortex and per-ROI tables), ``r_<system>.npy``, ``noise_ceiling.npy`` and, per
-system, a histogram of voxelwise r and a bar plot of r per ROI (PNG) under ``--plot_dir``.
+Writes ``--out`` (Markdown: whole cortex and per-ROI tables), ``r_<system>.npy``, ``noise_ceiling.npy`` and, under
+``--plot_dir``, a bar plot of every system's mean r per ROI with the noise ceiling and a histogram of voxelwise r per
+system (PNG).
 
 Example::
 
@@ -30,13 +31,7 @@ import numpy as np
 
 from espnet_brain.bin.ridge_encoding import read_arrays
 from espnet_brain.encoding.noise_ceiling import noise_ceiling
-from espnet_brain.encoding.scoring import (
-    normalized_correlation,
-    pearson_r,
-    plot_roi_bars,
-    plot_score_histogram,
-    roi_summary,
-)
+from espnet_brain.encoding.scoring import normalized_correlation, pearson_r, plot_score_histogram, roi_summary
 
 logger = logging.getLogger("score_encoding")
 
@@ -76,6 +71,41 @@ def summarize(
         norm = normalized_correlation(rs[ok], cs[ok], min_ceiling)
         row["mean_normalized"] = float(np.nanmean(norm)) if ok.any() else float("nan")
     return out
+
+
+def plot_systems_by_roi(
+    results: Dict[str, Dict[str, Dict[str, float]]],
+    rois: Dict[str, np.ndarray],
+    ceiling: Optional[np.ndarray],
+    path: str,
+) -> str:
+    """Grouped bars of the mean r of every system per ROI ("all" first), the mean noise ceiling as a black mark."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only
+    import matplotlib.pyplot as plt
+
+    names = ["all"] + list(rois)
+    systems = list(results)
+    width = 0.8 / max(1, len(systems))
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names) + 2), 4))
+    x = np.arange(len(names))
+    for i, system in enumerate(systems):
+        offset = (i - (len(systems) - 1) / 2) * width
+        ax.bar(x + offset, [results[system][n]["mean"] for n in names], width, label=system)
+    if ceiling is not None:
+        sel = {"all": slice(None), **rois}
+        levels = [np.nanmean(ceiling[sel[n]]) for n in names]
+        ax.hlines(levels, x - 0.45, x + 0.45, color="k", lw=1.5, label="noise ceiling (mean CC_max)")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xticks(x, names)
+    ax.set_ylabel("mean voxelwise r")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def _slug(name: str) -> str:
@@ -138,14 +168,13 @@ def score(
         np.save(os.path.join(out_dir, f"r_{_slug(name)}.npy"), r)
     if ceiling is not None:
         np.save(os.path.join(out_dir, "noise_ceiling.npy"), ceiling)
-    plots: List[Tuple[str, str, str]] = []
+    plots: List[Tuple[str, str]] = []
     if plot_dir is not None:
+        bars = plot_systems_by_roi(results, roi_table, ceiling, os.path.join(plot_dir, "roi_mean_r.png"))
+        plots.append(("mean r per ROI, every system (black: mean noise ceiling)", os.path.relpath(bars, out_dir)))
         for name, r in r_maps.items():
-            hist = plot_score_histogram(r, os.path.join(plot_dir, f"{_slug(name)}_hist.png"), title=name)
-            bars = plot_roi_bars(
-                results[name], os.path.join(plot_dir, f"{_slug(name)}_roi.png"), title=f"{name}: mean r"
-            )
-            plots.append((name, os.path.relpath(hist, out_dir), os.path.relpath(bars, out_dir)))
+            hist = plot_score_histogram(r, os.path.join(plot_dir, f"{_slug(name)}_hist.png"), title=name[:40])
+            plots.append((f"histogram of voxelwise r: {name}", os.path.relpath(hist, out_dir)))
     _write_markdown(
         out, title, stories, resp.shape[0], n_voxels, mask, results, roi_table, ceiling, n_repeats, ceiling_reference,
         min_ceiling, plots, notes,
@@ -205,8 +234,7 @@ def _write_markdown(
             lines.append("| noise ceiling (mean CC_max) | " + " | ".join(cells) + " |")
     if plots:
         lines += ["", "## Plots", ""]
-        for name, hist, bars in plots:
-            lines.append(f"- {name}: [histogram of voxelwise r]({hist}), [mean r per ROI]({bars})")
+        lines += [f"- [{what}]({path})" for what, path in plots]
     with open(out, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -49,9 +49,10 @@ def test_scores_masks_ceiling_and_report(files):
     assert report.startswith("# test scores") and "(1 masked: NaN in the data)" in report
     assert "| oracle | 5 |" in report and "| noise ceiling (mean CC_max) |" in report
     assert "4 repeats" in report and "reference = mean of the repeats" in report
-    for name in ("oracle_hist.png", "oracle_roi.png"):
+    for name in ("oracle_hist.png", "roi_mean_r.png"):
         assert (tmp / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "[histogram of voxelwise r](plots/oracle_hist.png)" in report
+    assert "[histogram of voxelwise r: oracle](plots/oracle_hist.png)" in report
+    assert "(plots/roi_mean_r.png)" in report
 
 
 def test_single_repeat_reference_gives_a_lower_ceiling(files):

@@ -58,6 +58,7 @@ def test_results_have_every_system_whole_cortex_and_per_roi(recipe):
         r = np.load(recipe / "exp" / f"r_{re.sub('[^a-z0-9]+', '_', system.lower()).strip('_')}.npy")
         assert r.shape == (60,) and np.isfinite(r).all()
     assert (recipe / "exp" / "plots" / "ridge_frozen_pretrained_features_hist.png").stat().st_size > 1000
+    assert (recipe / "exp" / "plots" / "roi_mean_r.png").stat().st_size > 1000
 
 
 @pytest.mark.slow
@@ -104,3 +105,28 @@ def test_help_lists_stages_and_options():
 def test_stage_beyond_the_last_is_refused():
     proc = run(REPO / "egs2" / "mini_brain" / "enc1", "--stage", "9", check=False)
     assert proc.returncode != 0 and "stage 9 does not exist; stages are 1..4" in proc.stderr
+
+
+@pytest.mark.slow
+def test_packed_model_predicts_what_the_experiment_predicted(recipe, tmp_path, monkeypatch):
+    import zipfile
+
+    import kaldiio
+    import yaml
+
+    from espnet_brain.bin.fmri_encoding_inference import main as infer
+
+    args = ("--enc_config", "conf/tiny/train_enc_lora.yaml", "--enc_tag", "lora", "--stage", "10")
+    run(recipe, *args, script="./brain_enc.sh")
+    with zipfile.ZipFile(recipe / "exp" / "enc_lora" / "packed_model.zip") as z:
+        z.extractall(tmp_path)
+    meta = yaml.safe_load((tmp_path / "meta.yaml").read_text())
+    stories = str(recipe / "dump" / "test" / "stories")
+    for where, out in ((tmp_path, tmp_path / "packed"), (recipe, tmp_path / "original")):
+        monkeypatch.chdir(where)  # the configs' paths are relative, as in the recipe
+        args = ["--train_config", meta["yaml_files"]["train_config"], "--model_file", meta["files"]["model_file"]]
+        assert infer(args + ["--data_dir", stories, "--output_dir", str(out)]) == 0
+    got = kaldiio.load_scp(str(tmp_path / "packed" / "pred.scp"))["wheretheressmoke"]
+    want = kaldiio.load_scp(str(tmp_path / "original" / "pred.scp"))["wheretheressmoke"]
+    assert got.shape == (51, 60)
+    np.testing.assert_allclose(got, want, atol=1e-6)

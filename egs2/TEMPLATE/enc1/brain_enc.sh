@@ -41,7 +41,7 @@ enc_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
 inference_model=valid.loss.best.pth  # Checkpoint for inference.
 # Ridge
 ridge_layers=""         # Hidden layers for frozen-feature ridge (empty: the config's layer), e.g. "6 9 12".
-ridge_args=""           # Extra arguments for espnet_brain.bin.ridge_encoding, e.g. "--chunk_len 20".
+ridge_args=""           # Extra ridge arguments, e.g. "--chunk_len 20" (--alphas in himalaya units: S/(S^2+alpha)).
 # Scoring
 extra_systems=""        # More rows for RESULTS.md: "NAME=PATH;NAME=PATH" (pred.scp or a directory of .npy).
 results_title="fMRI encoding"  # Title of RESULTS.md.
