@@ -11,7 +11,7 @@ import torch
 from espnet_brain.data.lebel import stimulus_tr_times
 from espnet_brain.encoding.chunking import cut_audio
 from espnet_brain.encoding.espnet_model import ESPnetFMRIEncodingModel, load_voxel_mask
-from espnet_brain.encoding.frontend import SSLWindowFrontend
+from espnet_brain.encoding.frontend import AbsEncodingFrontend, SSLWindowFrontend
 from espnet_brain.encoding.heads import FIRLinearHead, FIRLowRankHead
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,15 +26,15 @@ def wavlm_dir(tmp_path_factory):
     return make_tiny_wavlm(tmp_path_factory.mktemp("wavlm"))
 
 
-def _model(wavlm_dir, lora=True, head="lowrank", **model_kwargs):
+def _model(wavlm_dir, lora=True, head="lowrank", delays=(1, 2, 3, 4), **model_kwargs):
     torch.manual_seed(0)
     frontend = SSLWindowFrontend(
         wavlm_dir, layer=1, window_s=1.0, stride_s=0.5, lora_conf={"r": 2, "dropout": 0.0} if lora else None
     )
     if head == "lowrank":
-        readout = FIRLowRankHead(frontend.output_size(), V, rank=3)
+        readout = FIRLowRankHead(frontend.output_size(), V, delays=delays, rank=3)
     else:
-        readout = FIRLinearHead(frontend.output_size(), V)
+        readout = FIRLinearHead(frontend.output_size(), V, delays=delays)
     return ESPnetFMRIEncodingModel(frontend, readout, lanczos_window=2, **model_kwargs)
 
 
@@ -54,8 +54,9 @@ def _chunk(model, wav, times, r0, r1):
     return audio, times[r0] - start / SR
 
 
-def test_chunks_predict_what_the_whole_story_predicts(wavlm_dir):
-    model = _model(wavlm_dir).eval()
+@pytest.mark.parametrize("delays", [(1, 2, 3, 4), (-1, 0, 2)])
+def test_chunks_predict_what_the_whole_story_predicts(wavlm_dir, delays):
+    model = _model(wavlm_dir, delays=delays).eval()
     with torch.no_grad():  # running statistics that are not the identity, so normalisation is checked too
         model.head.norm.running_mean.normal_()
         model.head.norm.running_var.uniform_(0.5, 2.0)
@@ -163,3 +164,58 @@ def test_too_little_audio_for_the_delays_is_a_clear_error(wavlm_dir):
     audio = torch.zeros(1, 5 * SR)
     with pytest.raises(ValueError, match="need window ends"):
         model.predict(audio, torch.tensor([5 * SR]), torch.tensor([2.0]), torch.tensor([1]))
+
+
+@pytest.mark.parametrize("loss_type", ["temporal_corr", "mse"])
+def test_other_losses(wavlm_dir, loss_type):
+    model = _model(wavlm_dir, lora=False, loss_type=loss_type).train()
+    wav = _story()
+    a, ta = _chunk(model, wav, stimulus_tr_times(40)[10:-5], 0, 6)
+    response = torch.randn(1, 6, V)
+    loss, stats, _ = model(a[None], torch.tensor([len(a)]), response, torch.tensor([6]), torch.tensor([[ta]]))
+    assert model.loss_fn.loss_type == loss_type and torch.isfinite(loss)
+    if loss_type == "mse":
+        assert loss > 0
+    else:
+        assert torch.isclose(loss, -stats["temporal_corr"], atol=1e-5)
+    loss.backward()
+    assert model.head.proj[0].weight.grad.abs().sum() > 0
+
+
+class _LoudnessFrontend(AbsEncodingFrontend):
+    """RMS of the last stride of each window: a feature whose timing is known."""
+
+    def __init__(self, window_s=1.0, stride_s=0.5, sample_rate=SR):
+        super().__init__()
+        self.window_s, self.stride_s, self.sample_rate = window_s, stride_s, sample_rate
+        self.scale = torch.nn.Parameter(torch.ones(1))
+
+    def output_size(self):
+        return 1
+
+    def forward(self, speech, speech_lengths):
+        w, s = int(self.window_s * SR), int(self.stride_s * SR)
+        out = []
+        for wav, n in zip(speech, speech_lengths):
+            win = wav[: int(n)].unfold(0, w, s)[:, -s:]  # (N, W) -> the last stride of each window
+            out.append(self.scale * win.pow(2).mean(1, keepdim=True).sqrt())
+        lengths = torch.tensor([o.shape[0] for o in out])
+        return torch.nn.utils.rnn.pad_sequence(out, batch_first=True), lengths
+
+
+def test_story_features_line_up_with_the_simulated_tr_grid(tmp_path):
+    """Audio loudness resampled to the TR grid matches the simulator's acoustic features best at zero shift."""
+    from fixtures.lebel_encoding import tiny_lebel
+
+    from espnet_brain.data.lebel import load_respdict, load_story_wav
+
+    root = tiny_lebel(tmp_path / "corpus")
+    model = ESPnetFMRIEncodingModel(_LoudnessFrontend(), FIRLinearHead(1, 2, normalize="none")).eval()
+    respdict = load_respdict(str(root))
+    for story in ("alittlebird", "wheretheressmoke"):
+        wav = load_story_wav(str(root / "stimuli" / f"{story}.wav"))
+        feats, _ = model.story_outputs(wav, stimulus_tr_times(respdict[story]))
+        truth = np.load(root / "derivative" / "ground_truth" / "UTS01" / "features" / f"{story}.npy")
+        energy = truth[:, :6].mean(1)  # the acoustic band envelopes of each TR window
+        corr = {s: np.corrcoef(np.roll(feats[:, 0], s)[3:-3], energy[3:-3])[0, 1] for s in (-1, 0, 1)}
+        assert corr[0] > 0.8 and corr[0] > corr[1] + 0.1 and corr[0] > corr[-1] + 0.1, corr
