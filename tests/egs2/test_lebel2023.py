@@ -7,6 +7,7 @@ fails clearly offline (before any dumping); the reference config holds BrainWavL
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from espnet_brain.tasks.fmri_encoding import FMRIEncodingTask
@@ -28,11 +29,12 @@ def test_recipe_runs_on_files_in_the_published_layout(corpus, tmp_path):
     rec = copy_enc_recipe(tmp_path / "repo", "lebel2023")
     model = make_tiny_wavlm(tmp_path / "wavlm")
     run(rec, "--confdir", "conf/tiny", "--pretrained_model", model, "--ngpu", "0", "--local_data_opts", "--n_dev 1",
-        "--ridge_args", "", env={"LEBEL2023": str(corpus)})  # fmt: skip
+        "--ridge_args", "", "--ridge_layers", "0 1", env={"LEBEL2023": str(corpus)})  # fmt: skip
     results = (rec / "exp" / "RESULTS.md").read_text()
     assert results.startswith("# LeBel et al. 2023 (ds003020), UTS01, wheretheressmoke")
     for system in (
-        "| ridge, frozen pretrained features |",
+        "| ridge, frozen pretrained features (layer 0) |",
+        "| ridge, frozen pretrained features (layer 1) |",
         "| fine-tuned model, its own head (wavlm_lora_UTS01) |",
         "| ridge refit on fine-tuned features (wavlm_lora_UTS01) |",
     ):
@@ -41,6 +43,8 @@ def test_recipe_runs_on_files_in_the_published_layout(corpus, tmp_path):
     config = (rec / "exp" / "enc_wavlm_lora_UTS01" / "config.yaml").read_text()
     assert f"model_name_or_path: {model}" in config  # --pretrained_model replaced the hub id
     assert (rec / "data" / "test" / "wav.scp").read_text().split()[0] == "wheretheressmoke"
+    r0, r1 = (np.load(rec / "exp" / f"r_ridge_frozen_pretrained_features_layer_{k}.npy") for k in (0, 1))
+    assert r0.shape == r1.shape == (60,) and not np.allclose(r0, r1)  # two layers, two feature spaces
 
 
 def test_missing_corpus_says_where_to_get_it(tmp_path):
