@@ -120,9 +120,9 @@ class FMRIEncodingTask(AbsTask):
         head = head_choices.get_class(args.head)(input_size=frontend.output_size(), n_voxels=args.n_voxels, **head_conf)
         model = model_choices.get_class(args.model)(frontend=frontend, head=head, **args.model_conf)
         if getattr(args, "init", None) is not None:
+            # ESPnet's initialize() ends with model.frontend.reload_pretrained_parameters(): the speech model keeps
+            # its pretrained weights, the head gets the chosen initialisation.
             initialize(model, args.init)
-            # initialize() overwrote the pretrained speech model too
-            model.frontend.reload_pretrained_parameters()
         n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
         n_all = sum(p.numel() for p in model.parameters())
         logging.info(f"fMRI encoding model: {n_train} of {n_all} parameters trainable")

@@ -136,3 +136,13 @@ def test_chunks_reach_the_model_through_espnet_data_loader(tmp_path):
     assert batch["response"][1, 3:].abs().sum() == 0  # padding
     assert batch["tr_start"].shape == (2, 1) and "tr_start_lengths" not in batch
     assert torch.allclose(batch["tr_start"][:, 0], torch.tensor([12.5, 11.25]))
+
+
+def test_init_reinitialises_the_head_but_keeps_the_pretrained_weights(wavlm_dir):
+    plain = FMRIEncodingTask.build_model(_args(wavlm_dir))
+    inited = FMRIEncodingTask.build_model(_args(wavlm_dir, "--init", "xavier_uniform"))
+    pretrained = plain.frontend.state_dict()
+    for key, value in inited.frontend.state_dict().items():
+        if key in pretrained:
+            torch.testing.assert_close(value, pretrained[key], msg=key)
+    assert not torch.allclose(inited.head.proj[0].weight, plain.head.proj[0].weight)
