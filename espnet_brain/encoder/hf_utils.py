@@ -6,6 +6,7 @@ while the model is being built, with a message that tells the user to pass a loc
 instead of a bare ``OSError`` from deep inside the hub client.
 """
 
+import logging
 import os
 from typing import Any, Dict, Optional
 
@@ -134,3 +135,19 @@ def load_ctc_tokenizer(name_or_path: str, what: str):
         return Wav2Vec2CTCTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError, TypeError) as err:
         raise OSError(_unreachable_message(name_or_path, what + " (tokenizer vocab.json)", err)) from err
+
+
+def read_do_normalize(name_or_path: str) -> bool:
+    """The checkpoint's ``preprocessor_config.json`` ``do_normalize`` flag; False when it has none.
+
+    Models trained on per-utterance normalised waveforms (e.g. wav2vec2-base-960h) expect the same
+    normalisation at their input; the flag lives in the feature-extractor config, not the model config.
+    """
+    from transformers import AutoFeatureExtractor
+
+    try:
+        extractor = AutoFeatureExtractor.from_pretrained(name_or_path)
+    except (OSError, ValueError) as err:
+        logging.warning(f"no feature-extractor config for {name_or_path!r} ({err}); waveforms are not normalised")
+        return False
+    return bool(getattr(extractor, "do_normalize", False))

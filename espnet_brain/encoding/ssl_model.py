@@ -5,7 +5,6 @@ with LoRA adapters that really train (see ``lora.py``). Layer indices follow Hug
 0 is the input of the first transformer layer, ``i`` the output of layer ``i``.
 """
 
-import json
 import logging
 import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -14,6 +13,7 @@ import torch
 import torch.nn as nn
 from typeguard import typechecked
 
+from espnet_brain.encoder.hf_utils import read_do_normalize
 from espnet_brain.encoding.lora import ATTENTION_TARGETS, add_lora, check_adapters_reached, reset_lora
 
 LORA_KEYS = ("r", "alpha", "dropout", "targets", "layers")
@@ -59,15 +59,6 @@ def _unresolved(model_name_or_path: str, error: Exception) -> str:
         f"Hugging Face Hub (offline, or not in the cache). Download it once where there is network "
         f"(model.save_pretrained(DIR)) and pass that local directory instead. Cause: {error}"
     )
-
-
-def _read_do_normalize(model_name_or_path: str) -> bool:
-    """``do_normalize`` of the model's preprocessor_config.json when it is a local directory (else False)."""
-    path = os.path.join(model_name_or_path, "preprocessor_config.json")
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            return bool(json.load(f).get("do_normalize", False))
-    return False
 
 
 def zscore_waveforms(speech: torch.Tensor, speech_lengths: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
@@ -133,7 +124,7 @@ class SSLSpeechModel(nn.Module):
         self.keep_layers = max(1, max(self.layer_ids)) if drop_upper_layers else n_layers
         self._configure(hf, self.keep_layers)
         self.normalize_waveform = (
-            _read_do_normalize(model_name_or_path) if normalize_waveform is None else normalize_waveform
+            read_do_normalize(model_name_or_path) if normalize_waveform is None else normalize_waveform
         )
         self.use_attention_mask = (
             hf.config.feat_extract_norm == "layer" if use_attention_mask is None else use_attention_mask

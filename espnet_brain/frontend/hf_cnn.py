@@ -14,21 +14,9 @@ from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from typeguard import typechecked
 
-from espnet_brain.encoder.hf_utils import check_name_or_path, load_backbone, load_config
+from espnet_brain.encoder.hf_utils import check_name_or_path, load_backbone, load_config, read_do_normalize
 
 SAMPLE_RATE = 16000
-
-
-def _read_do_normalize(name_or_path: str) -> bool:
-    """The checkpoint's ``preprocessor_config.json`` ``do_normalize`` flag; False when there is none."""
-    from transformers import AutoFeatureExtractor
-
-    try:
-        extractor = AutoFeatureExtractor.from_pretrained(name_or_path)
-    except (OSError, ValueError) as err:
-        logging.warning(f"HFConvFrontend: no feature-extractor config for {name_or_path!r} ({err}); no normalisation")
-        return False
-    return bool(getattr(extractor, "do_normalize", False))
 
 
 class HFConvFrontend(AbsFrontend):
@@ -70,7 +58,7 @@ class HFConvFrontend(AbsFrontend):
         self.feature_projection = backbone.feature_projection
         del backbone
         if normalize_waveform is None:
-            normalize_waveform = _read_do_normalize(check_name_or_path(model_name_or_path, what))
+            normalize_waveform = read_do_normalize(check_name_or_path(model_name_or_path, what))
         self.normalize_waveform = normalize_waveform
         self.conv_kernel = list(config.conv_kernel)
         self.conv_stride = list(config.conv_stride)
