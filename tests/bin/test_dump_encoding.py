@@ -3,22 +3,18 @@ resampled and mixed down with a log message, NIfTI input gives the same response
 
 import json
 import logging
-import sys
-from pathlib import Path
 
 import h5py
 import kaldiio
 import numpy as np
 import pytest
 import soundfile
+from fixtures.lebel_encoding import TINY_CONF, editable_copy, prepare_and_dump, tiny_lebel
 
 from espnet_brain.bin.dump_encoding import dump, geometry_from_config, read_scp, zscore_story
 from espnet_brain.bin.prepare_lebel import prepare
 from espnet_brain.data.lebel import load_story_wav, stimulus_tr_times
 from espnet_brain.encoding.chunking import cut_audio, split_rows
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.lebel_encoding import TINY_CONF, editable_copy, prepare_and_dump, tiny_lebel  # noqa: E402
 
 
 @pytest.fixture(scope="module")

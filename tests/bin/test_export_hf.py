@@ -1,22 +1,13 @@
 import torch
 import yaml
+from fixtures.hf_models import TINY_WAV2VEC2
 
 from espnet_brain.bin.export_hf import export
 from espnet_brain.bin.make_hf_model import make_model, write_tokenizer
 from espnet_brain.tasks.brain_asr import BrainASRTask
 
 TOKENS = ["<blank>", "<unk>", "<space>", "a", "b", "c", "<sos/eos>"]
-CONFIG = dict(
-    hidden_size=16,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=32,
-    conv_dim=[16, 16],
-    conv_kernel=[10, 3],
-    conv_stride=[5, 2],
-    num_conv_pos_embeddings=8,
-    num_conv_pos_embedding_groups=2,
-)
+CONFIG = TINY_WAV2VEC2
 
 
 def test_exported_model_reproduces_the_espnet_model(tmp_path):

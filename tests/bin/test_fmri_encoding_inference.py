@@ -1,21 +1,16 @@
 """fmri_encoding_inference: features of the frozen model (any layer) and a trained model's own predictions."""
 
-import sys
-from pathlib import Path
-
 import kaldiio
 import numpy as np
 import pytest
 import soundfile
 import torch
 import yaml
+from fixtures.lebel_encoding import make_tiny_wavlm, prepare_and_dump, tiny_lebel
 
 from espnet_brain.bin.dump_encoding import read_scp
 from espnet_brain.bin.fmri_encoding_inference import build_model, main
 from espnet_brain.data.lebel import stimulus_tr_times
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.lebel_encoding import make_tiny_wavlm, prepare_and_dump, tiny_lebel  # noqa: E402
 
 
 @pytest.fixture(scope="module")

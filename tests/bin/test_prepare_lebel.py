@@ -1,15 +1,11 @@
 """prepare_lebel: story-level data directories from the ds003020 layout, and the checks that protect them."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from fixtures.lebel_encoding import editable_copy, tiny_lebel
 
 from espnet_brain.bin.prepare_lebel import CorpusError, main, prepare
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.lebel_encoding import editable_copy, tiny_lebel  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,19 +5,15 @@ repeats), which makes the ridge estimate good enough for >= 90 % of the ceiling 
 """
 
 import json
-import sys
-from pathlib import Path
 
 import kaldiio
 import numpy as np
 import pytest
+from fixtures.lebel_encoding import prepare_and_dump, tiny_lebel
 
 from espnet_brain.bin.ridge_encoding import design_matrix, fit_predict, main, read_arrays
 from espnet_brain.bin.score_encoding import voxel_scores
 from espnet_brain.encoding.noise_ceiling import noise_ceiling
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.lebel_encoding import prepare_and_dump, tiny_lebel  # noqa: E402
 
 SIZE = {"fmri": {"n_train_stories": 10, "story_seconds": 240.0, "test_story_seconds": 240.0}}
 

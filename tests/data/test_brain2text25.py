@@ -1,18 +1,15 @@
 """Reader of the Brain-to-text '25 session files, on fixtures in the published layout."""
 
-import sys
 from pathlib import Path
 
 import h5py
 import kaldiio
 import numpy as np
 import pytest
+from fixtures import brain2text25 as fixture
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures import brain2text25 as fixture  # noqa: E402
-
-from espnet_brain.bin import dump_neural  # noqa: E402
-from espnet_brain.data import brain2text25  # noqa: E402
+from espnet_brain.bin import dump_neural
+from espnet_brain.data import brain2text25
 
 
 @pytest.fixture(scope="module")

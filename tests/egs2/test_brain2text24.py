@@ -5,16 +5,12 @@ mode with a tiny local Wav2Vec2, decoding and scoring of the test set, then the 
 """
 
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures import brain2text24 as fixture  # noqa: E402
-from fixtures.recipes import (  # noqa: E402
+from fixtures import brain2text24 as fixture
+from fixtures.recipes import (
     REFERENCE_SETTINGS,
     REPO,
     TRANSFER_MODE_DIFFERENCES,
@@ -27,8 +23,8 @@ from fixtures.recipes import (  # noqa: E402
     run_full_mode,
 )
 
-from espnet_brain.bin import prepare_willett, write_submission  # noqa: E402
-from espnet_brain.data.text import normalize_transcript  # noqa: E402
+from espnet_brain.bin import prepare_willett, write_submission
+from espnet_brain.data.text import normalize_transcript
 
 FEATURE_SET = "tx1_spikepow_6v"
 

@@ -7,14 +7,10 @@ for data_test.hdf5.
 
 import csv
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures import brain2text25 as fixture  # noqa: E402
-from fixtures.recipes import (  # noqa: E402
+from fixtures import brain2text25 as fixture
+from fixtures.recipes import (
     REFERENCE_SETTINGS,
     REPO,
     TRANSFER_MODE_DIFFERENCES,
@@ -27,8 +23,8 @@ from fixtures.recipes import (  # noqa: E402
     run_full_mode,
 )
 
-from espnet_brain.bin import prepare_brain2text25, write_submission  # noqa: E402
-from espnet_brain.data.text import normalize_transcript  # noqa: E402
+from espnet_brain.bin import prepare_brain2text25, write_submission
+from espnet_brain.data.text import normalize_transcript
 
 FEATURE_SET = "all"
 

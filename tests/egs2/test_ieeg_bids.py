@@ -6,14 +6,11 @@ of the full fine-tuning mode with a tiny local Wav2Vec2, decoding and scoring of
 
 import csv
 import shutil
-import sys
 from pathlib import Path
 
 import h5py
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.recipes import (  # noqa: E402
+from fixtures.recipes import (
     REFERENCE_SETTINGS,
     REPO,
     TRANSFER_MODE_DIFFERENCES,
@@ -26,9 +23,9 @@ from fixtures.recipes import (  # noqa: E402
     run_full_mode,
 )
 
-from espnet_brain.bin import prepare_ieeg_bids  # noqa: E402
-from espnet_brain.data.text import normalize_transcript  # noqa: E402
-from espnet_brain.simulate import ensure_corpus  # noqa: E402
+from espnet_brain.bin import prepare_ieeg_bids
+from espnet_brain.data.text import normalize_transcript
+from espnet_brain.simulate import ensure_corpus
 
 FEAT_TAG = "hg70-170_50hz_none"
 SPLIT = ("--dev_fraction", "0.2", "--test_fraction", "0.2")  # enough dev and test sentences in the tiny corpus

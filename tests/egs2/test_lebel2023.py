@@ -4,17 +4,12 @@ Also: a missing or incomplete corpus stops the recipe with what is missing and w
 fails clearly offline (before any dumping); the reference config holds BrainWavLM's settings.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from fixtures.lebel_encoding import copy_enc_recipe, make_tiny_wavlm, tiny_lebel
+from fixtures.recipes import REPO, run
 
 from espnet_brain.tasks.fmri_encoding import FMRIEncodingTask
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.lebel_encoding import copy_enc_recipe, make_tiny_wavlm, tiny_lebel  # noqa: E402
-from fixtures.recipes import REPO, run  # noqa: E402
 
 RECIPE = REPO / "egs2" / "lebel2023" / "enc1"
 

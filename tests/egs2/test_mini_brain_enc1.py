@@ -1,15 +1,12 @@
 """End-to-end run of egs2/mini_brain/enc1 on the tiny corpus with the test-suite configs, as a user runs it."""
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.lebel_encoding import copy_enc_recipe  # noqa: E402
-from fixtures.recipes import REPO, run  # noqa: E402
+from fixtures.lebel_encoding import copy_enc_recipe
+from fixtures.recipes import REPO, run
 
 TINY = ("--preset", "tiny", "--confdir", "conf/tiny")
 SYSTEMS = [

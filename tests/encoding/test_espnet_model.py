@@ -1,21 +1,17 @@
 """The encoding model: chunk and story paths agree, gradients reach the adapters, masks and ragged batches."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from fixtures.lebel_encoding import make_tiny_wavlm
 
 from espnet_brain.data.lebel import stimulus_tr_times
 from espnet_brain.encoding.chunking import cut_audio
 from espnet_brain.encoding.espnet_model import ESPnetFMRIEncodingModel, load_voxel_mask
 from espnet_brain.encoding.frontend import AbsEncodingFrontend, SSLWindowFrontend
 from espnet_brain.encoding.heads import FIRLinearHead, FIRLowRankHead
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.lebel_encoding import make_tiny_wavlm  # noqa: E402
 
 SR = 16000
 V = 5

@@ -1,17 +1,12 @@
 """SSLWindowFrontend: window features per chunk with ragged lengths, errors, gradients through LoRA."""
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
+from fixtures.lebel_encoding import make_tiny_wavlm
 
 from espnet_brain.encoding.chunking import ChunkGeometry
 from espnet_brain.encoding.frontend import SSLWindowFrontend
 from espnet_brain.encoding.heads import FIRLinearHead, FIRLowRankHead
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.lebel_encoding import make_tiny_wavlm  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from fixtures.hf_models import save_tiny_wav2vec2_ctc
 
 pytestmark = pytest.mark.integration
 
@@ -56,25 +57,7 @@ def _write_set(root: Path, name: str, n_utts: int, seed: int) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_wav2vec2(tmp_path_factory) -> str:
-    from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
-
-    cfg = Wav2Vec2Config(
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(16, 16),
-        conv_kernel=(10, 3),
-        conv_stride=(5, 2),
-        num_conv_pos_embeddings=8,
-        num_conv_pos_embedding_groups=2,
-        vocab_size=len(TOKENS),
-        pad_token_id=0,
-    )
-    path = tmp_path_factory.mktemp("w2v2")
-    torch.manual_seed(0)
-    Wav2Vec2ForCTC(cfg).save_pretrained(str(path))
-    return str(path)
+    return save_tiny_wav2vec2_ctc(tmp_path_factory.mktemp("w2v2"), vocab_size=len(TOKENS))
 
 
 def _config(model_dir: str) -> dict:

@@ -1,8 +1,6 @@
 """FMRIEncodingTask: choices by name, model building, --print_config round trip, data loading."""
 
 import argparse
-import sys
-from pathlib import Path
 
 import kaldiio
 import numpy as np
@@ -10,13 +8,11 @@ import pytest
 import soundfile
 import torch
 import yaml
+from fixtures.lebel_encoding import make_tiny_wavlm
 
 from espnet_brain.encoding.espnet_model import ESPnetFMRIEncodingModel
 from espnet_brain.encoding.heads import FIRLinearHead, FIRLowRankHead
 from espnet_brain.tasks.fmri_encoding import FMRIEncodingTask
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.lebel_encoding import make_tiny_wavlm  # noqa: E402
 
 
 @pytest.fixture(scope="module")
