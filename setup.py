@@ -13,8 +13,12 @@ requirements = [
     # newer than 2.12 can be installed beside it; say so here instead of letting pip backtrack
     # through four 0.5 GB wheels to find that out.
     "torch>=2.1,<2.13",
-    "torchaudio",
-    "transformers>=4.40",
+    # torchaudio 2.11.1 does not load beside torch 2.12 (undefined symbol
+    # torch_exception_get_what_without_backtrace in libtorchaudio.so); 2.11.0 does.
+    "torchaudio>=2.1,!=2.11.1",
+    # 5.x: the WavLM attention patch matches 5.x's WavLMAttention.torch_multi_head_self_attention
+    # signature, and from_pretrained(dtype=...) replaces 4.x's torch_dtype=.
+    "transformers>=5.0,<6",
     "peft>=0.10",
     "sentencepiece",
     "kaldiio>=2.18",
