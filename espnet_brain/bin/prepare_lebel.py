@@ -14,10 +14,22 @@ the test set, ``repeats.scp`` (story -> file(s) of the repeated presentations). 
 anything is written: files exist, the TextGrid parses (an error names the file), the response rows match
 ``N - 20`` and the audio length matches N (the grid of N - 5 TRs from 10 s before the audio must cover it).
 
+With ``--responses nifti``, the responses are 4-D NIfTI runs inside a 3-D ``--brain_mask``, found with
+``--nifti_template``: a path with ``{root}``, ``{subject}``, ``{story}`` that may hold glob wildcards. The default
+reads the dataset's own BIDS layout, every session and run::
+
+    <corpus>/sub-<subject>/ses-*/func/sub-<subject>_ses-*_task-<story>[_run-K]_bold.nii.gz
+
+A story with several runs (the test story's ``_run-K`` repeats) gets ``<dst>/<set>/responses/<story>.hf5``, laid out
+like the published files: "data" (N - 20, V), the mean of the runs, and "individual_repeats" (R, N - 20, V), kept for
+the noise ceiling (voxels in the brain mask's C order, runs trimmed to ``[10:-10]`` when they have N volumes).
+
 Example::
 
     python -m espnet_brain.bin.prepare_lebel --corpus /data/ds003020 --subject UTS01 --dst data \\
         --test_stories wheretheressmoke --n_dev 2
+    python -m espnet_brain.bin.prepare_lebel --corpus /data/ds003020 --subject UTS01 --dst data \\
+        --responses nifti --brain_mask /data/UTS01_mask.nii.gz
 """
 
 import argparse
@@ -86,16 +98,18 @@ def hf5_has_repeats(path: str) -> bool:
         return "individual_repeats" in f
 
 
-def nifti_volumes(path: str) -> int:
+def nifti_shape(path: str, ndim: int = 4) -> tuple:
+    """Shape of a NIfTI file from its header; ValueError unless it is readable and ``ndim``-D."""
     import nibabel
 
     try:
-        shape = nibabel.load(path).shape
+        shape = tuple(int(d) for d in nibabel.load(path).shape)
     except Exception as e:  # nibabel raises several types for unreadable files
         raise ValueError(f"{path}: cannot read as NIfTI ({type(e).__name__}: {e})") from e
-    if len(shape) != 4:
-        raise ValueError(f"{path}: expected a 4-D NIfTI (x, y, z, volumes), got shape {shape}")
-    return int(shape[3])
+    if len(shape) != ndim:
+        what = "4-D NIfTI (x, y, z, volumes)" if ndim == 4 else f"{ndim}-D NIfTI"
+        raise ValueError(f"{path}: expected a {what}, got shape {shape}")
+    return shape
 
 
 def check_timing(story: str, n_acquired: int, duration: float, tolerance_s: float) -> None:
@@ -123,21 +137,107 @@ def check_textgrid(path: str, duration: float) -> None:
         logger.warning(f"{path}: ends at {end:.2f} s but the audio lasts {duration:.2f} s")
 
 
-def find_stories(root: str, subject: str, respdict: Dict[str, int], responses: str, nifti_template: Optional[str]):
-    """Stories of ``respdict`` with responses for ``subject`` (others are listed in a warning)."""
-    found, skipped = [], []
+#: ds003020's own BIDS layout: every session and run of a story (``--nifti_template`` default).
+BIDS_TEMPLATE = "{root}/sub-{subject}/ses-*/func/sub-{subject}_ses-*_task-{story}_*bold.nii.gz"
+
+
+def hf5_source(root: str, subject: str, story: str) -> str:
+    return os.path.join(root, "derivative", "preprocessed_data", subject, f"{story}.hf5")
+
+
+def response_pattern(root: str, subject: str, story: str, responses: str, nifti_template: Optional[str]) -> str:
+    """The path (hf5) or glob pattern (nifti) searched for a story's responses, as shown in messages."""
+    if responses == "hf5":
+        return hf5_source(root, subject, story)
+    return _fill(nifti_template, root=root, subject=subject, story=story)
+
+
+def response_files(root: str, subject: str, story: str, responses: str, nifti_template: Optional[str]) -> List[str]:
+    """Sorted response files of a story: the .hf5 file, or every NIfTI run ``--nifti_template`` matches ([] if none)."""
+    if responses == "hf5":
+        path = hf5_source(root, subject, story)
+        return [path] if os.path.isfile(path) else []
+    import glob
+
+    # the values are escaped: only the template's own wildcards match several files
+    pattern = _fill(nifti_template, root=glob.escape(root), subject=glob.escape(subject), story=glob.escape(story))
+    return sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+
+
+def _fill(template: str, **values: str) -> str:
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError) as e:
+        raise ValueError(
+            f"--nifti_template {template!r}: only the fields {{root}}, {{subject}}, {{story}} can be filled in ({e!r})"
+        ) from e
+
+
+def find_stories(
+    root: str, subject: str, respdict: Dict[str, int], responses: str, nifti_template: Optional[str]
+) -> Dict[str, List[str]]:
+    """{story: response files} of the stories of ``respdict`` with responses for ``subject`` (a warning lists the
+    others, with where they were looked for)."""
+    found, skipped = {}, []
     for story in sorted(respdict):
-        path = response_source(root, subject, story, responses, nifti_template)
-        (found if os.path.isfile(path) else skipped).append(story)
+        files = response_files(root, subject, story, responses, nifti_template)
+        if files:
+            found[story] = files
+        else:
+            skipped.append(story)
     if skipped:
-        logger.warning(f"{len(skipped)} stories of respdict.json have no responses for {subject}: {', '.join(skipped)}")
+        logger.warning(
+            f"{len(skipped)} stories of respdict.json have no responses for {subject}: {', '.join(skipped)} "
+            f"(looked for {_tried(root, subject, skipped, responses, nifti_template)})"
+        )
     return found
 
 
-def response_source(root: str, subject: str, story: str, responses: str, nifti_template: Optional[str]) -> str:
-    if responses == "hf5":
-        return os.path.join(root, "derivative", "preprocessed_data", subject, f"{story}.hf5")
-    return nifti_template.format(root=root, subject=subject, story=story)
+def _tried(root: str, subject: str, stories: Sequence[str], responses: str, nifti_template: Optional[str]) -> str:
+    """Where the responses of ``stories`` were looked for, for error messages."""
+    where = response_pattern(root, subject, "<story>", responses, nifti_template)
+    if responses == "nifti":
+        where = f"--nifti_template {nifti_template!r}, i.e. {where}"
+    examples = "; ".join(response_pattern(root, subject, s, responses, nifti_template) for s in stories[:2])
+    return f"{where}; e.g. {examples}"
+
+
+def check_runs(story: str, runs: Sequence[str], n: int, mask_shape: Optional[tuple]) -> None:
+    """Every NIfTI run of a story has N or N - 20 volumes and the brain mask's volume shape."""
+    for path in runs:
+        shape = nifti_shape(path)
+        if shape[3] not in (n, n - 20):
+            raise ValueError(
+                f"{path}: {shape[3]} volumes, expected N = {n} (then trimmed to [10:-10]) or N - 20 for story {story}"
+            )
+        if mask_shape is not None and shape[:3] != mask_shape:
+            raise ValueError(
+                f"{path}: volume shape {shape[:3]} differs from the --brain_mask's {mask_shape}; give a mask in the "
+                "space of the runs"
+            )
+
+
+def write_mean_of_runs(path: str, runs: Sequence[str], mask, n: int) -> None:
+    """Write the runs of a story and their mean in the layout of the published ``.hf5`` files.
+
+    Args:
+        path: output ``.hf5``: "data" (N - 20, V) float32, the mean of the runs, and "individual_repeats"
+            (R, N - 20, V) float32; its "runs" attribute lists the source files (JSON).
+        runs: R 4-D NIfTI files of (x, y, z, N or N - 20) volumes.
+        mask: (x, y, z) bool brain mask; its V voxels, in C order, are the columns.
+        n: N, the TRs acquired (respdict.json); runs of N volumes are trimmed to ``[10:-10]``.
+    """
+    import h5py
+    import numpy as np
+
+    from espnet_brain.bin.dump_encoding import load_nifti_responses
+
+    reps = np.stack([load_nifti_responses(run, mask, n) for run in runs])  # (R, N - 20, V)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with h5py.File(path, "w") as f:
+        f["data"] = reps.mean(axis=0, dtype=np.float64).astype(np.float32)
+        f["individual_repeats"] = reps
+        f.attrs["runs"] = json.dumps([os.path.abspath(r) for r in runs])
 
 
 def write_set(out_dir: str, subject: str, entries: Dict[str, Dict[str, str]]) -> None:
@@ -177,22 +277,37 @@ def prepare(
         check_corpus(corpus, subject)
     else:
         check_corpus_nifti(corpus)
+    mask = None
     if responses == "nifti":
-        if not nifti_template or not brain_mask:
-            raise ValueError("--responses nifti needs --nifti_template (with {story}, {subject}) and --brain_mask")
+        nifti_template = nifti_template or BIDS_TEMPLATE
+        if "{story}" not in nifti_template:
+            raise ValueError(f"--nifti_template {nifti_template!r}: must contain {{story}}")
+        if not brain_mask:
+            raise ValueError("--responses nifti needs --brain_mask (a 3-D NIfTI whose non-zero voxels are the voxels)")
         if not os.path.isfile(brain_mask):
             raise ValueError(f"--brain_mask: {brain_mask} does not exist")
+        nifti_shape(brain_mask, ndim=3)
+        from espnet_brain.bin.dump_encoding import load_mask
+
+        mask = load_mask(brain_mask)
     respdict = load_respdict(corpus)
-    available = find_stories(corpus, subject, respdict, responses, nifti_template)
+    found = find_stories(corpus, subject, respdict, responses, nifti_template)
+    available = list(found)
     if stories:
         unknown = [s for s in stories if s not in available]
         if unknown:
-            raise ValueError(f"--stories: {unknown} have no responses for {subject} (available: {available})")
+            raise ValueError(
+                f"--stories: {unknown} have no responses for {subject} (looked for "
+                f"{_tried(corpus, subject, unknown, responses, nifti_template)}; available: {available})"
+            )
         available = [s for s in available if s in stories]
     test = [s for s in test_stories if s]
     missing_test = [s for s in test if s not in available]
     if missing_test:
-        raise ValueError(f"--test_stories: {missing_test} have no responses for {subject} in {corpus}")
+        raise ValueError(
+            f"--test_stories: {missing_test} have no responses for {subject} in {corpus} (looked for "
+            f"{_tried(corpus, subject, missing_test, responses, nifti_template)})"
+        )
     rest = [s for s in available if s not in test]
     dev = list(dev_stories) if dev_stories else rest[len(rest) - n_dev :] if n_dev > 0 else []
     bad_dev = [s for s in dev if s not in rest]
@@ -204,6 +319,7 @@ def prepare(
 
     sets = {"train": train, "dev": dev, "test": test}
     entries: Dict[str, Dict[str, Dict[str, str]]] = {k: {} for k in sets}
+    averages: Dict[str, tuple] = {}  # .hf5 to write -> (runs, N)
     for name, names in sets.items():
         for story in names:
             wav = os.path.join(corpus, "stimuli", f"{story}.wav")
@@ -218,21 +334,28 @@ def prepare(
             check_textgrid(grid, duration)
             n = respdict[story]
             check_timing(story, n, duration, tolerance_s)
-            resp = response_source(corpus, subject, story, responses, nifti_template)
+            runs = found[story]
             if responses == "hf5":
+                resp = runs[0]
                 rows = hf5_rows(resp)
                 if rows != n - TRIM_START - 2 * TRIM_END:
                     raise ValueError(
                         f"{resp}: {rows} response rows, expected N - 20 = {n - 20} (N = {n} in respdict.json)"
                     )
             else:
-                vols = nifti_volumes(resp)
-                if vols not in (n, n - 20):
-                    raise ValueError(f"{resp}: {vols} volumes, expected N = {n} (then trimmed to [10:-10]) or N - 20")
+                check_runs(story, runs, n, mask.shape)
+                if len(runs) == 1:
+                    resp = runs[0]
+                else:
+                    resp = os.path.abspath(os.path.join(dst, name, "responses", f"{story}.hf5"))
+                    averages[resp] = (runs, n)
+                    logger.info(f"story {story}: mean of {len(runs)} runs ({', '.join(runs)}) -> {resp}")
             entry = {"wav": wav, "resp": resp, "textgrid": grid, "num_trs": str(n)}
             if name == "test":
                 if responses == "hf5" and hf5_has_repeats(resp):
                     entry["repeats"] = resp
+                elif responses == "nifti" and len(runs) >= 2:
+                    entry["repeats"] = resp  # its "individual_repeats", as in the published .hf5 files
                 elif responses == "nifti" and repeats_template:
                     reps = sorted(p for p in _glob(repeats_template.format(root=corpus, subject=subject, story=story)))
                     if len(reps) >= 2:
@@ -240,6 +363,8 @@ def prepare(
                 if "repeats" not in entry:
                     logger.warning(f"test story {story}: no repeated presentations; no noise ceiling will be computed")
             entries[name][story] = entry
+    for path, (runs, n) in averages.items():
+        write_mean_of_runs(path, runs, mask, n)
     for name in sets:
         write_set(os.path.join(dst, name), subject, entries[name])
     if roi_file is not None:
@@ -287,10 +412,16 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--nifti_template",
         default=None,
-        help="path of a story's 4-D NIfTI with {root}, {subject}, {story}, "
-        "e.g. '{root}/nifti/{subject}/{story}.nii.gz'",
+        help="path of a story's 4-D NIfTI run(s) with {root}, {subject}, {story}; glob wildcards match several runs "
+        "(sessions, _run-K repeats), averaged into DST/<set>/responses/<story>.hf5 and kept as the test story's "
+        f"repeats (default: ds003020's BIDS layout, {BIDS_TEMPLATE}). The runs are averaged as stored: give runs "
+        "aligned to the brain mask (e.g. a preprocessed derivative in the same layout)",
     )
-    parser.add_argument("--repeats_template", default=None, help="glob of the test story's repeated NIfTI runs")
+    parser.add_argument(
+        "--repeats_template",
+        default=None,
+        help="glob of the test story's repeated NIfTI runs, when --nifti_template matches one file for it",
+    )
     parser.add_argument("--brain_mask", default=None, help="3-D NIfTI; its non-zero voxels are the voxels (nifti)")
     parser.add_argument("--roi_file", default=None, help="JSON {roi: [voxel indices]}, copied to DST/rois.json")
     parser.add_argument("--tolerance_s", type=float, default=2 * TR, help="audio length vs TR count tolerance (s)")

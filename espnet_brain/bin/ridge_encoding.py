@@ -123,7 +123,8 @@ def fit_predict(
     """Fit on the training stories (those with responses), predict every test story.
 
     Returns:
-        ({test story: (N - 20, V) predictions}, the fitted estimator).
+        ({test story: (N - 20, V) predictions}, the fitted estimator; its ``cv`` holds the folds used, fewer or of
+        shorter chunks than ``n_splits`` / ``chunk_len`` when the training TRs are too few for them).
     """
     train = sorted(s for s in train_responses if s in train_feats)
     missing = sorted(s for s in train_responses if s not in train_feats)
@@ -132,7 +133,8 @@ def fit_predict(
     if not train:
         raise ValueError("no training story")
     x, y, _ = stack(train_feats, train_responses, train, delays)
-    cv = ChunkedKFold(n_splits=n_splits, chunk_len=chunk_len, shuffle=True, random_state=seed)
+    # a small corpus gets fewer folds or shorter chunks (logged); model.cv holds the ones used
+    cv = ChunkedKFold(n_splits=n_splits, chunk_len=chunk_len, shuffle=True, random_state=seed).adapted_to(x.shape[0])
     start = time.perf_counter()
     model = VoxelwiseRidgeCV(alphas=alphas, cv=cv, solver=solver, backend=backend, n_targets_batch=n_targets_batch).fit(
         x, y
@@ -175,8 +177,15 @@ def get_parser() -> argparse.ArgumentParser:
         help="penalties, himalaya/scikit-learn convention S/(S^2+alpha): list or 'logspace(a,b,n)' "
         "(default logspace(2,8,10) = the Huth-lab logspace(1,4,10) squared)",
     )
-    parser.add_argument("--n_splits", type=int, default=5, help="cross-validation folds")
-    parser.add_argument("--chunk_len", type=int, default=40, help="TRs per contiguous cross-validation chunk")
+    parser.add_argument(
+        "--n_splits", type=int, default=5, help="cross-validation folds (fewer, with a warning, for too few chunks)"
+    )
+    parser.add_argument(
+        "--chunk_len",
+        type=int,
+        default=40,
+        help="TRs per contiguous cross-validation chunk (halved, with a warning, when all TRs fit in one chunk)",
+    )
     parser.add_argument("--solver", default="svd", choices=["svd", "himalaya"])
     parser.add_argument("--backend", default="numpy", help="numpy, torch or torch_cuda (himalaya's backends)")
     parser.add_argument("--n_targets_batch", type=int, default=None, help="voxels per batch (memory)")
@@ -222,8 +231,8 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
         "alphas": [float(a) for a in args.alphas],
         "alpha_convention": "himalaya/scikit-learn: coef = (X^T X + alpha I)^-1 X^T Y, singular values shrunk as "
         "S/(S^2 + alpha); the Huth-lab ridge uses S/(S^2 + a^2), so its a is sqrt(alpha)",
-        "cv": f"{args.n_splits} folds of shuffled contiguous chunks of {args.chunk_len} TRs; per-voxel alpha by mean "
-        "validation correlation, then refit on all training TRs",
+        "cv": f"{model.cv.n_splits} folds of shuffled contiguous chunks of {model.cv.chunk_len} TRs; per-voxel alpha "
+        "by mean validation correlation, then refit on all training TRs",
         "solver": args.solver,
         "features": "z-scored per story (statistics of the response rows), delayed on the stimulus grid, rows [10:-5]",
     }

@@ -14,7 +14,7 @@ import torch
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
 from typeguard import typechecked
 
-from espnet_brain.encoder.hf_utils import load_backbone, load_config
+from espnet_brain.encoder.hf_utils import load_backbone, load_config, match_truncated_output
 
 MODES = ("finetune", "scratch", "frozen")
 
@@ -30,7 +30,9 @@ class HFSSLEncoder(AbsEncoder):
         mode: ``"finetune"`` (pretrained weights, trained), ``"scratch"`` (same config, HF's random
             initialisation, trained) or ``"frozen"`` (pretrained weights, ``requires_grad=False`` and always
             in eval mode, so no dropout; gradients still flow through it to the frontend).
-        num_layers: Keep only the first ``num_layers`` transformer layers (None: all).
+        num_layers: Keep only the first ``num_layers`` transformer layers (None: all). The output is then the full
+            model's ``hidden_states[num_layers]``: a stable-layer-norm model (e.g. wav2vec2-large-lv60) keeps its
+            final layer norm only when no layer is dropped, since that norm belongs to the last layer's output.
         hidden_dropout: Override of ``config.hidden_dropout`` (None: the checkpoint's value).
         attention_dropout: Override of ``config.attention_dropout``.
         activation_dropout: Override of ``config.activation_dropout``.
@@ -78,6 +80,7 @@ class HFSSLEncoder(AbsEncoder):
             if value is not None:
                 overrides[key] = value
         config = load_config(model_name_or_path, "encoder_conf.model_name_or_path")
+        self._full_num_layers = config.num_hidden_layers
         if num_layers is not None:
             if not 1 <= num_layers <= config.num_hidden_layers:
                 raise ValueError(
@@ -107,6 +110,7 @@ class HFSSLEncoder(AbsEncoder):
         # Only the transformer stack is kept; the CNN and projection would be unused parameters (DDP error).
         self.transformer = backbone.encoder
         del backbone
+        match_truncated_output(self.transformer, config, config.num_hidden_layers, self._full_num_layers)
 
         if input_size != config.hidden_size:
             self.input_proj: Optional[torch.nn.Linear] = torch.nn.Linear(input_size, config.hidden_size)
@@ -149,6 +153,9 @@ class HFSSLEncoder(AbsEncoder):
             logging.info("HFSSLEncoder: restored the initial random (scratch) transformer weights")
             return
         backbone = load_backbone(self.model_name_or_path, self.hf_config, "encoder_conf.model_name_or_path")
+        match_truncated_output(
+            backbone.encoder, self.hf_config, self.hf_config.num_hidden_layers, self._full_num_layers
+        )
         self.transformer.load_state_dict(backbone.encoder.state_dict())
         logging.info(f"HFSSLEncoder: reloaded pretrained transformer weights from {self.model_name_or_path}")
 

@@ -10,7 +10,8 @@ Example:
     >>> r = model.score(X_test, Y_test)  # (V,) voxelwise Pearson r
 """
 
-from typing import Iterable, Iterator, List, Optional, Sequence, Union
+import logging
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -31,12 +32,19 @@ class ChunkedKFold:
     each fold is one contiguous block, exactly ``sklearn.model_selection.KFold(n_splits)`` without shuffling.
     Neighbouring TRs are correlated (slow hemodynamics), so shuffled single-TR folds would leak.
 
+    Too few samples for the folds asked for (a small corpus) are adapted with a logged warning: fewer folds (one
+    chunk each, at least 2) when there are at least 2 chunks, else 2 folds of half the samples each. Fewer than
+    ``2 * MIN_VAL_SAMPLES`` samples cannot be cross-validated: ValueError.
+
     Args:
         n_splits: number of folds (>= 2).
         chunk_len: chunk length in samples, or None for one block per fold.
         shuffle: shuffle the chunks before assigning them to folds.
         random_state: seed of that shuffle.
     """
+
+    #: Smallest validation fold an adapted split makes (a correlation needs at least 2 samples).
+    MIN_VAL_SAMPLES = 2
 
     @typechecked
     def __init__(
@@ -52,26 +60,91 @@ class ChunkedKFold:
         self.random_state = random_state
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
-        return self.n_splits
+        """Number of folds; for ``X`` given, the number :meth:`split` makes of it (after any adaptation)."""
+        return self.n_splits if X is None else self.plan(len(X))[0]
+
+    def plan(self, n_samples: int) -> Tuple[int, Optional[int]]:
+        """The (n_splits, chunk_len) that ``n_samples`` samples allow, closest to the ones asked for.
+
+        Args:
+            n_samples: number of samples to split.
+
+        Returns:
+            (n_splits, chunk_len): the constructor's values when they fit; otherwise fewer folds (one chunk each; a
+            remainder shorter than ``MIN_VAL_SAMPLES`` joins the chunk before it) when there are at least 2 chunks, else
+            2 folds of ``ceil(n_samples / 2)``-sample chunks.
+        """
+        if n_samples < 2 * self.MIN_VAL_SAMPLES:
+            raise ValueError(
+                f"ChunkedKFold: {n_samples} samples cannot make 2 cross-validation folds of at least "
+                f"{self.MIN_VAL_SAMPLES} samples (n_splits={self.n_splits}, chunk_len={self.chunk_len}); no choice of "
+                "n_splits / chunk_len helps: train on more samples (more training stories, --train_responses and "
+                "--train_feats of espnet_brain.bin.ridge_encoding), or pass explicit splits as cv"
+            )
+        if self.chunk_len is None:
+            if n_samples >= self.n_splits:
+                return self.n_splits, None
+            return max(2, n_samples // self.MIN_VAL_SAMPLES), None
+        if -(-n_samples // self.chunk_len) >= self.n_splits:
+            return self.n_splits, self.chunk_len
+        # one chunk per fold; a remainder too short to validate on joins the chunk before it (see split)
+        usable = n_samples // self.chunk_len + (n_samples % self.chunk_len >= self.MIN_VAL_SAMPLES)
+        if usable >= 2:
+            return usable, self.chunk_len
+        return 2, -(-n_samples // 2)
+
+    def adapted_to(self, n_samples: int) -> "ChunkedKFold":
+        """This splitter with the folds and chunks that ``n_samples`` allow (a warning says what changed).
+
+        Args:
+            n_samples: number of samples to split.
+
+        Returns:
+            ``self`` when it fits, else a new ChunkedKFold with the adapted ``n_splits`` / ``chunk_len``.
+        """
+        n_splits, chunk_len = self.plan(n_samples)
+        if (n_splits, chunk_len) == (self.n_splits, self.chunk_len):
+            return self
+        self._warn_adapted(n_samples, n_splits, chunk_len)
+        return ChunkedKFold(n_splits, chunk_len, shuffle=self.shuffle, random_state=self.random_state)
+
+    def _warn_adapted(self, n_samples: int, n_splits: int, chunk_len: Optional[int]) -> None:
+        if self.chunk_len is None:
+            have = f"{n_samples} samples cannot make n_splits={self.n_splits} folds"
+        else:
+            n_chunks = -(-n_samples // self.chunk_len)
+            have = (
+                f"{n_samples} samples in {n_chunks} chunk(s) of chunk_len={self.chunk_len} cannot make "
+                f"n_splits={self.n_splits} folds"
+            )
+        changed = f"using {n_splits} folds" + (
+            f" of {chunk_len}-sample chunks" if chunk_len != self.chunk_len else " instead"
+        )
+        logging.warning(
+            f"ChunkedKFold: {have}; {changed} (set n_splits and chunk_len, --n_splits and --chunk_len of "
+            "espnet_brain.bin.ridge_encoding, to choose the folds yourself)"
+        )
 
     def split(self, X, y=None, groups=None) -> Iterator[Split]:
         """Yield (train_indices, val_indices) for X of shape (n_samples, ...)."""
         n_samples = len(X)
-        if self.chunk_len is None:
-            chunks = np.array_split(np.arange(n_samples), self.n_splits)
-            fold_of_chunk = np.arange(self.n_splits)
+        n_splits, chunk_len = self.plan(n_samples)
+        adapted = (n_splits, chunk_len) != (self.n_splits, self.chunk_len)
+        if adapted:
+            self._warn_adapted(n_samples, n_splits, chunk_len)
+        if chunk_len is None:
+            chunks = np.array_split(np.arange(n_samples), n_splits)
+            fold_of_chunk = np.arange(n_splits)
         else:
-            chunks = [np.arange(s, min(s + self.chunk_len, n_samples)) for s in range(0, n_samples, self.chunk_len)]
+            chunks = [np.arange(s, min(s + chunk_len, n_samples)) for s in range(0, n_samples, chunk_len)]
+            if adapted and len(chunks) > n_splits:  # a remainder too short to validate on joins the chunk before it
+                chunks[-2:] = [np.concatenate(chunks[-2:])]
             order = np.arange(len(chunks))
             if self.shuffle:
                 np.random.default_rng(self.random_state).shuffle(order)
             fold_of_chunk = np.empty(len(chunks), dtype=int)
-            fold_of_chunk[order] = np.arange(len(chunks)) % self.n_splits
-        if min(len(chunks), n_samples) < self.n_splits:
-            raise ValueError(
-                f"ChunkedKFold: {n_samples} samples in {len(chunks)} chunks cannot make {self.n_splits} folds"
-            )
-        for k in range(self.n_splits):
+            fold_of_chunk[order] = np.arange(len(chunks)) % n_splits
+        for k in range(n_splits):
             val = np.concatenate([c for c, f in zip(chunks, fold_of_chunk) if f == k])
             val.sort()
             yield np.setdiff1d(np.arange(n_samples), val), val

@@ -57,20 +57,6 @@ def normalized_correlation(r: np.ndarray, ceiling: np.ndarray, min_ceiling: floa
     return np.where(ok, r / np.where(ok, ceiling, 1.0), np.nan)
 
 
-def ceiling_from_repeats(repeats: np.ndarray) -> np.ndarray:
-    """Noise ceiling from repeated presentations (delegates to ``noise_ceiling.noise_ceiling``).
-
-    Args:
-        repeats: (n_repeats, T, V) responses to the same stimulus.
-
-    Returns:
-        (V,) maximum achievable correlation with a single repeat.
-    """
-    from espnet_brain.encoding.noise_ceiling import noise_ceiling  # written separately; imported when needed
-
-    return np.asarray(noise_ceiling(repeats))
-
-
 def roi_summary(
     scores: np.ndarray, rois: Mapping[str, RoiIndex], ceiling: Optional[np.ndarray] = None
 ) -> Dict[str, Dict[str, float]]:

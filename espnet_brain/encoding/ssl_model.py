@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from typeguard import typechecked
 
-from espnet_brain.encoder.hf_utils import read_do_normalize
+from espnet_brain.encoder.hf_utils import match_truncated_output, read_do_normalize
 from espnet_brain.encoding.lora import ATTENTION_TARGETS, add_lora, check_adapters_reached, reset_lora
 
 LORA_KEYS = ("r", "alpha", "dropout", "targets", "layers")
@@ -90,7 +90,8 @@ class SSLSpeechModel(nn.Module):
             "output_dense"), ``layers`` (None: all).
         freeze: freeze the pretrained weights (with LoRA, only the adapters and the layer weights train).
         freeze_feature_encoder: keep the convolutional feature encoder frozen even when ``freeze`` is False.
-        drop_upper_layers: delete the transformer layers above ``layer`` (they cannot affect it; saves time).
+        drop_upper_layers: delete the transformer layers above ``layer`` (they cannot affect it; saves time). The
+            features stay those of the full model (a stable-layer-norm model's final norm is dropped with them).
         normalize_waveform: z-score each waveform over its valid samples; None reads ``do_normalize`` from the
             model directory's preprocessor_config.json (False if absent).
         use_attention_mask: pass an attention mask for padded batches; None follows the model's convention (only
@@ -170,9 +171,12 @@ class SSLSpeechModel(nn.Module):
         # LayerDrop would skip layers and shift the hidden_states indices; SpecAugment is not wanted here.
         hf.config.layerdrop = 0.0
         hf.config.apply_spec_augment = False
-        if keep_layers < hf.config.num_hidden_layers:
+        full_layers = hf.config.num_hidden_layers
+        if keep_layers < full_layers:
             hf.encoder.layers = hf.encoder.layers[:keep_layers]
             hf.config.num_hidden_layers = keep_layers
+            # stable-layer-norm models: the final norm belongs to the last layer, not to layer keep_layers
+            match_truncated_output(hf.encoder, hf.config, keep_layers, full_layers)
 
     @staticmethod
     def _base(model: nn.Module) -> nn.Module:

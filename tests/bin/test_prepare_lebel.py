@@ -1,11 +1,16 @@
 """prepare_lebel: story-level data directories from the ds003020 layout, and the checks that protect them."""
 
 import json
+import logging
 
+import kaldiio
+import numpy as np
 import pytest
-from fixtures.lebel_encoding import editable_copy, tiny_lebel
+from fixtures.lebel_encoding import TINY_CONF, add_bids_runs, copy_enc_recipe, editable_copy, tiny_lebel
 
 from espnet_brain.bin.prepare_lebel import CorpusError, main, prepare
+
+BIDS_GLOB = "sub-UTS01/ses-*/func/sub-UTS01_ses-*_task-{story}_*bold.nii.gz"
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +92,90 @@ def test_command_line_reports_errors_without_a_traceback(tmp_path, capsys):
     assert main(["--corpus", str(tmp_path / "nothing"), "--dst", str(tmp_path / "data")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("prepare_lebel: incomplete LeBel corpus") and "ds003020" in err
+
+
+@pytest.fixture(scope="module")
+def bids(root, tmp_path_factory):
+    """A copy of the corpus with NIfTI runs in ds003020's BIDS layout, in a directory whose name has a space."""
+    corpus = editable_copy(root, tmp_path_factory.mktemp("bids") / "my ds003020")
+    mask, runs = add_bids_runs(corpus)
+    return corpus, mask, runs
+
+
+def test_nifti_runs_in_the_bids_layout_are_found_and_the_test_repeats_averaged(bids, tmp_path):
+    import h5py
+
+    from espnet_brain.bin.dump_encoding import dump, zscore_story
+
+    corpus, mask, runs = bids
+    data = tmp_path / "data"
+    sets = prepare(str(corpus), "UTS01", str(data), responses="nifti", brain_mask=str(mask), n_dev=1)
+    assert sets == {"train": ["abrightmorning", "alittlebird"], "dev": ["theoldhouse"], "test": ["wheretheressmoke"]}
+    resp = dict(_lines(data / "train" / "resp.scp"))
+    assert resp["abrightmorning"] == str(
+        corpus / "sub-UTS01/ses-1/func/sub-UTS01_ses-1_task-abrightmorning_bold.nii.gz"
+    )
+    assert resp["alittlebird"].endswith("ses-2/func/sub-UTS01_ses-2_task-alittlebird_bold.nii.gz")
+    test_file = data / "test" / "responses" / "wheretheressmoke.hf5"
+    assert dict(_lines(data / "test" / "resp.scp")) == {"wheretheressmoke": str(test_file)}
+    assert dict(_lines(data / "test" / "repeats.scp")) == {"wheretheressmoke": str(test_file)}
+    repeats = np.stack([run[10:-10] for run in runs["wheretheressmoke"]])  # 2 runs of N volumes -> (2, N - 20, V)
+    with h5py.File(test_file, "r") as f:
+        assert f["individual_repeats"].shape == repeats.shape == (2, len(runs["wheretheressmoke"][0]) - 20, 12)
+        np.testing.assert_allclose(f["individual_repeats"][...], repeats)
+        np.testing.assert_allclose(f["data"][...], repeats.mean(0), rtol=1e-6, atol=1e-6)
+        assert not np.allclose(f["data"][...], repeats[0], atol=0.1)  # really the mean, not one run
+    # the dump reads both: the response of the test story is the mean, its repeats go to the noise ceiling
+    dump(str(data), ["train", "dev", "test"], str(tmp_path / "dump"), chunk_sets=[], **TINY_CONF)
+    stories = tmp_path / "dump" / "test" / "stories"
+    got = kaldiio.load_scp(str(stories / "response.scp"))["wheretheressmoke"]
+    np.testing.assert_allclose(got, zscore_story(repeats.mean(0)), atol=1e-4)
+    np.testing.assert_allclose(np.load(dict(_lines(stories / "repeats.scp"))["wheretheressmoke"]), repeats)
+    train = kaldiio.load_scp(str(tmp_path / "dump" / "train" / "stories" / "response.scp"))["alittlebird"]
+    np.testing.assert_allclose(train, zscore_story(runs["alittlebird"][0][10:-10]), atol=1e-4)
+
+
+def test_stories_without_nifti_runs_name_the_pattern_tried(bids, tmp_path, caplog):
+    corpus, mask, _ = bids
+    kwargs = dict(corpus=str(corpus), subject="UTS01", dst=str(tmp_path / "data"), responses="nifti")
+    with pytest.raises(ValueError) as err:
+        prepare(**kwargs, brain_mask=str(mask), test_stories=["nosuchstory"])
+    message = str(err.value)
+    assert message.startswith("--test_stories: ['nosuchstory'] have no responses for UTS01")
+    assert str(corpus / BIDS_GLOB.format(story="nosuchstory")) in message and "--nifti_template" in message
+    # a template that kept the quotes of a shell command line finds nothing, and shows what it looked for
+    quoted = "'{root}/sub-{subject}/ses-*/func/sub-{subject}_ses-*_task-{story}_*bold.nii.gz'"
+    with caplog.at_level(logging.WARNING), pytest.raises(ValueError, match="--test_stories") as err:
+        prepare(**kwargs, brain_mask=str(mask), nifti_template=quoted)
+    assert f"'{corpus}/sub-UTS01/ses-*/func/sub-UTS01_ses-*_task-wheretheressmoke_*bold.nii.gz'" in str(err.value)
+    assert "4 stories of respdict.json have no responses for UTS01" in caplog.text
+    assert f"'{corpus}/sub-UTS01/ses-*/func/sub-UTS01_ses-*_task-abrightmorning_*bold.nii.gz'" in caplog.text
+    with pytest.raises(ValueError, match="--brain_mask"):
+        prepare(**kwargs)
+    with pytest.raises(ValueError, match=r"--nifti_template .*\{root\}, \{subject\}, \{story\}"):
+        prepare(**kwargs, brain_mask=str(mask), nifti_template="{root}/{session}/{story}.nii.gz")
+
+
+def test_a_run_outside_the_brain_mask_space_is_named(bids, tmp_path):
+    import nibabel
+
+    corpus, _, _ = bids
+    small = tmp_path / "mask.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(np.ones((3, 4, 4), np.uint8), np.eye(4)), small)
+    with pytest.raises(ValueError, match=r"_bold\.nii\.gz: volume shape \(3, 4, 5\) differs from the --brain_mask"):
+        prepare(str(corpus), "UTS01", str(tmp_path / "data"), responses="nifti", brain_mask=str(small))
+    assert not (tmp_path / "data").exists()
+
+
+def test_recipe_passes_quoted_options_with_spaces_to_the_data_preparation(bids, tmp_path):
+    from fixtures.recipes import run
+
+    corpus, mask, _ = bids
+    rec = copy_enc_recipe(tmp_path / "repo", "lebel2023")
+    template = "{root}/sub-{subject}/ses-*/func/sub-{subject}_ses-*_task-{story}_*bold.nii.gz"
+    opts = f"--responses nifti --n_dev 1 --brain_mask '{mask}' --nifti_template '{template}'"
+    run(rec, "--stop_stage", "1", "--local_data_opts", opts, env={"LEBEL2023": str(corpus)})
+    assert dict(_lines(rec / "data" / "test" / "repeats.scp"))["wheretheressmoke"].endswith(
+        "data/test/responses/wheretheressmoke.hf5"
+    )
+    assert (rec / "data" / "brain_mask").read_text().strip() == str(mask)

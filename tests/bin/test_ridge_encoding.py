@@ -5,6 +5,7 @@ repeats), which makes the ridge estimate good enough for >= 90 % of the ceiling 
 """
 
 import json
+import logging
 
 import kaldiio
 import numpy as np
@@ -116,3 +117,24 @@ def test_command_line_writes_predictions_and_the_alpha_convention(corpus, tmp_pa
     settings = (tmp_path / "ridge.yaml").read_text()
     assert "S/(S^2 + alpha)" in settings and "sqrt(alpha)" in settings
     assert set(np.load(tmp_path / "best_alphas.npy")) <= {10.0, 100.0, 1000.0, 10000.0, 100000.0}
+
+
+def test_a_corpus_too_small_for_the_folds_gets_fewer_and_says_so(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    feats, resp = tmp_path / "feats", tmp_path / "resp"
+    feats.mkdir()
+    resp.mkdir()
+    lines = []
+    for story, n in (("a", 100), ("b", 68)):  # N acquired: 80 + 48 = 128 response rows in 40-TR chunks
+        x = rng.standard_normal((n - 5, 3))
+        np.save(feats / f"{story}.npy", x)
+        np.save(resp / f"{story}.npy", design_matrix(x, [1, 2])[:, :2] + 0.1 * rng.standard_normal((n - 20, 2)))
+        lines.append(f"{story} {resp / story}.npy\n")
+    (tmp_path / "resp.scp").write_text("".join(lines))
+    args = ["--train_feats", str(feats), "--train_responses", str(tmp_path / "resp.scp"), "--test_feats", str(feats)]
+    with caplog.at_level(logging.WARNING):
+        assert main(args + ["--output_dir", str(tmp_path / "out")]) == 0
+    assert "cannot make n_splits=5 folds; using 4 folds" in caplog.text and "--chunk_len" in caplog.text
+    assert "4 folds of shuffled contiguous chunks of 40 TRs" in (tmp_path / "out" / "ridge.yaml").read_text()
+    preds = kaldiio.load_scp(str(tmp_path / "out" / "pred.scp"))
+    assert preds["a"].shape == (80, 2) and preds["b"].shape == (48, 2)

@@ -22,6 +22,8 @@ def files(tmp_path):
     (tmp_path / "repeats.scp").write_text(f"story {tmp_path}/reps.npy\n")
     (tmp_path / "pred").mkdir()
     np.save(tmp_path / "pred" / "story.npy", signal)  # the noiseless signal as a prediction
+    (tmp_path / "shuffled").mkdir()
+    np.save(tmp_path / "shuffled" / "story.npy", signal[rng.permutation(len(signal))])  # same values, TRs shuffled
     mask = np.ones(6, dtype=bool)
     mask[2] = False
     np.save(tmp_path / "mask.npy", mask)
@@ -32,7 +34,7 @@ def files(tmp_path):
 def test_scores_masks_ceiling_and_report(files):
     tmp = files["tmp"]
     results = score(
-        str(tmp / "resp.scp"), [("oracle", str(tmp / "pred")), ("shuffled", str(tmp / "pred"))], str(tmp / "R.md"),
+        str(tmp / "resp.scp"), [("oracle", str(tmp / "pred")), ("shuffled", str(tmp / "shuffled"))], str(tmp / "R.md"),
         repeats=str(tmp / "repeats.scp"), voxel_mask=str(tmp / "mask.npy"), rois=str(tmp / "rois.json"),
         plot_dir=str(tmp / "plots"), title="test scores",
     )  # fmt: skip
@@ -43,8 +45,10 @@ def test_scores_masks_ceiling_and_report(files):
     assert results["oracle"]["all"]["n_voxels"] == 5 and results["oracle"]["a"]["n_voxels"] == 2
     ceiling = np.load(tmp / "noise_ceiling.npy")
     assert np.isnan(ceiling[2]) and ceiling[5] < 0.5 < ceiling[0]
-    # the oracle reaches about its ceiling on the signal voxels
+    # the oracle reaches about its ceiling on the signal voxels; the same values in shuffled order predict nothing
     assert 0.8 < results["oracle"]["a"]["fraction_of_ceiling"] < 1.2
+    assert abs(results["shuffled"]["all"]["mean"]) < 0.15 and results["oracle"]["all"]["mean"] > 0.5
+    assert "| shuffled | 5 |" in (tmp / "R.md").read_text()
     report = (tmp / "R.md").read_text()
     assert report.startswith("# test scores") and "(1 masked: NaN in the data)" in report
     assert "| oracle | 5 |" in report and "| noise ceiling (mean CC_max) |" in report
@@ -82,3 +86,4 @@ def test_missing_story_and_bad_system_are_reported(files, capsys):
     assert rc == 1 and "no entry for test stories ['story']" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--responses", str(tmp / "resp.scp"), "--system", "no-equals-sign", "--out", str(tmp / "R.md")])
+    assert "--system: expected NAME=PATH, got 'no-equals-sign'" in capsys.readouterr().err

@@ -166,6 +166,38 @@ def test_config_overrides_and_num_layers(tmp_path):
         HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), num_layers=3)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_num_layers_of_a_stable_layer_norm_model_gives_its_hidden_state(tmp_path, kind):
+    """Pre-norm models apply a final layer norm to the last layer only: cut to k layers, the output is the
+    full model's hidden_states[k], not that norm applied to layer k."""
+    full = save_tiny(tmp_path, kind, num_hidden_layers=3, do_stable_layer_norm=True, feat_extract_norm="layer").eval()
+    x, lengths = _batch(d_in=16)
+    mask = torch.arange(x.size(1))[None, :] < lengths[:, None]
+    valid = mask[:, :, None]
+    outputs = []  # what each layer of the full encoder returns: hidden_states[1..3] before the final norm
+    hooks = [
+        layer.register_forward_hook(lambda m, i, o: outputs.append(o[0] if isinstance(o, tuple) else o))
+        for layer in full.encoder.layers
+    ]
+    with torch.no_grad():
+        last = full.encoder(x.masked_fill(~valid, 0.0), attention_mask=mask).last_hidden_state
+        for hook in hooks:
+            hook.remove()
+        ref = [None, outputs[0], outputs[1], last]
+        assert not torch.allclose(last, outputs[2], atol=1e-3)  # the final norm changes the last layer's output
+        for num_layers in (1, 2, None):
+            enc = HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), num_layers=num_layers).eval()
+            y, _, _ = enc(x, lengths)
+            want = ref[3 if num_layers is None else num_layers]  # ref[3]: the last layer, after the final norm
+            torch.testing.assert_close(y, want.masked_fill(~valid, 0.0), atol=1e-5, rtol=1e-5)
+        cut = HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), num_layers=2).eval()
+        for p in cut.parameters():
+            p.normal_()
+    cut.reload_pretrained_parameters()  # the cut encoder's weights reload from the full checkpoint
+    with torch.no_grad():
+        torch.testing.assert_close(cut(x, lengths)[0], ref[2].masked_fill(~valid, 0.0), atol=1e-5, rtol=1e-5)
+
+
 def test_gradient_checkpointing_same_output(tiny_dirs):
     path = tiny_dirs["wavlm"]
     no_dropout = dict(hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)

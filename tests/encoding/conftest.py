@@ -20,18 +20,25 @@ TINY = dict(
 KINDS = ("wavlm", "wav2vec2", "hubert")
 
 
-def make_tiny_model(kind: str, path) -> str:
-    """Write a randomly initialised tiny model of ``kind`` with save_pretrained; return its directory."""
+def make_tiny_model(kind: str, path, stable_layer_norm: bool = False, **overrides) -> str:
+    """Write a randomly initialised tiny model of ``kind`` with save_pretrained; return its directory.
+
+    ``stable_layer_norm`` gives the large models' architecture (wav2vec2-large-lv60, wavlm-large, hubert-large):
+    pre-norm layers, a final layer norm after the last layer, layer-normed convolutions. ``overrides`` are more
+    config attributes.
+    """
     import torch
     from transformers import HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Model, WavLMConfig, WavLMModel
 
     torch.manual_seed(0)
+    conf = dict(TINY, do_stable_layer_norm=True, feat_extract_norm="layer") if stable_layer_norm else dict(TINY)
+    conf.update(overrides)
     if kind == "wavlm":
-        model = WavLMModel(WavLMConfig(**TINY, num_buckets=16, max_bucket_distance=32))
+        model = WavLMModel(WavLMConfig(**conf, num_buckets=16, max_bucket_distance=32))
     elif kind == "wav2vec2":
-        model = Wav2Vec2Model(Wav2Vec2Config(**TINY))
+        model = Wav2Vec2Model(Wav2Vec2Config(**conf))
     elif kind == "hubert":
-        model = HubertModel(HubertConfig(**TINY))
+        model = HubertModel(HubertConfig(**conf))
     else:
         raise ValueError(kind)
     model.save_pretrained(str(path))

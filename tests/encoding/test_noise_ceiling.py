@@ -36,10 +36,11 @@ def test_shapes_and_edge_cases():
     rng = np.random.default_rng(2)
     one_voxel = rng.normal(size=(3, 50))
     assert noise_ceiling(one_voxel).shape == (1,)
-    flat = np.zeros((3, 50, 2))
-    flat[:, :, 1] = rng.normal(size=(3, 50))
+    flat = np.zeros((3, 50, 3))
+    flat[:, :, 1] = rng.normal(size=(3, 50))  # noise only
+    flat[:, :, 2] = rng.normal(size=50) + 0.1 * rng.normal(size=(3, 50))  # the same signal in every repeat
     out = noise_ceiling(flat)
-    assert np.isnan(out[0]) and 0 <= out[1] <= 1
+    assert np.isnan(out[0]) and out[1] < 0.3 and out[2] > 0.95
     with pytest.raises(ValueError, match="at least 2 repeats"):
         noise_ceiling(rng.normal(size=(1, 10, 2)))
     with pytest.raises(ValueError, match="shape"):

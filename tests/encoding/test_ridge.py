@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
@@ -138,6 +140,49 @@ def test_chunked_kfold_is_contiguous():
         assert np.intersect1d(train, val).size == 0
         starts = val[np.r_[True, np.diff(val) > 1]]
         assert np.all(starts % 10 == 0)  # folds are made of whole 10-TR chunks
+
+
+def test_too_few_chunks_make_fewer_folds_with_a_warning(caplog):
+    X = np.zeros((128, 2))  # 4 chunks of 40 TRs (the last one 8): 5 folds are impossible
+    with caplog.at_level(logging.WARNING):
+        splits = list(ChunkedKFold(5, chunk_len=40, shuffle=True).split(X))
+    assert len(splits) == 4 and ChunkedKFold(5, chunk_len=40).get_n_splits(X) == 4
+    message = caplog.text
+    assert "128 samples in 4 chunk(s) of chunk_len=40 cannot make n_splits=5 folds; using 4 folds" in message
+    assert "--n_splits" in message and "--chunk_len" in message
+    vals = [val for _, val in splits]
+    np.testing.assert_array_equal(np.sort(np.concatenate(vals)), np.arange(128))  # every TR validated once
+    assert sorted(len(v) for v in vals) == [8, 40, 40, 40] and all(np.all(np.diff(v) == 1) for v in vals)
+    # a remainder too short to validate on joins the chunk before it: 81 = 40 + 41, not 40 + 40 + 1
+    assert [len(v) for _, v in ChunkedKFold(5, chunk_len=40).split(np.zeros((81, 1)))] == [40, 41]
+    # a splitter that fits is left alone, without a warning
+    caplog.clear()
+    fits = ChunkedKFold(5, chunk_len=40)
+    with caplog.at_level(logging.WARNING):
+        assert fits.adapted_to(200) is fits and len(list(fits.split(np.zeros((200, 1))))) == 5
+    assert not caplog.records
+    # the ridge fits such a corpus
+    X, Y = _data(n=128)
+    model = VoxelwiseRidgeCV(alphas=ALPHAS, cv=ChunkedKFold(5, chunk_len=40)).fit(X, Y)
+    assert model.coef_.shape == (10, 15)
+
+
+def test_all_samples_in_one_chunk_make_two_folds_of_shorter_chunks(caplog):
+    with caplog.at_level(logging.WARNING):
+        cv = ChunkedKFold(5, chunk_len=40, shuffle=True).adapted_to(30)
+    assert (cv.n_splits, cv.chunk_len, cv.shuffle) == (2, 15, True)
+    assert "using 2 folds of 15-sample chunks" in caplog.text and "--chunk_len" in caplog.text
+    assert [v.tolist() for _, v in cv.split(np.zeros((30, 1)))] in (
+        [list(range(15)), list(range(15, 30))], [list(range(15, 30)), list(range(15))])  # fmt: skip
+    # one block per fold (chunk_len=None, as cv=5 gives): fewer folds of at least 2 samples
+    assert [len(v) for _, v in resolve_splits(5, 4)] == [2, 2]
+
+
+def test_too_few_samples_for_any_fold_name_what_to_change():
+    with pytest.raises(ValueError, match=r"3 samples cannot make 2 cross-validation folds.*--train_responses"):
+        list(ChunkedKFold(5, chunk_len=40).split(np.zeros((3, 1))))
+    with pytest.raises(ValueError, match="pass explicit splits as cv"):
+        VoxelwiseRidgeCV(cv=5).fit(*_data(n=3))
 
 
 def test_input_errors():

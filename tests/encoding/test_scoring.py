@@ -1,12 +1,8 @@
-import sys
-import types
-
 import numpy as np
 import pytest
 from scipy.stats import pearsonr
 
 from espnet_brain.encoding.scoring import (
-    ceiling_from_repeats,
     normalized_correlation,
     pearson_r,
     plot_roi_bars,
@@ -34,13 +30,6 @@ def test_normalized_correlation():
     got = normalized_correlation(np.array([0.2, 0.3, 0.1]), np.array([0.4, 0.0, np.nan]))
     np.testing.assert_allclose(got, [0.5, np.nan, np.nan])
     np.testing.assert_allclose(normalized_correlation(np.array([0.1]), np.array([0.05]), min_ceiling=0.1), [np.nan])
-
-
-def test_ceiling_delegates_to_noise_ceiling_module(monkeypatch):
-    fake = types.ModuleType("espnet_brain.encoding.noise_ceiling")
-    fake.noise_ceiling = lambda repeats: repeats.mean((0, 1))
-    monkeypatch.setitem(sys.modules, "espnet_brain.encoding.noise_ceiling", fake)
-    np.testing.assert_allclose(ceiling_from_repeats(np.ones((3, 4, 5))), np.ones(5))
 
 
 def test_roi_summary_and_plots(tmp_path):

@@ -3,7 +3,7 @@ import torch
 
 from espnet_brain.encoding.ssl_model import SSLSpeechModel, load_pretrained_ssl, zscore_waveforms
 
-from .conftest import KINDS
+from .conftest import KINDS, make_tiny_model
 
 
 def _wave(n_batch=2, n_samples=1600):
@@ -50,6 +50,40 @@ def test_layer_matches_hidden_states(tiny_model_dirs, kind, layer):
     assert len(ssl.hf_model.encoder.layers) == max(1, layer % 4)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("tie_last", [True, False])
+def test_stable_layer_norm_model_cut_above_a_layer_gives_the_full_models_features(tmp_path, kind, tie_last):
+    """Pre-norm models apply a final layer norm to the last layer only; cutting the layers must not move it.
+
+    ``tie_last_hidden_states``: whether Hugging Face reports the last hidden state after that norm (the transformers
+    4 convention, kept by checkpoints whose config sets it) or before it (transformers 5's default for these models).
+    """
+    path = make_tiny_model(kind, tmp_path / kind, stable_layer_norm=True, tie_last_hidden_states=tie_last)
+    full = load_pretrained_ssl(path)
+    assert full.config.do_stable_layer_norm
+    wav = _wave()
+    with torch.no_grad():
+        ref = full(wav, output_hidden_states=True).hidden_states  # 4 tensors of (B, T, D)
+    for layer in (1, 2):
+        ssl = SSLSpeechModel(path, layer=layer).eval()
+        assert len(ssl.hf_model.encoder.layers) == layer
+        with torch.no_grad():
+            torch.testing.assert_close(ssl(wav)[0], ref[layer])
+    weighted = SSLSpeechModel(path, layer="weighted", weighted_layers=[0, 2]).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(weighted(wav)[0], (ref[0] + ref[2]) / 2)
+    # the last layer keeps the final norm (nothing is cut), and the cut model's weights reload
+    last = SSLSpeechModel(path, layer=-1).eval()
+    cut = SSLSpeechModel(path, layer=2).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(last(wav)[0], ref[3])
+        for p in cut.parameters():
+            p.normal_()
+    cut.reload_pretrained_parameters()
+    with torch.no_grad():
+        torch.testing.assert_close(cut(wav)[0], ref[2])
+
+
 def test_weighted_sum_of_layers_learns_its_weights(tiny_model_dirs):
     ref_model = load_pretrained_ssl(tiny_model_dirs["wavlm"])
     ssl = SSLSpeechModel(tiny_model_dirs["wavlm"], layer="weighted", weighted_layers=[1, 3])
@@ -58,7 +92,9 @@ def test_weighted_sum_of_layers_learns_its_weights(tiny_model_dirs):
         hidden = ref_model(wav, output_hidden_states=True).hidden_states
     feats, _ = ssl(wav)
     torch.testing.assert_close(feats, (hidden[1] + hidden[3]) / 2)  # zero logits -> equal weights
-    feats.pow(2).mean().backward()
+    # a random readout: with layer-normed hidden states of equal norms, the gradient of feats.pow(2).mean() with
+    # respect to the weights is exactly 0 at equal weights
+    (feats * torch.randn(feats.shape, generator=torch.Generator().manual_seed(2))).sum().backward()
     assert ssl.layer_weights.grad is not None and ssl.layer_weights.grad.abs().sum() > 0
     assert [n for n, p in ssl.named_parameters() if p.requires_grad] == ["layer_weights"]
 

@@ -30,7 +30,7 @@ expdir=exp              # Where experiments go.
 train_set=train         # Training stories (data/<train_set>).
 valid_set=dev           # Validation stories.
 test_set="test"         # Held-out story (its repeats give the noise ceiling).
-local_data_opts=""      # Options passed to local/data.sh.
+local_data_opts=""      # Options passed to local/data.sh, split like a command line: quote values with spaces.
 chunk_trs=10            # TRs per training example (BrainWavLM: 10).
 use_voxel_mask=true     # Leave voxels with NaN out of the loss (dump/voxel_mask.npy).
 # Model
@@ -101,8 +101,13 @@ model_args() {
 
 if run_stage 1; then
     [ -x local/data.sh ] || die "local/data.sh is missing or not executable"
-    # shellcheck disable=SC2086
-    local/data.sh ${local_data_opts}
+    # Split the options as a shell would: quotes group words (a value may hold spaces or quotes), and globs stay
+    # unexpanded (a --nifti_template holds wildcards for prepare_lebel to match).
+    data_opts=()
+    set -f
+    eval "data_opts=(${local_data_opts})" || die "--local_data_opts: cannot split ${local_data_opts} (unbalanced quotes?)"
+    set +f
+    local/data.sh "${data_opts[@]}"
 fi
 
 if run_stage 2; then

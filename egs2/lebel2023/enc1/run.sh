@@ -22,7 +22,7 @@ ngpu=1                  # GPUs for training and inference.
 ridge_layers=""         # Frozen-feature ridge at these layers too (empty: layer 9 of the config), e.g. "6 9 12".
 enc_args=""             # Extra trainer arguments.
 ridge_args="--n_targets_batch 10000"  # Extra ridge arguments (voxels per batch keep ~100k voxels in memory).
-local_data_opts=""      # Extra options for local/data.sh (e.g. "--responses nifti --brain_mask mask.nii.gz ...").
+local_data_opts=""      # Extra options for local/data.sh, e.g. "--responses nifti --brain_mask mask.nii.gz".
 # end options
 
 help_message="Usage: $0 [options]
@@ -30,9 +30,10 @@ LeBel et al. 2023 (ds003020): BrainWavLM-style LoRA fine-tuning vs ridge on froz
 $(options_help "$0")"
 . utils/parse_options.sh
 
-# Without LEBEL2023, local/data.sh stops with what is missing and where to get it.
-data_opts="--subject ${subject} ${local_data_opts}"
-[ -z "${LEBEL2023}" ] || data_opts="--corpus ${LEBEL2023} ${data_opts}"
+# Without LEBEL2023, local/data.sh stops with what is missing and where to get it. brain_enc.sh splits the options
+# like a command line: printf %q quotes a corpus path with spaces.
+data_opts="--subject $(printf %q "${subject}") ${local_data_opts}"
+[ -z "${LEBEL2023}" ] || data_opts="--corpus $(printf %q "${LEBEL2023}") ${data_opts}"
 
 ./brain_enc.sh --stage "${stage}" --stop_stage "${stop_stage}" --ngpu "${ngpu}" \
     --enc_config "${confdir}/train_wavlm_lora.yaml" --enc_tag "wavlm_lora_${subject}" \

@@ -45,7 +45,7 @@ common=(--ngpu "${ngpu}" --enc_config "${enc_config}" --enc_tag lora)
 if run_stage 1; then
     # The stand-in pretrained model does not exist yet: its check (brain_enc.sh stage 2) comes in stage 4.
     ./brain_enc.sh "${common[@]}" --stage 1 --stop_stage 3 --skip_stages 2 \
-        --local_data_opts "--corpus ${MINI_BRAIN} --preset ${preset} --seed ${seed} --subject ${subject}"
+        --local_data_opts "$(printf '%q ' --corpus "${MINI_BRAIN}" --preset "${preset}" --seed "${seed}" --subject "${subject}")"
 fi
 
 if run_stage 2; then

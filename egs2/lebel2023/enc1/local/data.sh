@@ -2,7 +2,8 @@
 # Data preparation for LeBel et al. (2023) (OpenNeuro ds003020): story-level data directories
 # data/{train,dev,test} for one subject, with wheretheressmoke (and its repeats, for the noise ceiling) as the test.
 # Responses are the preprocessed .hf5 files (derivative/preprocessed_data/<subject>/), or 4-D NIfTI runs inside a
-# brain mask (--responses nifti). Audio and responses are read and checked later, by the dump stage.
+# brain mask (--responses nifti), by default from the dataset's own BIDS layout (sub-<subject>/ses-*/func/, every
+# session and run; a story's runs are averaged and the test story's repeats kept for the noise ceiling).
 set -euo pipefail
 
 . utils/stage_utils.sh
@@ -18,8 +19,8 @@ test_stories=wheretheressmoke  # Held-out stories (space or comma separated).
 n_dev=2                 # Training stories held out for validation (the last ones in sorted order).
 stories=""              # Only these stories (default: every story with responses for the subject).
 responses=hf5           # hf5 (preprocessed_data) or nifti.
-nifti_template=""       # NIfTI run of a story, with {root}, {subject}, {story} (responses=nifti).
-repeats_template=""     # Glob of the test story's repeated NIfTI runs (responses=nifti).
+nifti_template=""       # NIfTI run(s) of a story: {root}, {subject}, {story} and glob wildcards (empty: BIDS layout).
+repeats_template=""     # Glob of the test story's repeats when nifti_template matches one run (responses=nifti).
 brain_mask=""           # 3-D NIfTI brain mask; its voxels are the voxels (responses=nifti).
 roi_file=""             # Optional JSON {roi: [voxel indices]} for per-ROI scores.
 # end options
