@@ -2,10 +2,14 @@
 
 import contextlib
 import inspect
+import logging
 from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 from espnet2.asr.espnet_model import ESPnetASRModel
+from espnet2.torch_utils.device_funcs import force_gatherable
+
+from espnet_brain.asr.ctc_feasibility import infeasible_mask
 
 
 class BrainESPnetASRModel(ESPnetASRModel):
@@ -16,9 +20,16 @@ class BrainESPnetASRModel(ESPnetASRModel):
     ``day`` (an ``utt2day`` file read as ``text_int``), shaped ``(B, 1)`` after collation.
     Everything else is ESPnet's :class:`ESPnetASRModel`, so stock frontends (audio) work
     unchanged and ignore the day.
+
+    It also reports ``ctc_infeasible``: the fraction of utterances whose encoder output is shorter
+    than their CTC label needs (ESPnet's CTC silently gives them zero loss). ESPnet's reporter
+    averages it over the epoch weighted by batch size, so the epoch summary in ``train.log`` shows
+    the fraction of that epoch's utterances that taught nothing; a batch in which every utterance is
+    infeasible is also logged as a warning.
     """
 
     _day: Optional[torch.Tensor] = None
+    _ctc_infeasible: Optional[torch.Tensor] = None
 
     @contextlib.contextmanager
     def _day_scope(self, day: Optional[torch.Tensor]) -> Iterator[None]:
@@ -53,8 +64,27 @@ class BrainESPnetASRModel(ESPnetASRModel):
             loss, stats, weight as every ESPnet model.
         """
         kwargs.pop("day_lengths", None)
+        self._ctc_infeasible = None
         with self._day_scope(day):
-            return super().forward(speech, speech_lengths, text, text_lengths, **kwargs)
+            loss, stats, weight = super().forward(speech, speech_lengths, text, text_lengths, **kwargs)
+        if self._ctc_infeasible is not None:
+            infeasible = self._ctc_infeasible
+            stats["ctc_infeasible"] = infeasible.float().mean().detach()
+            if self.training and bool(infeasible.all()):
+                logging.warning(
+                    f"all {infeasible.numel()} utterances of this batch have fewer encoder frames than their CTC "
+                    "label needs: their CTC loss is zero and nothing is learned from them (lower the frontend's "
+                    "stride, see espnet_brain.bin.check_ctc_feasibility)"
+                )
+            # As ESPnet's own stats, made gatherable across DataParallel replicas.
+            loss, stats, weight = force_gatherable((loss, stats, weight), loss.device)
+        return loss, stats, weight
+
+    def _calc_ctc_loss(
+        self, encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor, ys_pad: torch.Tensor, ys_pad_lens: torch.Tensor
+    ):
+        self._ctc_infeasible = infeasible_mask(ys_pad, ys_pad_lens, encoder_out_lens)
+        return super()._calc_ctc_loss(encoder_out, encoder_out_lens, ys_pad, ys_pad_lens)
 
     def collect_feats(
         self,

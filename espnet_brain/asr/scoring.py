@@ -26,7 +26,13 @@ def read_kaldi_text(path: str) -> Dict[str, str]:
 
 @dataclass
 class ErrorRates:
-    """Corpus-level error counts (errors are summed over the corpus, then divided)."""
+    """Corpus-level error counts (errors are summed over the corpus, then divided).
+
+    Utterances with an empty reference are scored as sclite scores them: every hypothesis word
+    (character) is an insertion, and their reference length of 0 adds nothing to the denominator.
+    ``n_empty_refs``, ``empty_ref_word_insertions`` and ``empty_ref_char_insertions`` say how many
+    there were and how many of the errors they contributed.
+    """
 
     n_utts: int
     cer: float
@@ -36,6 +42,9 @@ class ErrorRates:
     word_errors: int
     n_words: int
     per_utt: List[Tuple[str, int, int, int, int]]  # (utt_id, char_err, n_chars, word_err, n_words)
+    n_empty_refs: int = 0
+    empty_ref_word_insertions: int = 0
+    empty_ref_char_insertions: int = 0
 
 
 def score(refs: Dict[str, str], hyps: Dict[str, str]) -> ErrorRates:
@@ -46,26 +55,34 @@ def score(refs: Dict[str, str], hyps: Dict[str, str]) -> ErrorRates:
         hyps: utt_id -> hypothesis text; every reference must have one.
 
     Returns:
-        Corpus CER and WER (in %), counts, and per-utterance edit distances.
+        Corpus CER and WER (in %), counts, and per-utterance edit distances. An empty reference
+        counts every hypothesis word and character as an insertion (as sclite does).
     """
     missing = sorted(set(refs) - set(hyps))
     if missing:
         raise ValueError(f"{len(missing)} utterances have no hypothesis, e.g. {missing[:3]}")
     per_utt = []
     char_err = n_chars = word_err = n_words = 0
+    n_empty = empty_word_ins = empty_char_ins = 0
     for key in sorted(refs):
         ref, hyp = normalize_text(refs[key]), normalize_text(hyps[key])
         if not ref:
-            continue
-        wo = jiwer.process_words(ref, hyp)
-        co = jiwer.process_characters(ref, hyp)
-        we = wo.substitutions + wo.deletions + wo.insertions
-        ce = co.substitutions + co.deletions + co.insertions
-        nw, nc = len(ref.split()), len(ref)
+            # jiwer refuses an empty reference, so its edit distance is counted here: every hypothesis
+            # word (character, spaces included as for non-empty references) is an insertion.
+            we, ce, nw, nc = len(hyp.split()), len(hyp), 0, 0
+            n_empty, empty_word_ins, empty_char_ins = n_empty + 1, empty_word_ins + we, empty_char_ins + ce
+        else:
+            wo = jiwer.process_words(ref, hyp)
+            co = jiwer.process_characters(ref, hyp)
+            we = wo.substitutions + wo.deletions + wo.insertions
+            ce = co.substitutions + co.deletions + co.insertions
+            nw, nc = len(ref.split()), len(ref)
         per_utt.append((key, ce, nc, we, nw))
         char_err, n_chars, word_err, n_words = char_err + ce, n_chars + nc, word_err + we, n_words + nw
     if n_words == 0:
-        raise ValueError("no non-empty reference to score")
+        raise ValueError(
+            f"all {len(refs)} references are empty: error rates have no denominator; check the reference file"
+        )
     return ErrorRates(
         n_utts=len(per_utt),
         cer=100.0 * char_err / n_chars,
@@ -75,7 +92,22 @@ def score(refs: Dict[str, str], hyps: Dict[str, str]) -> ErrorRates:
         word_errors=word_err,
         n_words=n_words,
         per_utt=per_utt,
+        n_empty_refs=n_empty,
+        empty_ref_word_insertions=empty_word_ins,
+        empty_ref_char_insertions=empty_char_ins,
     )
+
+
+def summary(rates: ErrorRates) -> str:
+    """The lines of ``score.txt``: corpus CER/WER with counts, and what empty references contributed."""
+    lines = [
+        f"CER {rates.cer:.2f} % ({rates.char_errors}/{rates.n_chars}) "
+        f"WER {rates.wer:.2f} % ({rates.word_errors}/{rates.n_words}) over {rates.n_utts} utterances",
+        f"empty references: {rates.n_empty_refs} (their hypotheses count as insertions: "
+        f"{rates.empty_ref_word_insertions} words, {rates.empty_ref_char_insertions} characters; "
+        "they add 0 to the reference length)",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def write_per_utt(rates: ErrorRates, refs: Dict[str, str], hyps: Dict[str, str], path: Path) -> None:

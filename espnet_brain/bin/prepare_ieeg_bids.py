@@ -5,11 +5,17 @@ keep the SEEG/ECoG channels that ``channels.tsv`` does not mark ``bad``, optiona
 (common average or bipolar), take the high-gamma envelope (``--band``, Hilbert amplitude), resample it
 to ``--sfreq`` (50 Hz by default: the 20 ms bins the brain feature extractor expects), z-score each
 channel over the whole recording and cut one segment per ``events.tsv`` row of ``--trial_type``, whose
-text is in ``--text_column`` (see :func:`espnet_brain.data.ieeg_bids.load_ieeg_sentences`).
+text is in ``--text_column`` (see :func:`espnet_brain.data.ieeg_bids.load_ieeg_sentences`). The text may be
+in any column: datasets written by MNE-BIDS from annotations whose descriptions are the sentences have
+it in ``trial_type``; read those with ``--text_column trial_type --trial_type ''`` (an empty trial type
+selects every row that has a text).
 
 Unlike the intracortical corpora, the features are computed here and not by the dump stage: the band-pass,
 Hilbert transform and resampling need the continuous recording (segments would suffer edge effects), and
-the z-score uses the whole recording, silence included. They are written, one file per recording, in the
+the z-score uses the whole recording, silence included (``--zscore recording``, the default: a test
+recording is normalised with its own statistics). With ``--zscore none`` the envelopes are written as they
+are, to be normalised by the dump stage with statistics of the training set only
+(``espnet_brain.bin.dump_neural --zscore train``). They are written, one file per recording, in the
 Brain-to-text '25 trial-group layout (``<feats_dir>/<recording>.hdf5``, groups ``trial_NNNN`` with
 ``input_features`` (T, C)), so that ``espnet_brain.bin.dump_neural`` reads them like any other corpus
 (with ``--feature_set all --zscore none``).
@@ -42,7 +48,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_brain.bin.prepare_willett import Row, write_set
 from espnet_brain.data.brain2text25 import write_trials
-from espnet_brain.data.ieeg_bids import IEEG_TYPES, find_recordings, load_ieeg_sentences, read_events_tsv
+from espnet_brain.data.ieeg_bids import IEEG_TYPES, find_recordings, load_ieeg_sentences, read_events_tsv, sentence_rows
 from espnet_brain.data.text import normalize_transcript
 
 SETS = ("train", "dev", "test")
@@ -88,6 +94,12 @@ def text_split(texts: Sequence[str], dev_fraction: float, test_fraction: float) 
     return {t: ("test" if i < n_test else "dev" if i < n_test + n_dev else "train") for i, t in enumerate(distinct)}
 
 
+def _selection(trial_type: Optional[str], text_column: str) -> str:
+    """Which events.tsv rows are sentences, in words (for messages)."""
+    rows = f"rows of trial_type {trial_type!r}" if trial_type else "all rows"
+    return f"{rows} with a text in column {text_column!r}"
+
+
 def common_channels(names: Dict[str, List[str]]) -> List[str]:
     """Channels present in every recording (``names``: recording -> channel names), in the first one's order."""
     first = next(iter(names.values()))
@@ -109,11 +121,12 @@ def prepare(
     reref: Optional[str] = None,
     band: Tuple[float, float] = (70.0, 170.0),
     sfreq: float = 50.0,
-    trial_type: str = "sentence",
+    trial_type: Optional[str] = "sentence",
     text_column: str = "sentence",
     split_column: Optional[str] = None,
     dev_fraction: float = 0.1,
     test_fraction: float = 0.1,
+    zscore: bool = True,
 ) -> Dict[str, int]:
     """Write the features and the data directories; returns the number of utterances per set."""
     if not bids_root.is_dir():
@@ -132,11 +145,11 @@ def prepare(
         name = recording_name(bp)
         sentences = load_ieeg_sentences(
             bp, band=band, sfreq_out=sfreq, reref=reref, ch_types=ch_types, trial_type=trial_type,
-            text_column=text_column,
+            text_column=text_column, zscore=zscore,
         )  # fmt: skip
-        events = read_events_tsv(str(bp.copy().update(suffix="events", extension=".tsv").fpath))
+        events_tsv = str(bp.copy().update(suffix="events", extension=".tsv").fpath)
         # The rows load_ieeg_sentences cut, in the same order.
-        rows = [r for r in events if r.get("trial_type", trial_type) == trial_type]
+        rows = sentence_rows(read_events_tsv(events_tsv), trial_type, text_column, events_tsv)
         if split_column is not None:
             if rows and split_column not in rows[0]:
                 raise ValueError(
@@ -149,12 +162,15 @@ def prepare(
                         f"{name}_events.tsv: sentence {n}: {split_column} must be one of {SETS}, got {got!r}"
                     )
         if not sentences:
-            logging.warning(f"{name}: no events of trial_type {trial_type!r}; skipped")
+            logging.warning(f"{name}: no sentence events ({_selection(trial_type, text_column)}); skipped")
             continue
         loaded[name] = (bp, sentences, rows)
         logging.info(f"{name}: {len(sentences)} sentences, {len(sentences[0].ch_names)} channels")
     if not loaded:
-        raise ValueError(f"{bids_root}: no events of trial_type {trial_type!r} in any events.tsv")
+        raise ValueError(
+            f"{bids_root}: no sentence events ({_selection(trial_type, text_column)}) in any events.tsv; "
+            "check --trial_type and --text_column against the events.tsv files"
+        )
 
     keep: Dict[str, List[str]] = {}
     for subject in sorted({bp.subject for bp, _, _ in loaded.values()}):
@@ -216,9 +232,25 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--reref", choices=["none", "average", "bipolar"], default="none")
     parser.add_argument("--band", type=float, nargs=2, default=[70.0, 170.0], metavar=("LOW", "HIGH"))
     parser.add_argument("--sfreq", type=float, default=50.0, help="feature rate in Hz (50: 20 ms bins)")
-    parser.add_argument("--trial_type", default="sentence", help="events.tsv trial_type of the sentences")
-    parser.add_argument("--text_column", default="sentence", help="events.tsv column with the sentence text")
+    parser.add_argument(
+        "--trial_type",
+        default="sentence",
+        help="events.tsv trial_type of the sentence rows; '' (empty): no filter, every row with a text",
+    )
+    parser.add_argument(
+        "--text_column",
+        default="sentence",
+        help="events.tsv column with the sentence text; trial_type (with --trial_type '') for events that "
+        "MNE-BIDS wrote from annotations whose descriptions are the sentences",
+    )
     parser.add_argument("--split_column", default=None, help="events.tsv column with train/dev/test per sentence")
+    parser.add_argument(
+        "--zscore",
+        choices=["recording", "none"],
+        default="recording",
+        help="recording: z-score each channel over its whole recording; none: leave it to the dump stage "
+        "(dump_neural --zscore train normalises with training-set statistics only)",
+    )
     parser.add_argument("--dev_fraction", type=float, default=0.1)
     parser.add_argument("--test_fraction", type=float, default=0.1)
     args = parser.parse_args(cmd)
@@ -233,11 +265,12 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         reref=None if args.reref == "none" else args.reref,
         band=tuple(args.band),
         sfreq=args.sfreq,
-        trial_type=args.trial_type,
+        trial_type=args.trial_type or None,
         text_column=args.text_column,
         split_column=args.split_column,
         dev_fraction=args.dev_fraction,
         test_fraction=args.test_fraction,
+        zscore=args.zscore == "recording",
     )
 
 

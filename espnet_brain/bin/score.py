@@ -7,7 +7,9 @@ Example::
         --out exp/RESULTS.md
 
 Each ``--hyp`` is ``name=path``; per-utterance errors go beside each hypothesis file as
-``per_utt.tsv`` and a ``score.txt`` with the corpus numbers.
+``per_utt.tsv`` and a ``score.txt`` with the corpus numbers. Utterances whose reference is empty are
+scored as sclite scores them (every hypothesis word and character is an insertion, the reference adds
+nothing to the denominator); ``score.txt`` says how many there were and the insertions they contributed.
 """
 
 import argparse
@@ -15,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from espnet_brain.asr.scoring import read_kaldi_text, results_table, score, write_per_utt
+from espnet_brain.asr.scoring import read_kaldi_text, results_table, score, summary, write_per_utt
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -46,10 +48,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         hyps = read_kaldi_text(path)
         rates = score(refs, hyps)
         write_per_utt(rates, refs, hyps, Path(path).parent / "per_utt.tsv")
-        (Path(path).parent / "score.txt").write_text(
-            f"CER {rates.cer:.2f} % ({rates.char_errors}/{rates.n_chars}) "
-            f"WER {rates.wer:.2f} % ({rates.word_errors}/{rates.n_words}) over {rates.n_utts} utterances\n"
-        )
+        (Path(path).parent / "score.txt").write_text(summary(rates), encoding="utf-8")
         rows.append((name, rates))
     table = results_table(rows, args.title)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

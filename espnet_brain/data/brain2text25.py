@@ -225,7 +225,8 @@ def load_session_file(
     Args:
         path: ``data_{train,val,test}.hdf5``.
         feature_set: A name of :data:`FEATURE_SETS`.
-        zscore: Z-score each feature over all bins of the file's trials of the same block.
+        zscore: Z-score each feature over all bins of the file's trials of the same block (each block
+            with its own statistics, see :func:`espnet_brain.data.willett.zscore_by_block`).
         require_labels: See :func:`read_trials`.
 
     Returns:

@@ -3,8 +3,11 @@
 Reads a recording with ``mne_bids.read_raw_bids``, keeps SEEG/ECoG channels, drops the channels
 marked ``bad`` in ``channels.tsv``, optionally re-references, extracts the high-gamma envelope
 (band-pass with MNE's FIR filter, Hilbert amplitude), resamples it, z-scores each channel over the
-recording and cuts one segment per row of ``events.tsv`` whose ``trial_type`` is the sentence type.
-The sentence text comes from an ``events.tsv`` column (``sentence`` by default).
+recording and cuts one segment per sentence row of ``events.tsv`` (see :func:`sentence_rows`).
+
+The sentence text comes from any ``events.tsv`` column (``sentence`` by default). Datasets converted from
+MNE annotations by MNE-BIDS keep each annotation's description, here the sentence itself, in
+``trial_type``: read them with ``text_column="trial_type"`` and no trial-type filter (``trial_type=None``).
 """
 
 import csv
@@ -61,6 +64,44 @@ def read_events_tsv(path: str) -> List[dict]:
     return rows
 
 
+def check_sentence_selection(trial_type: Optional[str], text_column: str, where: str = "events.tsv") -> None:
+    """Refuse a trial-type filter when the text itself is read from ``trial_type`` (no row would differ)."""
+    if trial_type and text_column == "trial_type":
+        raise ValueError(
+            f"{where}: the sentence text is read from trial_type, so trial_type cannot also select the sentence "
+            f"rows (got trial_type={trial_type!r}); give an empty trial type (--trial_type '') to read every row"
+        )
+
+
+def sentence_rows(
+    rows: Sequence[dict], trial_type: Optional[str], text_column: str, where: str = "events.tsv"
+) -> List[dict]:
+    """The rows of an ``events.tsv`` that are sentences, in file order.
+
+    Args:
+        rows: Rows from :func:`read_events_tsv`.
+        trial_type: Keep only rows of this ``trial_type``; None or ``""``: no filter (every row whose
+            text is given). A file without a ``trial_type`` column is not filtered either.
+        text_column: Column holding the sentence text (``trial_type`` included). A row whose text is
+            BIDS's missing value ``n/a`` or empty is not a sentence.
+        where: Name of the file, for error messages.
+
+    Returns:
+        The sentence rows.
+    """
+    check_sentence_selection(trial_type, text_column, where)
+    if rows and text_column not in rows[0]:
+        raise ValueError(f"{where}: no {text_column!r} column with the sentence text; found {list(rows[0])}")
+    out = []
+    for row in rows:
+        if trial_type and row.get("trial_type", trial_type) != trial_type:
+            continue
+        if (row.get(text_column) or "").strip() in ("", "n/a"):
+            continue
+        out.append(row)
+    return out
+
+
 def _bipolar_pairs(names: Sequence[str]) -> List[Tuple[str, str]]:
     """Neighbouring contacts of the same electrode (same letter prefix, consecutive numbers)."""
     parsed = []
@@ -101,7 +142,7 @@ def load_ieeg_sentences(
     sfreq_out: float = 100.0,
     reref: Optional[str] = None,
     ch_types: Sequence[str] = IEEG_TYPES,
-    trial_type: str = "sentence",
+    trial_type: Optional[str] = "sentence",
     text_column: str = "sentence",
     zscore: bool = True,
 ) -> List[IEEGSentence]:
@@ -114,18 +155,21 @@ def load_ieeg_sentences(
         reref: None, ``"average"`` (common average over the kept channels) or ``"bipolar"``
             (neighbouring contacts of the same electrode).
         ch_types: Channel types to keep.
-        trial_type: ``trial_type`` of the sentence rows of ``events.tsv``.
-        text_column: ``events.tsv`` column holding the sentence text.
+        trial_type: ``trial_type`` of the sentence rows of ``events.tsv``; None or ``""``: every row
+            with a text is a sentence.
+        text_column: ``events.tsv`` column holding the sentence text, e.g. ``trial_type`` for the
+            events MNE-BIDS writes from annotations whose descriptions are the sentences.
         zscore: Z-score each channel over the whole recording.
 
     Returns:
-        One :class:`IEEGSentence` per sentence row, feats (T, C) float32.
+        One :class:`IEEGSentence` per sentence row (:func:`sentence_rows`), feats (T, C) float32.
     """
     import mne
     import mne_bids
 
     if reref not in (None, "average", "bipolar"):
         raise ValueError(f"reref must be None, 'average' or 'bipolar', got {reref!r}")
+    check_sentence_selection(trial_type, text_column, str(bids_path.fpath))
     raw = mne_bids.read_raw_bids(bids_path, verbose=False)
     present = set(raw.get_channel_types())
     keep = [t for t in ch_types if t in present]
@@ -154,15 +198,9 @@ def load_ieeg_sentences(
     if zscore:
         feats = (feats - feats.mean(axis=0)) / (feats.std(axis=0) + 1e-12)
     events_path = bids_path.copy().update(suffix="events", extension=".tsv")
-    rows = read_events_tsv(str(events_path.fpath))
-    if rows and text_column not in rows[0]:
-        raise ValueError(
-            f"{events_path.fpath}: no {text_column!r} column with the sentence text; found {list(rows[0])}"
-        )
+    rows = sentence_rows(read_events_tsv(str(events_path.fpath)), trial_type, text_column, str(events_path.fpath))
     out = []
     for row in rows:
-        if row.get("trial_type", trial_type) != trial_type:
-            continue
         onset, duration = float(row["onset"]), float(row["duration"])
         a = int(round(onset * sfreq_out))
         b = int(round((onset + duration) * sfreq_out))

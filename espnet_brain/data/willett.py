@@ -156,6 +156,10 @@ def _resolve(feature_set) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
 def zscore_by_block(feats: Sequence[np.ndarray], blocks: Sequence[int], eps: float = 1e-8) -> List[np.ndarray]:
     """Z-score each feature with the mean and std over all bins of the trials of the same block.
 
+    This is the reference pipeline's normalisation: every block, a test block included, is normalised with
+    its own statistics. For statistics of the training set only (what an online decoder can use), dump with
+    ``python -m espnet_brain.bin.dump_neural --zscore train``.
+
     Args:
         feats: S arrays (T_i, D).
         blocks: (S,) block ids.

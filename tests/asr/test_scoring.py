@@ -24,9 +24,19 @@ def test_missing_hypothesis_is_an_error():
         score({"a": "x", "b": "y"}, {"a": "x"})
 
 
-def test_empty_references_are_skipped():
-    r = score({"a": "", "b": "yes"}, {"a": "noise", "b": "yes"})
-    assert r.n_utts == 1 and r.wer == 0.0
+def test_empty_references_count_every_hypothesis_word_as_an_insertion():
+    # As sclite: the hypothesis against an empty reference is all insertions, the reference adds 0 words.
+    r = score({"a": "", "b": "yes", "c": ""}, {"a": "noise here", "b": "yes", "c": ""})
+    assert r.n_utts == 3 and r.n_empty_refs == 2
+    assert (r.word_errors, r.n_words) == (2, 1) and r.wer == pytest.approx(200.0)
+    assert (r.char_errors, r.n_chars) == (len("NOISE HERE"), 3)
+    assert (r.empty_ref_word_insertions, r.empty_ref_char_insertions) == (2, 10)
+    assert ("a", 10, 0, 2, 0) in r.per_utt and ("c", 0, 0, 0, 0) in r.per_utt
+
+
+def test_all_references_empty_is_an_error():
+    with pytest.raises(ValueError, match="all 2 references are empty"):
+        score({"a": "", "b": " "}, {"a": "x", "b": ""})
 
 
 def test_read_kaldi_text_rejects_duplicates(tmp_path):

@@ -4,7 +4,13 @@ import mne_bids
 import numpy as np
 import pytest
 
-from espnet_brain.data.ieeg_bids import _bipolar_pairs, find_recordings, high_gamma_envelope, load_ieeg_sentences
+from espnet_brain.data.ieeg_bids import (
+    _bipolar_pairs,
+    find_recordings,
+    high_gamma_envelope,
+    load_ieeg_sentences,
+    read_events_tsv,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +74,84 @@ def test_band_and_channel_errors(recording):
 
 def test_bipolar_pairs():
     assert _bipolar_pairs(["LA1", "LA2", "LA4", "LT1", "LT2", "X"]) == [("LA1", "LA2"), ("LT1", "LT2")]
+
+
+SENTENCES = [
+    "Hello, world.",
+    "The cat sat on the mat.",
+    "Where is the station?",
+    "I don't know.",
+    "Bring me some water.",
+    "It is cold today.",
+    "Open the window.",
+    "She reads every night.",
+    "We will meet at noon.",
+    "Turn left here.",
+]
+
+
+@pytest.fixture(scope="module")
+def sentences_in_trial_type(tmp_path_factory):
+    """An iEEG-BIDS dataset written by MNE-BIDS from annotations whose descriptions are the sentences."""
+    import mne
+
+    root = tmp_path_factory.mktemp("ieeg_trial_type")
+    sfreq, names = 500.0, ["LA1", "LA2", "LA3", "LA4"]
+    onsets = [1.0 + 2.0 * i for i in range(len(SENTENCES))]
+    n = int((onsets[-1] + 3.0) * sfreq)
+    data = 1e-5 * np.random.default_rng(0).normal(size=(len(names), n))
+    raw = mne.io.RawArray(data, mne.create_info(names, sfreq, "seeg"), verbose=False)
+    raw.info["line_freq"] = 60.0
+    raw.set_annotations(mne.Annotations(onset=onsets, duration=[1.2] * len(SENTENCES), description=SENTENCES))
+    bids_path = mne_bids.BIDSPath(subject="01", session="01", task="speech", run="01", datatype="ieeg", root=root)
+    mne_bids.write_raw_bids(raw, bids_path, format="BrainVision", allow_preload=True, overwrite=True, verbose=False)
+    return root
+
+
+def test_sentences_read_from_trial_type_without_a_filter(sentences_in_trial_type):
+    (recording,) = find_recordings(str(sentences_in_trial_type))
+    events = read_events_tsv(str(recording.copy().update(suffix="events", extension=".tsv").fpath))
+    assert [r["trial_type"] for r in events] == SENTENCES  # what MNE-BIDS made of the annotations
+    for no_filter in (None, ""):
+        sents = load_ieeg_sentences(recording, trial_type=no_filter, text_column="trial_type")
+        assert [s.text for s in sents] == SENTENCES
+        assert all(s.feats.shape == (120, 4) for s in sents)
+    with pytest.raises(ValueError, match=r"trial_type cannot also select .*\(--trial_type ''\)"):
+        load_ieeg_sentences(recording, trial_type="sentence", text_column="trial_type")
+
+
+def test_prepare_reads_the_text_from_trial_type(sentences_in_trial_type, tmp_path):
+    from espnet_brain.bin import prepare_ieeg_bids
+    from espnet_brain.data.text import normalize_transcript
+
+    dst = tmp_path / "data"
+    cmd = ["--bids_root", str(sentences_in_trial_type), "--dst", str(dst), "--feats_dir", str(tmp_path / "feats")]
+    prepare_ieeg_bids.main([*cmd, "--text_column", "trial_type", "--trial_type", ""])
+    texts = {}
+    for split in ("train", "dev", "test"):
+        for line in (dst / split / "text").read_text().splitlines():
+            utt, text = line.split(" ", 1)
+            texts[utt] = text
+    assert sorted(texts.values()) == sorted(normalize_transcript(s) for s in SENTENCES)
+    # Utterance ids follow the rows of events.tsv, so each one carries its own sentence.
+    name = "sub-01_ses-01_task-speech_run-01"
+    assert texts == {f"{name}-{i:04d}": normalize_transcript(s) for i, s in enumerate(SENTENCES)}
+    with pytest.raises(ValueError, match="trial_type cannot also select"):
+        prepare_ieeg_bids.main([*cmd, "--text_column", "trial_type"])
+
+
+def test_prepare_without_the_recording_zscore_leaves_the_envelopes_in_volts(sentences_in_trial_type, tmp_path):
+    from espnet_brain.bin import prepare_ieeg_bids
+    from espnet_brain.data.brain2text25 import load_session_file
+
+    feats = {}
+    for zscore in ("recording", "none"):
+        prepare_ieeg_bids.main(
+            ["--bids_root", str(sentences_in_trial_type), "--dst", str(tmp_path / zscore / "data")]
+            + ["--feats_dir", str(tmp_path / zscore / "feats"), "--text_column", "trial_type", "--trial_type", ""]
+            + ["--zscore", zscore]
+        )
+        (path,) = (tmp_path / zscore / "feats").glob("*.hdf5")
+        feats[zscore] = np.concatenate([t.feats for t in load_session_file(str(path), "all", zscore=False)])
+    assert np.abs(feats["none"]).max() < 1e-3  # microvolt-scale amplitudes, for dump_neural --zscore train
+    assert np.abs(feats["recording"]).max() > 0.5

@@ -61,7 +61,10 @@ def test_results_table_has_the_four_systems_scored_on_every_test_sentence(recipe
         (name,) = [k for k in rows if k.startswith(system)]
         n_utts, cer, wer = rows[name]
         assert n_utts == 6  # the tiny preset has 6 test sentences
-        assert cer >= 0 and wer >= 0
+        if system.startswith("brain"):
+            # A decoder that emits nothing scores exactly 100 % CER, one that emits garbage more; two epochs on
+            # the tiny corpus give ~80 % here.
+            assert cer < 100.0, (name, cer)
     n_test = len((recipe / "data" / "brain_test" / "text").read_text().splitlines())
     for mode in ("full", "scratch", "frozen"):
         hyps = (recipe / "exp" / f"asr_brain_{mode}" / "decode_brain_test" / "text").read_text().splitlines()
@@ -98,6 +101,29 @@ def test_rerunning_a_finished_stage_is_safe_and_reproduces_the_table(recipe):
     _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "1", "--stop_stage", "1")
     assert (recipe / "downloads" / "mini_brain" / "MANIFEST.json").stat().st_mtime == mtime
     assert len((recipe / "data" / "brain_test" / "text").read_text().splitlines()) == 6
+
+
+@pytest.mark.slow
+def test_input_size_and_day_count_come_from_the_dumped_data_not_the_config(recipe):
+    import yaml
+
+    # A config written for another corpus size (e.g. conf/ of the small preset used with --preset bench).
+    conf = yaml.safe_load((recipe / "conf" / "tiny" / "train_brain_scratch.yaml").read_text())
+    conf["frontend_conf"].update(n_days=1, input_size=7)
+    (recipe / "conf" / "tiny" / "train_brain_other.yaml").write_text(yaml.safe_dump(conf))
+    proc = subprocess.run(
+        ["bash", "./brain_asr.sh", "--feats_type", "neural", "--train_set", "brain_train", "--valid_set", "brain_dev",
+         "--test_sets", "brain_test", "--asr_config", "conf/tiny/train_brain_other.yaml", "--asr_tag", "other_days",
+         "--stage", "5", "--stop_stage", "6", "--asr_args", "--max_epoch 1"],
+        cwd=recipe, env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                         "ESPNET_BRAIN_AUTO_INSTALL": "0", "HF_HUB_OFFLINE": "1"},
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    trained = yaml.safe_load((recipe / "exp" / "asr_other_days" / "config.yaml").read_text())
+    n_days = len((recipe / "dump" / "neural" / "brain_train" / "days").read_text().splitlines())
+    assert n_days == 2
+    assert (trained["frontend_conf"]["n_days"], trained["frontend_conf"]["input_size"]) == (n_days, 256)
 
 
 @pytest.mark.slow

@@ -218,3 +218,19 @@ def test_new_encoder_input_projection_trains_with_the_head_not_the_pretrained_en
     groups = {g["name"]: {id(p) for p in g["params"]} for g in param_groups(model, 1e-5)}
     assert id(model.encoder.input_proj.weight) in groups["head"]
     assert id(model.encoder.input_proj.weight) not in groups["encoder"]
+
+
+def test_forward_reports_the_fraction_of_utterances_too_short_for_ctc(tiny_wav2vec2, caplog):
+    model = BrainASRTask.build_model(_brain_args(tiny_wav2vec2))
+    model.train()
+    # kernel 4, stride 2: 30 bins -> 14 frames, 10 bins -> 4 frames. Labels of 6 tokens fit the first only.
+    speech = torch.randn(2, 30, 8)
+    text = torch.tensor([[3, 4, 5, 3, 4, 5], [3, 4, 5, 3, 4, 5]])
+    _, stats, _ = model(speech, torch.tensor([30, 10]), text, torch.tensor([6, 6]), day=torch.tensor([[0], [1]]))
+    assert stats["ctc_infeasible"].item() == pytest.approx(0.5)
+    assert "nothing is learned" not in caplog.text
+    # Every utterance too short: the CTC loss is zero, which is logged, not passed off as a result.
+    loss, stats, _ = model(speech, torch.tensor([10, 10]), text, torch.tensor([6, 6]), day=torch.tensor([[0], [1]]))
+    assert stats["ctc_infeasible"].item() == 1.0
+    assert loss.item() == 0.0
+    assert "nothing is learned" in caplog.text

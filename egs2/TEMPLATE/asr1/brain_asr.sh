@@ -6,10 +6,10 @@ set -euo pipefail
 . utils/stage_utils.sh
 
 define_stage 1 "Data preparation (local/data.sh -> data/<set>)"
-define_stage 2 "Feature dumping (neural: kaldi ark/scp, per-block z-scoring; raw: wav.scp)"
+define_stage 2 "Feature dumping (neural: kaldi ark/scp, z-scored per block or with training statistics; raw: wav.scp)"
 define_stage 3 "Token list"
 define_stage 4 "Pretrained model check (local directory or hub id)"
-define_stage 5 "Shape statistics (ESPnet collect_stats)"
+define_stage 5 "Shape statistics (ESPnet collect_stats) and CTC feasibility check"
 define_stage 6 "Training (ESPnet trainer)"
 define_stage 7 "Decoding"
 define_stage 8 "Scoring (corpus-level CER/WER with jiwer)"
@@ -33,13 +33,15 @@ valid_set=dev           # Validation set.
 test_sets="test"        # Sets to decode, space separated.
 local_data_opts=""      # Options passed to local/data.sh.
 feature_set=tx1_spikepow_6v  # Neural features to dump (see python -m espnet_brain.bin.dump_neural --help).
-zscore=block            # Neural normalisation: block (per recording block) or none.
+zscore=block            # Neural normalisation: block (per recording block, each test block with its own
+                        # statistics), train (per day, statistics of the training set only) or none.
 # Tokens
 token_listdir=data/token_list/char  # Shared by audio and brain systems.
 # Model
 asr_config=             # Training YAML.
 asr_tag=                # Experiment name (default: the config's file name).
 pretrained_model=none   # Hub id or local directory checked in stage 4 (none: skip).
+ctc_max_infeasible=0.05 # Stage 5 stops when a larger fraction of train/valid utterances is too short for CTC.
 asr_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
 # Decoding
 inference_model=valid.loss.ave.pth  # Checkpoint to decode with (ESPnet averages the n best).
@@ -54,7 +56,7 @@ $(options_help "$0")"
 check_stages
 require_choice feats_type neural raw
 require_choice decoding greedy beam
-require_choice zscore block none
+require_choice zscore block train none
 require_int ngpu 0
 require_int num_nodes 1
 require_int nj 1
@@ -78,6 +80,17 @@ else
 fi
 all_sets="${train_set} ${valid_set} ${test_sets}"
 
+data_model_args() {
+    # The BFE's input size and day count come from the dumped training data, not the config, so one config
+    # serves every feature set, preset and corpus. Prints trainer arguments (none for audio features).
+    [ "${feats_type}" = neural ] || return 0
+    local shapes=${data_feats}/${train_set}/feats_shape days=${data_feats}/${train_set}/days
+    [ -s "${shapes}" ] || die "${shapes} missing or empty; run stage 2"
+    # feats_shape lines are "<utt> <frames>,<features>".
+    echo "--frontend_conf input_size=$(head -n 1 "${shapes}" | cut -d ' ' -f 2 | cut -d , -f 2)"
+    [ ! -s "${days}" ] || echo "--frontend_conf n_days=$(wc -l <"${days}")"
+}
+
 if run_stage 1; then
     [ -x local/data.sh ] || die "local/data.sh is missing or not executable"
     # shellcheck disable=SC2086
@@ -85,21 +98,31 @@ if run_stage 1; then
 fi
 
 if run_stage 2; then
+    # --zscore train: the training set (dumped first) writes the statistics every set is normalised with.
+    zscore_stats=${data_feats}/${train_set}/zscore_stats.npz
     for dset in ${all_sets}; do
         [ -d "data/${dset}" ] || die "data/${dset} does not exist; run stage 1"
         out=${data_feats}/${dset}
         mkdir -p "${out}"
-        # Up to date: dumped after the data directory was written, with the same feature options.
+        # Up to date: dumped after the data directory (and the training statistics) were written, with the same
+        # feature options.
         settings="${feats_type} ${feature_set} zscore=${zscore}"
         if [ -f "${out}/.done" ] && [ "${out}/.done" -nt "data/${dset}/text" ] \
-            && [ "$(cat "${out}/.done")" = "${settings}" ]; then
+            && [ "$(cat "${out}/.done")" = "${settings}" ] \
+            && { [ "${zscore}" != train ] || [ ! "${zscore_stats}" -nt "${out}/.done" ]; }; then
             log "${out} is up to date (${settings})"
             continue
         fi
         if [ "${feats_type}" = neural ]; then
+            zscore_opts=(--zscore "${zscore}")
+            if [ "${zscore}" = train ]; then
+                fit=false
+                [ "${dset}" != "${train_set}" ] || fit=true
+                zscore_opts+=(--stats_file "${zscore_stats}" --fit_stats "${fit}")
+            fi
             ${train_cmd} --num_threads "${nj}" "${out}/log/dump.log" \
                 python3 -m espnet_brain.bin.dump_neural --data_dir "data/${dset}" --out_dir "${out}" \
-                --feature_set "${feature_set}" --zscore "${zscore}"
+                --feature_set "${feature_set}" "${zscore_opts[@]}"
         else
             for f in wav.scp text utt2spk; do
                 cp "data/${dset}/${f}" "${out}/${f}"
@@ -160,6 +183,19 @@ if run_stage 5; then
             --output_dir "${stats_dir}" --config "${asr_config}" --model_conf extract_feats_in_collect_stats=false
         echo "${data_feats}" >"${stats_dir}/.done"
     fi
+    # Utterances with fewer frontend output frames than their CTC label needs get zero loss in silence.
+    check_args=(--check "${train_set}=${stats_dir}/train/speech_shape,${data_feats}/${train_set}/text"
+        --check "${valid_set}=${stats_dir}/valid/speech_shape,${data_feats}/${valid_set}/text")
+    for dset in ${test_sets}; do
+        if [ -f "${data_feats}/${dset}/feats_shape" ] && [ -f "${data_feats}/${dset}/text" ]; then
+            check_args+=(--report "${dset}=${data_feats}/${dset}/feats_shape,${data_feats}/${dset}/text")
+        fi
+    done
+    # shellcheck disable=SC2046,SC2086
+    python3 -m espnet_brain.bin.check_ctc_feasibility --token_list "${token_list}" \
+        --max_infeasible "${ctc_max_infeasible}" "${check_args[@]}" \
+        -- --config "${asr_config}" $(data_model_args) ${asr_args} \
+        || die "CTC feasibility check failed (see above); --ctc_max_infeasible sets the allowed fraction"
 fi
 
 if run_stage 6; then
@@ -169,7 +205,8 @@ if run_stage 6; then
         day_args=(--train_data_path_and_name_and_type "${data_feats}/${train_set}/utt2day,day,text_int"
             --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/utt2day,day,text_int")
     fi
-    log "training ${asr_exp} (log: ${asr_exp}/train.log)"
+    model_args=$(data_model_args)
+    log "training ${asr_exp} (log: ${asr_exp}/train.log)${model_args:+; from the data: ${model_args//$'\n'/ }}"
     # ESPnet's launcher picks the multi-GPU / multi-node method (srun for slurm.pl) from ${cuda_cmd}.
     # --resume true: an interrupted run continues from ${asr_exp}/checkpoint.pth.
     # shellcheck disable=SC2086
@@ -187,7 +224,7 @@ if run_stage 6; then
         --train_shape_file "${stats_dir}/train/text_shape" \
         --valid_shape_file "${stats_dir}/valid/speech_shape" \
         --valid_shape_file "${stats_dir}/valid/text_shape" \
-        --output_dir "${asr_exp}" --config "${asr_config}" ${asr_args}
+        --output_dir "${asr_exp}" --config "${asr_config}" ${model_args} ${asr_args}
 fi
 
 if run_stage 7; then

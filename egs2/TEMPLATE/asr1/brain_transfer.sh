@@ -17,7 +17,7 @@ set -euo pipefail
 
 define_stage 1 "Feature dumping (brain_asr.sh stage 2)"
 define_stage 2 "Token list and pretrained model check (brain_asr.sh stages 3-4)"
-define_stage 3 "Shape statistics and training with the data's input size and day count (brain_asr.sh stages 5-6)"
+define_stage 3 "Shape statistics, CTC feasibility and training (brain_asr.sh stages 5-6)"
 define_stage 4 "Decoding (brain_asr.sh stage 7)"
 define_stage 5 "Scoring (brain_asr.sh stage 8)"
 define_stage 6 "Results table of the transfer modes decoded so far (first test set)"
@@ -32,8 +32,10 @@ nj=4                    # Threads for dumping.
 expdir=exp              # Where experiments and the results table go.
 # Data
 feature_set=tx1_spikepow_6v  # Neural features to dump (python -m espnet_brain.bin.dump_neural --help).
-zscore=block            # Normalisation when dumping: block (per recording block) or none.
-tag=                    # Name of the features in dump and experiment names (default: --feature_set).
+zscore=block            # Normalisation when dumping: block (per recording block, each test block with its own
+                        # statistics), train (per day, statistics of the training set only) or none.
+tag=                    # Name of the features in dump and experiment names (default: --feature_set, plus
+                        # _zscore<mode> unless --zscore is block).
 dumpdir=                # Dumped features (default: dump/<tag>, one directory per feature definition).
 train_set=train         # Training set (a directory under data/, with days listing its recording days).
 valid_set=dev           # Validation set.
@@ -42,7 +44,7 @@ test_sets="test"        # Sets to decode and score, space separated.
 mode=full               # Transfer mode: full, scratch or frozen (config <confdir>/train_brain_<mode>.yaml).
 pretrained_model=facebook/wav2vec2-base-960h  # Hub id or local directory of a Wav2Vec2ForCTC checkpoint.
 confdir=conf            # Directory of the train_brain_<mode>.yaml configs (e.g. conf/tiny).
-freeze_epochs=          # Epochs the pretrained transformer is held, as scheduler freeze_steps (empty: the config's).
+freeze_epochs=          # Epochs the pretrained transformer is held in mode full, as scheduler freeze_steps (empty: the config's).
 warmup_epochs=          # Epochs of its linear warm-up afterwards, as scheduler warmup_steps (empty: the config's).
 asr_args=""             # Extra trainer arguments, e.g. "--max_epoch 3".
 # Decoding and results
@@ -59,7 +61,7 @@ $(options_help "$0")"
 check_stages
 require_choice mode full scratch frozen
 require_choice decoding greedy beam
-require_choice zscore block none
+require_choice zscore block train none
 require_int ngpu 0
 require_int nj 1
 for name in freeze_epochs warmup_epochs; do
@@ -69,7 +71,11 @@ done
 
 . ./path.sh
 
-[ -n "${tag}" ] || tag=${feature_set}
+if [ -z "${tag}" ]; then
+    # Another normalisation is another input: it must not reuse the dump or the model of the default one.
+    tag=${feature_set}
+    [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}
+fi
 [ -n "${dumpdir}" ] || dumpdir=dump/${tag}
 asr_config=${confdir}/train_brain_${mode}.yaml
 [ -f "${asr_config}" ] || die "--mode ${mode}: ${asr_config} does not exist (--confdir ${confdir})"
@@ -95,21 +101,15 @@ fi
 if run_stage 3; then
     shapes=${dumpdir}/neural/${train_set}/feats_shape
     [ -s "${shapes}" ] || die "${shapes} missing or empty; run stage 1"
-    # feats_shape lines are "<utt> <frames>,<features>".
-    dim=$(head -n 1 "${shapes}" | cut -d ' ' -f 2 | cut -d , -f 2)
     n_train=$(wc -l <"${shapes}")
-    train_args="--frontend_conf input_size=${dim}"
-    if [ -f "data/${train_set}/days" ]; then
-        n_days=$(wc -l <"data/${train_set}/days")
-        train_args="${train_args} --frontend_conf n_days=${n_days}"
-    else
-        n_days="the config's"
-    fi
-    train_args="${train_args} --encoder_conf model_name_or_path=${pretrained_model}"
+    # brain_asr.sh sets the BFE's input size and day count from the dumped data.
+    train_args="--encoder_conf model_name_or_path=${pretrained_model}"
     # Full fine-tuning and the frozen mode start from the pretrained character head; scratch does not.
     [ "${mode}" = scratch ] || train_args="${train_args} --ctc_init ${pretrained_model}"
     schedule=""
-    if [ -n "${freeze_epochs}${warmup_epochs}" ]; then
+    # Only full fine-tuning holds and warms up its transformer: scratch has nothing pretrained to protect and
+    # trains it from the first update (Fiedler et al.), frozen does not train it at all.
+    if [ -n "${freeze_epochs}${warmup_epochs}" ] && [ "${mode}" = full ]; then
         # Epochs become updates from the data size, since datasets differ widely in size.
         batch_size=$(python3 -c '
 import sys, yaml
@@ -123,7 +123,7 @@ print(size)' "${asr_config}")
         [ -z "${freeze_epochs}" ] || train_args="${train_args} --scheduler_conf freeze_steps=$((freeze_epochs * per_epoch))"
         [ -z "${warmup_epochs}" ] || train_args="${train_args} --scheduler_conf warmup_steps=$((warmup_epochs * per_epoch))"
     fi
-    log "${mode}: ${dim} features per bin, ${n_days} days, ${n_train} training utterances${schedule}, pretrained model ${pretrained_model}"
+    log "${mode}: ${n_train} training utterances${schedule}, pretrained model ${pretrained_model}"
     brain_asr --stage 5 --stop_stage 6 --asr_args "${train_args} ${asr_args}"
 fi
 

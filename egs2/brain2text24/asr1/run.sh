@@ -27,6 +27,8 @@ nj=4                    # Threads for dumping.
 # Data
 corpus=                 # competitionData directory (default: BRAIN2TEXT24 from db.sh).
 feature_set=tx1_spikepow_6v  # tx1_spikepow_6v (256), all_thresholds_6v (640), tx1_spikepow_44 (256), tx1_spikepow_all (512), all (1280).
+zscore=block            # block (per recording block, each test block with its own statistics) or train
+                        # (training-set statistics only, as an online decoder must).
 # Model
 pretrained_model=facebook/wav2vec2-base-960h  # Hub id or local directory of a Wav2Vec2ForCTC checkpoint.
 confdir=conf            # Training configs: conf (the reference setting) or conf/tiny (the test-suite variant).
@@ -42,6 +44,7 @@ $(options_help "$0")"
 . utils/parse_options.sh
 check_stages
 require_choice submit_mode full scratch frozen
+require_choice zscore block train
 
 . ./path.sh
 . ./db.sh
@@ -50,7 +53,7 @@ require_choice submit_mode full scratch frozen
 # brain_transfer.sh keeps one dump directory and experiment name per feature set
 # (dump/<feature_set>, exp/asr_brain_<mode>_<feature_set>): switching --feature_set never reuses features or a
 # model of another input size.
-common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}" --feature_set "${feature_set}"
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}" --feature_set "${feature_set}" --zscore "${zscore}"
     --train_set train --valid_set dev --pretrained_model "${pretrained_model}" --confdir "${confdir}")
 
 if run_stage 1; then
@@ -73,7 +76,9 @@ if run_stage 6; then
     [ -d data/holdout ] || die "data/holdout does not exist: the corpus has no competitionHoldOut/ (stage 1)"
     # Dump the holdout set and decode it with the trained system (no pretrained check, no training, no scoring).
     ./brain_transfer.sh "${common[@]}" --mode "${submit_mode}" --test_sets holdout --stop_stage 4 --skip_stages "2 3"
-    exp=exp/asr_brain_${submit_mode}_${feature_set}
+    tag=${feature_set}
+    [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}  # brain_transfer.sh's naming
+    exp=exp/asr_brain_${submit_mode}_${tag}
     python3 -m espnet_brain.bin.write_submission --format brain2text24 --data_dir data/holdout \
         --hyp "${exp}/decode_holdout/text" --out "${exp}/submission_brain2text24.txt"
 fi
