@@ -98,7 +98,7 @@ def check_set(
         lengths: Input length (frames or samples) per utterance id.
         labels: Token ids per utterance id; utterances without a label are skipped.
         output_lengths: The frontend's input-to-output length rule, e.g.
-            :meth:`espnet_brain.frontend.brain_gru.BrainGRUFrontend.output_lengths`.
+            :meth:`espnet_brain.asr.frontend.brain_gru.BrainGRUFrontend.output_lengths`.
 
     Returns:
         The set's :class:`FeasibilityReport`.

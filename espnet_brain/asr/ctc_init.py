@@ -12,7 +12,7 @@ from typing import Dict, List
 import torch
 from espnet2.asr.ctc import CTC
 
-from espnet_brain.encoder.hf_utils import load_ctc_model, load_ctc_tokenizer
+from espnet_brain.hf.loading import load_ctc_model, load_ctc_tokenizer
 
 
 def map_tokens(token_list: List[str], hf_vocab: Dict[str, int], pad: str, word_delimiter: str, unk: str):

@@ -135,7 +135,7 @@ def parse_fc_sizes(text: str) -> List[int]:
 
 
 def _sweepable_keys() -> List[str]:
-    from espnet_brain.frontend.brain_gru import BrainGRUFrontend
+    from espnet_brain.asr.frontend.brain_gru import BrainGRUFrontend
 
     params = inspect.signature(BrainGRUFrontend.__init__).parameters
     return [k for k in params if k != "self" and k not in NOT_SWEPT]

@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from espnet_brain.encoder.hf_utils import load_backbone, load_config
+from espnet_brain.hf.loading import load_backbone, load_config
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> int:

@@ -5,7 +5,7 @@ are resampled and stereo is mixed down, both logged), ``response.scp`` (Kaldi ar
 z-scored per story), ``num_trs`` (N acquired) and, for a test story with repeats, ``repeats.scp`` (``.npy`` of
 (R, N - 20, V)). For the sets given in ``--chunk_sets`` (training and validation), ``<out>/<set>/`` also holds the
 training examples: chunks of ``--chunk_trs`` consecutive TRs with the audio their predictions need
-(``espnet_brain.encoding.chunking``): ``wav.scp`` (chunk audio), ``response.scp`` ((T, V)), ``tr_start`` (chunk
+(``espnet_brain.fmri.chunking``): ``wav.scp`` (chunk audio), ``response.scp`` ((T, V)), ``tr_start`` (chunk
 time of the first TR), ``utt2story``.
 
 Voxels with NaN in any story are set to 0 and masked: ``<out>/voxel_mask.npy`` ((V,) bool, False for them) is what
@@ -36,7 +36,7 @@ import soundfile
 import yaml
 
 from espnet_brain.data.lebel import TR, load_repeats, load_responses, load_story_wav, stimulus_tr_times
-from espnet_brain.encoding.chunking import ChunkGeometry, cut_audio, split_rows
+from espnet_brain.fmri.chunking import ChunkGeometry, cut_audio, split_rows
 
 logger = logging.getLogger("dump_encoding")
 
@@ -69,9 +69,9 @@ def geometry_from_config(
     sample_rate: Optional[int] = None,
 ) -> ChunkGeometry:
     """The chunk geometry of a training config (class defaults where the config is silent); arguments override."""
-    from espnet_brain.encoding.espnet_model import ESPnetFMRIEncodingModel
-    from espnet_brain.encoding.frontend import SSLWindowFrontend
-    from espnet_brain.encoding.heads import FIRLinearHead
+    from espnet_brain.fmri.espnet_model import ESPnetFMRIEncodingModel
+    from espnet_brain.fmri.frontend import SSLWindowFrontend
+    from espnet_brain.fmri.heads import FIRLinearHead
 
     conf: dict = {}
     if train_config is not None:

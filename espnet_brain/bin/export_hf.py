@@ -28,9 +28,9 @@ def export(asr_train_config: str, asr_model_file: str, output_dir: str) -> Path:
     """
     from transformers import AutoModelForCTC
 
+    from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
+    from espnet_brain.asr.frontend.hf_cnn import HFConvFrontend
     from espnet_brain.bin.make_hf_model import write_tokenizer
-    from espnet_brain.encoder.hf_ssl import HFSSLEncoder
-    from espnet_brain.frontend.hf_cnn import HFConvFrontend
     from espnet_brain.tasks.brain_asr import BrainASRTask
 
     model, _ = BrainASRTask.build_model_from_file(asr_train_config, asr_model_file, "cpu")

@@ -4,7 +4,7 @@ Per story, the features on the stimulus TR grid ((N - 5, D), e.g. ``feats.scp`` 
 ``espnet_brain.bin.fmri_encoding_inference``, or a directory of ``<story>.npy``) are z-scored with the statistics
 of the response rows, delayed (FIR delays, default 1..4 TRs: the response at TR t sees the features of TR t - d;
 the delays reach into the grid rows before the response rows instead of zero-filling) and cut to the response rows
-``[10:-5]`` (N - 20 rows, LeBel timing). A :class:`~espnet_brain.encoding.ridge.VoxelwiseRidgeCV` is fit on the
+``[10:-5]`` (N - 20 rows, LeBel timing). A :class:`~espnet_brain.voxelwise.ridge.VoxelwiseRidgeCV` is fit on the
 training stories with one penalty per voxel chosen by cross-validated correlation over contiguous chunks of TRs,
 then predicts the test stories.
 
@@ -33,8 +33,8 @@ import numpy as np
 import yaml
 
 from espnet_brain.data.lebel import TRIM_END, TRIM_START
-from espnet_brain.encoding.delays import make_delayed_np
-from espnet_brain.encoding.ridge import HUTH_ALPHAS, ChunkedKFold, VoxelwiseRidgeCV
+from espnet_brain.fmri.delays import make_delayed_np
+from espnet_brain.voxelwise.ridge import HUTH_ALPHAS, ChunkedKFold, VoxelwiseRidgeCV
 
 logger = logging.getLogger("ridge_encoding")
 

@@ -3,7 +3,7 @@
 Each ``--system NAME=PATH`` gives predictions per test story (``pred.scp`` or a directory of ``<story>.npy``, rows
 as the responses). For each system the voxelwise Pearson r over the test TRs (stories concatenated) is computed
 against ``--responses``. The noise ceiling comes from the repeated presentations of the test story
-(``--repeats``: (R, T, V)) as Schoppe et al.'s CC_max (``espnet_brain.encoding.noise_ceiling``); with
+(``--repeats``: (R, T, V)) as Schoppe et al.'s CC_max (``espnet_brain.voxelwise.noise_ceiling``); with
 ``--ceiling_reference mean`` (default) it is the ceiling of a model scored against the mean of the repeats, which is
 what the LeBel ``data`` of the test story is. Normalised r = r / ceiling on voxels whose ceiling exceeds
 ``--min_ceiling``. Voxels outside ``--voxel_mask`` (voxels with NaN) are left out of every number and counted.
@@ -30,8 +30,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from espnet_brain.bin.ridge_encoding import read_arrays
-from espnet_brain.encoding.noise_ceiling import noise_ceiling
-from espnet_brain.encoding.scoring import normalized_correlation, pearson_r, plot_score_histogram, roi_summary
+from espnet_brain.voxelwise.noise_ceiling import noise_ceiling
+from espnet_brain.voxelwise.scoring import normalized_correlation, pearson_r, plot_score_histogram, roi_summary
 
 logger = logging.getLogger("score_encoding")
 

@@ -18,10 +18,10 @@ from espnet2.tasks.asr import ASRTask
 from espnet2.utils.types import float_or_none, str_or_none
 from typeguard import typechecked
 
+from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
 from espnet_brain.asr.espnet_model import BrainESPnetASRModel
-from espnet_brain.encoder.hf_ssl import HFSSLEncoder
-from espnet_brain.frontend.brain_gru import BrainGRUFrontend
-from espnet_brain.frontend.hf_cnn import HFConvFrontend
+from espnet_brain.asr.frontend.brain_gru import BrainGRUFrontend
+from espnet_brain.asr.frontend.hf_cnn import HFConvFrontend
 from espnet_brain.schedulers.transfer_lr import TransferLR
 
 FRONTENDS = {"brain_gru": BrainGRUFrontend, "hf_cnn": HFConvFrontend}

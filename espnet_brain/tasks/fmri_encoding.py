@@ -28,10 +28,10 @@ from espnet2.train.trainer import Trainer
 from espnet2.utils.types import int_or_none, str_or_none
 from typeguard import typechecked
 
-from espnet_brain.encoding.espnet_model import ESPnetFMRIEncodingModel
-from espnet_brain.encoding.frontend import AbsEncodingFrontend, SSLWindowFrontend
-from espnet_brain.encoding.heads import FIRLinearHead, FIRLowRankHead
-from espnet_brain.encoding.readout import FIRReadout
+from espnet_brain.fmri.espnet_model import ESPnetFMRIEncodingModel
+from espnet_brain.fmri.frontend import AbsEncodingFrontend, SSLWindowFrontend
+from espnet_brain.fmri.heads import FIRLinearHead, FIRLowRankHead
+from espnet_brain.fmri.readout import FIRReadout
 
 frontend_choices = ClassChoices(
     "frontend",

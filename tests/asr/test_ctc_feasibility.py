@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from espnet_brain.asr.ctc_feasibility import check_set, infeasible_mask, read_lengths, required_frames
-from espnet_brain.frontend.brain_gru import BrainGRUFrontend
+from espnet_brain.asr.frontend.brain_gru import BrainGRUFrontend
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from fixtures.lebel_encoding import TINY_CONF, editable_copy, prepare_and_dump, 
 from espnet_brain.bin.dump_encoding import dump, geometry_from_config, read_scp, zscore_story
 from espnet_brain.bin.prepare_lebel import prepare
 from espnet_brain.data.lebel import load_story_wav, stimulus_tr_times
-from espnet_brain.encoding.chunking import cut_audio, split_rows
+from espnet_brain.fmri.chunking import cut_audio, split_rows
 
 
 @pytest.fixture(scope="module")

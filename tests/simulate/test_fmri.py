@@ -6,8 +6,8 @@ import pytest
 import soundfile
 
 from espnet_brain.data.textgrid import read_textgrid
-from espnet_brain.encoding.noise_ceiling import ceiling_from_snr, noise_ceiling, signal_power
 from espnet_brain.simulate.fmri import TEST_STORY, noiseless_rows
+from espnet_brain.voxelwise.noise_ceiling import ceiling_from_snr, noise_ceiling, signal_power
 
 
 def _corr(a, b):

@@ -26,8 +26,8 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 from sklearn.model_selection import KFold
 
-from espnet_brain.encoding.ridge import VoxelwiseRidgeCV
-from espnet_brain.encoding.scoring import pearson_r
+from espnet_brain.voxelwise.ridge import VoxelwiseRidgeCV
+from espnet_brain.voxelwise.scoring import pearson_r
 
 HUTH_GRID = np.logspace(1, 4, 10)  # Huth-lab convention S / (S^2 + a^2)
 GRID = HUTH_GRID**2  # himalaya / scikit-learn convention S / (S^2 + alpha)

@@ -1,0 +1,124 @@
+"""Frontends of the fMRI encoding task: audio chunks -> speech-model features at the ends of sliding windows.
+
+``AbsEncodingFrontend`` is the interface the encoding model relies on (ESPnet's ``AbsFrontend`` shape, plus the
+window geometry); ``SSLWindowFrontend`` runs a Hugging Face speech SSL model (``ssl_model.SSLSpeechModel``: a
+hidden layer or a weighted sum of layers, LoRA adapters) over the windows of each chunk (``windows.py``).
+"""
+
+from abc import ABC, abstractmethod
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+from typeguard import typechecked
+
+from espnet_brain.fmri.ssl_model import SSLSpeechModel
+from espnet_brain.fmri.windows import POOLS, WindowedFeatures
+
+
+class AbsEncodingFrontend(torch.nn.Module, ABC):
+    """Audio (B, L) -> window features (B, N, D); window ``i`` of a chunk ends at ``window_s + i * stride_s``."""
+
+    window_s: float
+    stride_s: float
+    sample_rate: int
+
+    @abstractmethod
+    def output_size(self) -> int:
+        raise NotImplementedError
+
+    @abstractmethod
+    def forward(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+
+class SSLWindowFrontend(AbsEncodingFrontend):
+    """A speech SSL model read at the end of sliding audio windows (BrainWavLM's stimulus features).
+
+    Args:
+        model_name_or_path: local directory written by ``save_pretrained`` or a Hub id
+            (e.g. "microsoft/wavlm-base-plus"; offline, a Hub id fails with a message asking for a directory).
+        layer: hidden-state index (0 = transformer input, i = output of layer i, -1 = last) or "weighted".
+        weighted_layers: layers of the weighted sum (None: all).
+        lora_conf: LoRA adapters, e.g. {"r": 4, "alpha": 4, "dropout": 0.1} (None: no adapters);
+            see :class:`espnet_brain.fmri.ssl_model.SSLSpeechModel`.
+        freeze: freeze the pretrained weights (with LoRA, the adapters still train).
+        freeze_feature_encoder: keep the convolutional feature encoder frozen even when ``freeze`` is False.
+        normalize_waveform: z-score each window (None: the model directory's ``do_normalize``).
+        local_files_only: never try the network when loading.
+        window_s: window length in seconds, context included (4.0 in BrainWavLM).
+        stride_s: spacing of the window ends in seconds (0.25).
+        pool: "last" (feature of the last frame) or "mean_stride" (mean over the last ``stride_s``).
+        window_batch_size: windows per forward pass of the speech model.
+        sample_rate: Hz of the audio.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        model_name_or_path: str,
+        layer: Union[int, str] = 9,
+        weighted_layers: Optional[Sequence[int]] = None,
+        lora_conf: Optional[Dict] = None,
+        freeze: bool = True,
+        freeze_feature_encoder: bool = True,
+        normalize_waveform: Optional[bool] = None,
+        local_files_only: bool = False,
+        window_s: float = 4.0,
+        stride_s: float = 0.25,
+        pool: str = "last",
+        window_batch_size: int = 32,
+        sample_rate: int = 16000,
+    ):
+        super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"frontend_conf.pool: expected one of {POOLS}, got {pool!r}")
+        self.ssl = SSLSpeechModel(
+            model_name_or_path,
+            layer=layer,
+            weighted_layers=weighted_layers,
+            lora_conf=lora_conf,
+            freeze=freeze,
+            freeze_feature_encoder=freeze_feature_encoder,
+            normalize_waveform=normalize_waveform,
+            local_files_only=local_files_only,
+        )
+        self.windows = WindowedFeatures(
+            self.ssl,
+            sample_rate=sample_rate,
+            window_s=window_s,
+            stride_s=stride_s,
+            batch_size=window_batch_size,
+            pool=pool,
+        )
+        self.window_s, self.stride_s, self.sample_rate = window_s, stride_s, sample_rate
+
+    def output_size(self) -> int:
+        return self.ssl.output_size()
+
+    def forward(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Features at every complete window of each chunk.
+
+        Args:
+            speech: (B, L) waveforms, right-padded.
+            speech_lengths: (B,) valid samples.
+
+        Returns:
+            feats (B, N, D) (window ``i`` ends at ``window_s + i * stride_s``; padded windows are zeros) and
+            feats_lengths (B,) windows per chunk.
+        """
+        if speech.dim() != 2:
+            raise ValueError(f"speech: expected shape (B, L), got {tuple(speech.shape)}")
+        window = int(round(self.window_s * self.sample_rate))
+        short = [int(n) for n in speech_lengths if int(n) < window]
+        if short:
+            raise ValueError(f"speech: chunks of {short} samples are shorter than one window ({window} samples)")
+        feats = []
+        for wav, n in zip(speech, speech_lengths):
+            f, _ = self.windows(wav[: int(n)], first_end_s=self.window_s)  # (N_b, D)
+            feats.append(f)
+        lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long, device=speech.device)
+        return torch.nn.utils.rnn.pad_sequence(feats, batch_first=True), lengths  # (B, N, D)
+
+    def reload_pretrained_parameters(self) -> None:
+        """Restore the speech model's pretrained weights (after ESPnet's parameter initialisation)."""
+        self.ssl.reload_pretrained_parameters()

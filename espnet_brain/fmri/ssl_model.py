@@ -1,0 +1,273 @@
+"""A Hugging Face speech SSL model (WavLM, Wav2Vec2, HuBERT, ...) as a feature extractor for encoding models.
+
+Exposes one hidden layer (``layer=9`` as BrainWavLM) or a learned softmax-weighted sum of layers, optionally
+with LoRA adapters that really train (see ``lora.py``). Layer indices follow Hugging Face's ``hidden_states``:
+0 is the input of the first transformer layer, ``i`` the output of layer ``i``.
+"""
+
+import logging
+import os
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from typeguard import typechecked
+
+from espnet_brain.hf.loading import match_truncated_output, read_do_normalize
+from espnet_brain.hf.lora import ATTENTION_TARGETS, add_lora, check_adapters_reached, reset_lora
+
+LORA_KEYS = ("r", "alpha", "dropout", "targets", "layers")
+
+
+def load_pretrained_ssl(model_name_or_path: str, local_files_only: bool = False) -> nn.Module:
+    """Load the bare SSL model (no task head) from a local directory or a Hub id.
+
+    Args:
+        model_name_or_path: a directory written by ``save_pretrained`` or a Hub id (e.g. "microsoft/wavlm-base-plus").
+        local_files_only: never touch the network (Hub ids must then be in the local cache).
+
+    Returns:
+        The ``transformers`` model (e.g. ``WavLMModel``) in eval mode.
+    """
+    from huggingface_hub import constants, snapshot_download
+    from transformers import AutoModel
+
+    source = model_name_or_path
+    is_dir = os.path.isdir(model_name_or_path)
+    if not is_dir:
+        # A cached Hub model is loaded from its snapshot directory, with no network call at all (transformers
+        # otherwise looks up adapter_config.json online even with local_files_only, retrying for ~20 s).
+        try:
+            source = snapshot_download(model_name_or_path, local_files_only=True)
+        except (OSError, ValueError) as error:
+            if local_files_only or constants.HF_HUB_OFFLINE:
+                raise ValueError(_unresolved(model_name_or_path, error)) from error
+    try:
+        return AutoModel.from_pretrained(source, local_files_only=source != model_name_or_path or is_dir).eval()
+    except (OSError, ValueError) as error:
+        if is_dir:
+            raise ValueError(
+                f"model_name_or_path={model_name_or_path!r}: the directory does not hold a loadable model "
+                f"(config.json + weights written by save_pretrained): {error}"
+            ) from error
+        raise ValueError(_unresolved(model_name_or_path, error)) from error
+
+
+def _unresolved(model_name_or_path: str, error: Exception) -> str:
+    return (
+        f"model_name_or_path={model_name_or_path!r} is not a local directory and could not be resolved on the "
+        f"Hugging Face Hub (offline, or not in the cache). Download it once where there is network "
+        f"(model.save_pretrained(DIR)) and pass that local directory instead. Cause: {error}"
+    )
+
+
+def zscore_waveforms(speech: torch.Tensor, speech_lengths: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Zero mean, unit variance over each waveform's valid samples; padding stays zero.
+
+    Args:
+        speech: (B, L) waveforms. speech_lengths: (B,) valid samples.
+
+    Returns:
+        (B, L) normalised waveforms.
+    """
+    valid = torch.arange(speech.shape[1], device=speech.device)[None, :] < speech_lengths[:, None]  # (B, L)
+    n = speech_lengths[:, None].clamp_min(1).to(speech.dtype)
+    mean = (speech * valid).sum(1, keepdim=True) / n
+    var = (((speech - mean) * valid) ** 2).sum(1, keepdim=True) / n
+    return (speech - mean) / torch.sqrt(var + eps) * valid
+
+
+class SSLSpeechModel(nn.Module):
+    """Hugging Face speech SSL model exposing a hidden layer or a learned weighted sum of layers.
+
+    Args:
+        model_name_or_path: local directory (``save_pretrained``) or Hub id.
+        layer: hidden-state index (0 = transformer input, i = output of layer i, -1 = last), or "weighted" for a
+            learned softmax-weighted sum of ``weighted_layers``.
+        weighted_layers: layers of the weighted sum (None: all, 0..num_layers).
+        lora_conf: None for no adapters, else a dict with keys among ``r`` (4), ``alpha`` (4), ``dropout``
+            (0.1), ``targets`` (["q_proj", "k_proj", "v_proj"]; add "out_proj", "intermediate_dense",
+            "output_dense"), ``layers`` (None: all).
+        freeze: freeze the pretrained weights (with LoRA, only the adapters and the layer weights train).
+        freeze_feature_encoder: keep the convolutional feature encoder frozen even when ``freeze`` is False.
+        drop_upper_layers: delete the transformer layers above ``layer`` (they cannot affect it; saves time). The
+            features stay those of the full model (a stable-layer-norm model's final norm is dropped with them).
+        normalize_waveform: z-score each waveform over its valid samples; None reads ``do_normalize`` from the
+            model directory's preprocessor_config.json (False if absent).
+        use_attention_mask: pass an attention mask for padded batches; None follows the model's convention (only
+            models with ``feat_extract_norm == "layer"`` were trained with one; others expect zero padding).
+        local_files_only: never try the network when loading.
+        check_adapters: run one tiny forward at construction to prove every LoRA adapter is called.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        model_name_or_path: str,
+        layer: Union[int, str] = 9,
+        weighted_layers: Optional[Sequence[int]] = None,
+        lora_conf: Optional[Dict] = None,
+        freeze: bool = True,
+        freeze_feature_encoder: bool = True,
+        drop_upper_layers: bool = True,
+        normalize_waveform: Optional[bool] = None,
+        use_attention_mask: Optional[bool] = None,
+        local_files_only: bool = False,
+        check_adapters: bool = True,
+    ):
+        super().__init__()
+        self.model_name_or_path = model_name_or_path
+        hf = load_pretrained_ssl(model_name_or_path, local_files_only)
+        n_layers = hf.config.num_hidden_layers
+        self.layer_ids = self._resolve_layers(layer, weighted_layers, n_layers)
+        self.weighted = layer == "weighted"
+        # at least one layer stays: hidden_states (input of layer 0 included) are recorded by hooks on the layers
+        self.keep_layers = max(1, max(self.layer_ids)) if drop_upper_layers else n_layers
+        self._configure(hf, self.keep_layers)
+        self.normalize_waveform = (
+            read_do_normalize(model_name_or_path) if normalize_waveform is None else normalize_waveform
+        )
+        self.use_attention_mask = (
+            hf.config.feat_extract_norm == "layer" if use_attention_mask is None else use_attention_mask
+        )
+        self.hidden_size = hf.config.hidden_size
+        self.frozen = freeze
+        self.freeze_feature_encoder = freeze_feature_encoder
+
+        for p in hf.parameters():
+            p.requires_grad = not freeze
+        self.lora_conf = None
+        if lora_conf is not None:
+            unknown = sorted(set(lora_conf) - set(LORA_KEYS))
+            if unknown:
+                raise ValueError(f"lora_conf: unknown keys {unknown}; expected among {LORA_KEYS}")
+            self.lora_conf = dict(r=4, alpha=4.0, dropout=0.1, targets=list(ATTENTION_TARGETS[:3]), layers=None)
+            self.lora_conf.update(lora_conf)
+            hf = add_lora(hf, **self.lora_conf)
+        if freeze_feature_encoder:
+            for p in self._base(hf).feature_extractor.parameters():
+                p.requires_grad = False
+        self.model = hf
+        self.layer_weights = nn.Parameter(torch.zeros(len(self.layer_ids))) if self.weighted else None
+        if self.lora_conf is not None and check_adapters:
+            wav = torch.zeros(1, 1600)  # 0.1 s at 16 kHz: enough frames for every conv configuration in use
+            check_adapters_reached(self.model, lambda: self.forward(wav, torch.tensor([1600])))
+
+    @staticmethod
+    def _resolve_layers(layer, weighted_layers, n_layers: int) -> List[int]:
+        if layer == "weighted":
+            ids = list(range(n_layers + 1)) if weighted_layers is None else sorted(set(weighted_layers))
+        elif isinstance(layer, int):
+            ids = [layer + n_layers + 1 if layer < 0 else layer]
+        else:
+            raise ValueError(f"layer: expected an int or 'weighted', got {layer!r}")
+        bad = [i for i in ids if not 0 <= i <= n_layers]
+        if bad or not ids:
+            raise ValueError(f"layer / weighted_layers: expected indices in [0, {n_layers}], got {layer!r}, {ids}")
+        return ids
+
+    @staticmethod
+    def _configure(hf: nn.Module, keep_layers: int) -> None:
+        # LayerDrop would skip layers and shift the hidden_states indices; SpecAugment is not wanted here.
+        hf.config.layerdrop = 0.0
+        hf.config.apply_spec_augment = False
+        full_layers = hf.config.num_hidden_layers
+        if keep_layers < full_layers:
+            hf.encoder.layers = hf.encoder.layers[:keep_layers]
+            hf.config.num_hidden_layers = keep_layers
+            # stable-layer-norm models: the final norm belongs to the last layer, not to layer keep_layers
+            match_truncated_output(hf.encoder, hf.config, keep_layers, full_layers)
+
+    @staticmethod
+    def _base(model: nn.Module) -> nn.Module:
+        return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+    @property
+    def hf_model(self) -> nn.Module:
+        """The underlying transformers model (inside the PEFT wrapper when adapters are used)."""
+        return self._base(self.model)
+
+    def output_size(self) -> int:
+        """Feature dimension D."""
+        return self.hidden_size
+
+    def num_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Frames produced for waveforms of ``num_samples`` samples: (B,) -> (B,)."""
+        return self.hf_model._get_feat_extract_output_lengths(num_samples).to(torch.long)
+
+    def forward(
+        self, speech: torch.Tensor, speech_lengths: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Hidden features of a batch of waveforms.
+
+        Args:
+            speech: (B, L) 16 kHz waveforms, right-padded with zeros.
+            speech_lengths: (B,) valid samples (None: all L).
+
+        Returns:
+            feats (B, T, D) and feats_lengths (B,) in frames (20 ms for the usual models).
+        """
+        if speech.dim() != 2:
+            raise ValueError(f"speech: expected shape (B, L), got {tuple(speech.shape)}")
+        n_batch, n_samples = speech.shape
+        if speech_lengths is None:
+            speech_lengths = torch.full((n_batch,), n_samples, dtype=torch.long, device=speech.device)
+        valid = torch.arange(n_samples, device=speech.device)[None, :] < speech_lengths[:, None]  # (B, L)
+        if self.normalize_waveform:
+            speech = zscore_waveforms(speech, speech_lengths)
+        out = self.model(
+            input_values=speech,
+            attention_mask=valid.long() if self.use_attention_mask else None,
+            output_hidden_states=True,
+            return_dict=True,
+        )
+        hidden = out.hidden_states  # num_layers + 1 tensors of (B, T, D)
+        if self.weighted:
+            weights = torch.softmax(self.layer_weights, dim=0)
+            feats = sum(w * hidden[i] for w, i in zip(weights, self.layer_ids))
+        else:
+            feats = hidden[self.layer_ids[0]]
+        feats_lengths = self.num_frames(speech_lengths).clamp(max=feats.shape[1])
+        return feats, feats_lengths
+
+    def train(self, mode: bool = True) -> "SSLSpeechModel":
+        super().train(mode)
+        if self.frozen and self.lora_conf is None:
+            self.model.eval()  # a frozen backbone keeps its dropout off
+        return self
+
+    def merge_adapters(self) -> None:
+        """Fold the LoRA updates into the weights and drop the adapters (same outputs, faster inference)."""
+        if self.lora_conf is None:
+            raise RuntimeError("merge_adapters: this model has no LoRA adapters (lora_conf=None)")
+        self.model = self.model.merge_and_unload()
+        self.lora_conf = None
+        self.frozen = True
+        for p in self.model.parameters():
+            p.requires_grad = False
+
+    def reload_pretrained_parameters(self) -> None:
+        """Restore the pretrained weights and re-initialise adapters and layer weights (called after ESPnet's
+        global parameter initialisation, which would otherwise overwrite them)."""
+        pretrained = load_pretrained_ssl(self.model_name_or_path, local_files_only=True)
+        self._configure(pretrained, self.keep_layers)
+        source = pretrained.state_dict()
+        state = {}
+        for key in self.hf_model.state_dict():
+            if "lora_" in key:
+                continue
+            plain = key.replace(".base_layer.", ".")  # LoRA-wrapped linears keep the base weights one level down
+            if plain not in source:
+                raise RuntimeError(f"reload_pretrained_parameters: {plain!r} is not in {self.model_name_or_path}")
+            state[key] = source[plain]
+        self.hf_model.load_state_dict(state, strict=False)
+        reset_lora(self.model)
+        if self.layer_weights is not None:
+            nn.init.zeros_(self.layer_weights)
+        logging.info("Pretrained weights reloaded from %s", self.model_name_or_path)
+
+    def extra_repr(self) -> str:
+        return (
+            f"model={self.model_name_or_path!r}, layers={self.layer_ids}, weighted={self.weighted}, "
+            f"lora={self.lora_conf}, frozen={self.frozen}"
+        )

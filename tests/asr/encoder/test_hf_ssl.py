@@ -1,0 +1,255 @@
+import huggingface_hub.constants
+import pytest
+import torch
+from espnet2.torch_utils.initialize import initialize
+from transformers import AutoModel, HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Model, WavLMConfig, WavLMModel
+
+from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
+
+TINY = dict(
+    hidden_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=32,
+    conv_dim=(8, 8),
+    conv_kernel=(10, 3),
+    conv_stride=(5, 2),
+    num_conv_pos_embeddings=8,
+    num_conv_pos_embedding_groups=2,
+)
+MODELS = {
+    "wav2vec2": (Wav2Vec2Config, Wav2Vec2Model),
+    "wavlm": (WavLMConfig, WavLMModel),
+    "hubert": (HubertConfig, HubertModel),
+}
+
+
+def save_tiny(path, kind="wav2vec2", **overrides):
+    config_cls, model_cls = MODELS[kind]
+    torch.manual_seed(0)
+    model = model_cls(config_cls(**{**TINY, **overrides}))
+    model.save_pretrained(path)
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny_dirs(tmp_path_factory):
+    """{kind: directory} of tiny pretrained checkpoints."""
+    root = tmp_path_factory.mktemp("hf")
+    dirs = {}
+    for kind in MODELS:
+        save_tiny(root / kind, kind)
+        dirs[kind] = str(root / kind)
+    return dirs
+
+
+KINDS = list(MODELS)
+
+
+def _batch(d_in=12, lengths=(20, 13, 7)):
+    torch.manual_seed(1)
+    x = torch.randn(len(lengths), max(lengths), d_in)
+    return x, torch.tensor(lengths)
+
+
+def _loss(y):
+    # A random readout: the plain sum of a layer-normed output has zero gradient when the norm's scale is uniform.
+    torch.manual_seed(2)
+    return (y * torch.randn_like(y)).sum()
+
+
+def _pretrained_encoder_state(path):
+    return AutoModel.from_pretrained(path).encoder.state_dict()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shapes_lengths_and_zero_padding(tiny_dirs, kind):
+    enc = HFSSLEncoder(input_size=12, model_name_or_path=tiny_dirs[kind])
+    assert "HFSSLEncoder" in repr(enc)
+    assert enc.output_size() == 16
+    assert enc.hf_config.hidden_size == 16
+    x, lengths = _batch()
+    y, y_lengths, states = enc(x, lengths)
+    assert y.shape == (3, 20, 16)
+    assert torch.equal(y_lengths, lengths)
+    assert states is None
+    assert torch.all(y[1, 13:] == 0) and torch.all(y[2, 7:] == 0)
+    assert torch.all(y[2, :7].abs().sum(-1) > 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_batched_equals_alone(tiny_dirs, kind):
+    enc = HFSSLEncoder(input_size=16, model_name_or_path=tiny_dirs[kind]).eval()
+    x, lengths = _batch(d_in=16)
+    x_before = x.clone()
+    with torch.no_grad():
+        y, _, _ = enc(x, lengths)
+        for i, n in enumerate(lengths.tolist()):
+            alone, _, _ = enc(x[i : i + 1, :n], lengths[i : i + 1])
+            torch.testing.assert_close(y[i, :n], alone[0], atol=1e-5, rtol=1e-5)
+    assert torch.equal(x, x_before), "the caller's tensor must not be edited in place"
+
+
+def test_padding_would_leak_without_the_mask(tiny_dirs):
+    """Control for test_batched_equals_alone: the tiny model is sensitive to padded frames."""
+    enc = HFSSLEncoder(input_size=16, model_name_or_path=tiny_dirs["wav2vec2"]).eval()
+    x, lengths = _batch(d_in=16)
+    x[2, 7:] = 5.0
+    with torch.no_grad():
+        unmasked = enc.transformer(x.clone()).last_hidden_state
+        alone, _, _ = enc(x[2:3, :7], lengths[2:3])
+        masked, _, _ = enc(x, lengths)
+    assert not torch.allclose(unmasked[2, :7], alone[0], atol=1e-3)
+    torch.testing.assert_close(masked[2, :7], alone[0], atol=1e-5, rtol=1e-5)
+
+
+def test_backward_ragged_and_input_projection(tiny_dirs):
+    enc = HFSSLEncoder(input_size=12, model_name_or_path=tiny_dirs["wav2vec2"])
+    assert isinstance(enc.input_proj, torch.nn.Linear) and enc.input_proj.in_features == 12
+    x, lengths = _batch()
+    x.requires_grad_(True)
+    y, _, _ = enc(x, lengths)
+    _loss(y).backward()
+    assert x.grad is not None and torch.all(x.grad[2, 7:] == 0)
+    assert x.grad[2, :7].abs().sum() > 0
+    for name, p in enc.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    same = HFSSLEncoder(input_size=16, model_name_or_path=tiny_dirs["wav2vec2"])
+    assert same.input_proj is None
+
+
+def test_modes(tiny_dirs):
+    path = tiny_dirs["wav2vec2"]
+    pretrained = _pretrained_encoder_state(path)
+    finetune = HFSSLEncoder(input_size=16, model_name_or_path=path, mode="finetune")
+    scratch = HFSSLEncoder(input_size=16, model_name_or_path=path, mode="scratch")
+    frozen = HFSSLEncoder(input_size=16, model_name_or_path=path, mode="frozen")
+    key = "layers.0.attention.q_proj.weight"
+    assert torch.equal(finetune.transformer.state_dict()[key], pretrained[key])
+    assert torch.equal(frozen.transformer.state_dict()[key], pretrained[key])
+    assert scratch.transformer.state_dict()[key].shape == pretrained[key].shape
+    assert not torch.allclose(scratch.transformer.state_dict()[key], pretrained[key])
+    assert all(p.requires_grad for p in finetune.parameters())
+    assert all(p.requires_grad for p in scratch.parameters())
+    assert not any(p.requires_grad for p in frozen.transformer_parameters())
+
+    x, lengths = _batch(d_in=16)
+    x.requires_grad_(True)
+    frozen.train()
+    assert frozen.training and not frozen.transformer.training
+    y, _, _ = frozen(x, lengths)
+    _loss(y).backward()
+    assert all(p.grad is None for p in frozen.parameters())
+    assert x.grad is not None and x.grad.abs().sum() > 0, "the frontend must still get gradients"
+
+
+def test_frozen_has_no_dropout_in_training(tmp_path):
+    save_tiny(tmp_path, hidden_dropout=0.5, attention_dropout=0.5, activation_dropout=0.5)
+    x, lengths = _batch(d_in=16)
+    frozen = HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), mode="frozen").train()
+    finetune = HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), mode="finetune").train()
+    assert torch.equal(frozen(x, lengths)[0], frozen(x, lengths)[0])
+    assert not torch.equal(finetune(x, lengths)[0], finetune(x, lengths)[0])
+
+
+def test_config_overrides_and_num_layers(tmp_path):
+    save_tiny(tmp_path, hidden_dropout=0.3, layerdrop=0.2, mask_time_prob=0.5)
+    enc = HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), num_layers=1, attention_dropout=0.25)
+    assert len(enc.transformer.layers) == 1
+    assert enc.hf_config.layerdrop == 0.0
+    assert enc.hf_config.hidden_dropout == 0.3
+    assert enc.transformer.layers[0].attention.dropout == 0.25
+    assert not enc.hf_config.apply_spec_augment
+    key = "layers.0.feed_forward.output_dense.weight"
+    assert torch.equal(enc.transformer.state_dict()[key], _pretrained_encoder_state(str(tmp_path))[key])
+    with pytest.raises(ValueError, match="num_layers"):
+        HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), num_layers=3)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_num_layers_of_a_stable_layer_norm_model_gives_its_hidden_state(tmp_path, kind):
+    """Pre-norm models apply a final layer norm to the last layer only: cut to k layers, the output is the
+    full model's hidden_states[k], not that norm applied to layer k."""
+    full = save_tiny(tmp_path, kind, num_hidden_layers=3, do_stable_layer_norm=True, feat_extract_norm="layer").eval()
+    x, lengths = _batch(d_in=16)
+    mask = torch.arange(x.size(1))[None, :] < lengths[:, None]
+    valid = mask[:, :, None]
+    outputs = []  # what each layer of the full encoder returns: hidden_states[1..3] before the final norm
+    hooks = [
+        layer.register_forward_hook(lambda m, i, o: outputs.append(o[0] if isinstance(o, tuple) else o))
+        for layer in full.encoder.layers
+    ]
+    with torch.no_grad():
+        last = full.encoder(x.masked_fill(~valid, 0.0), attention_mask=mask).last_hidden_state
+        for hook in hooks:
+            hook.remove()
+        ref = [None, outputs[0], outputs[1], last]
+        assert not torch.allclose(last, outputs[2], atol=1e-3)  # the final norm changes the last layer's output
+        for num_layers in (1, 2, None):
+            enc = HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), num_layers=num_layers).eval()
+            y, _, _ = enc(x, lengths)
+            want = ref[3 if num_layers is None else num_layers]  # ref[3]: the last layer, after the final norm
+            torch.testing.assert_close(y, want.masked_fill(~valid, 0.0), atol=1e-5, rtol=1e-5)
+        cut = HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), num_layers=2).eval()
+        for p in cut.parameters():
+            p.normal_()
+    cut.reload_pretrained_parameters()  # the cut encoder's weights reload from the full checkpoint
+    with torch.no_grad():
+        torch.testing.assert_close(cut(x, lengths)[0], ref[2].masked_fill(~valid, 0.0), atol=1e-5, rtol=1e-5)
+
+
+def test_gradient_checkpointing_same_output(tiny_dirs):
+    path = tiny_dirs["wavlm"]
+    no_dropout = dict(hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
+    plain = HFSSLEncoder(input_size=16, model_name_or_path=path, **no_dropout)
+    ckpt = HFSSLEncoder(input_size=16, model_name_or_path=path, gradient_checkpointing=True, **no_dropout)
+    assert all(layer.gradient_checkpointing for layer in ckpt.transformer.layers)
+    x, lengths = _batch(d_in=16)
+    y0, _, _ = plain.train()(x, lengths)
+    y1, _, _ = ckpt.train()(x, lengths)
+    torch.testing.assert_close(y0, y1)
+    _loss(y1).backward()
+    assert ckpt.transformer.layers[0].attention.q_proj.weight.grad is not None
+
+
+@pytest.mark.parametrize("mode", ["finetune", "scratch"])
+def test_reload_pretrained_parameters(tiny_dirs, mode):
+    enc = HFSSLEncoder(input_size=12, model_name_or_path=tiny_dirs["wav2vec2"], mode=mode)
+    before = {k: v.clone() for k, v in enc.transformer.state_dict().items()}
+    with torch.no_grad():
+        for p in enc.parameters():
+            p.normal_()
+    key = "layers.1.attention.k_proj.weight"
+    assert not torch.equal(enc.transformer.state_dict()[key], before[key])
+    enc.reload_pretrained_parameters()
+    after = enc.transformer.state_dict()
+    assert before.keys() == after.keys()
+    for k in before:
+        assert torch.equal(before[k], after[k]), k
+
+
+def test_espnet_initialize_keeps_pretrained_transformer(tiny_dirs):
+    """ESPnet's --init re-initialises all parameters, then calls model.encoder.reload_pretrained_parameters()."""
+    enc = HFSSLEncoder(input_size=12, model_name_or_path=tiny_dirs["wav2vec2"])
+    before = {k: v.clone() for k, v in enc.transformer.state_dict().items()}
+    proj_before = enc.input_proj.weight.detach().clone()
+    model = torch.nn.Module()
+    model.encoder = enc
+    initialize(model, "xavier_uniform")
+    assert not torch.equal(enc.input_proj.weight, proj_before)
+    for k, v in enc.transformer.state_dict().items():
+        assert torch.equal(before[k], v), k
+
+
+def test_errors(tiny_dirs, monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match="mode"):
+        HFSSLEncoder(input_size=16, model_name_or_path=tiny_dirs["wav2vec2"], mode="partial")
+    with pytest.raises(ValueError, match="does not exist"):
+        HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path / "missing" / "model"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(OSError, match="local directory"):
+        HFSSLEncoder(input_size=16, model_name_or_path="no-such-org/no-such-wav2vec2")
+    enc = HFSSLEncoder(input_size=16, model_name_or_path=tiny_dirs["wav2vec2"])
+    with pytest.raises(ValueError, match=r"\(B, T, 16\)"):
+        enc(torch.randn(2, 5, 12), torch.tensor([5, 4]))
