@@ -1,54 +1,17 @@
 """Initialise ESPnet's CTC output layer from the character head of a Hugging Face ``Wav2Vec2ForCTC``.
 
-ESPnet and HF name the same characters differently: ESPnet's blank is ``<blank>`` (index 0), HF's blank is
-its ``pad_token`` (``<pad>``); ESPnet writes the word boundary ``<space>``, HF's character tokenizer ``|``;
-ESPnet character lists are usually lower case, the English HF heads upper case. Rows are copied by token,
-never by position.
+ESPnet and HF name the same characters differently (``<blank>`` vs ``<pad>``, ``<space>`` vs ``|``, lower vs upper
+case; see :mod:`espnet_brain.hf.tokens`). Rows are copied by token, never by position.
 """
 
 import logging
-from typing import Dict, List
+from typing import List
 
 import torch
 from espnet2.asr.ctc import CTC
 
-from espnet_brain.hf.loading import load_ctc_model, load_ctc_tokenizer
-
-
-def map_tokens(token_list: List[str], hf_vocab: Dict[str, int], pad: str, word_delimiter: str, unk: str):
-    """Map ESPnet tokens to rows of an HF CTC head.
-
-    Args:
-        token_list: ESPnet tokens (row i of ``ctc_lo`` is token_list[i]).
-        hf_vocab: HF token -> row of ``lm_head``.
-        pad: HF pad token (the CTC blank).
-        word_delimiter: HF word delimiter (``|``).
-        unk: HF unknown token.
-
-    Returns:
-        Tuple of {ESPnet index: HF row}, {ESPnet token: HF token} and the unmapped ESPnet tokens.
-    """
-    special = {"<blank>": pad, "<space>": word_delimiter, "<unk>": unk}
-    # Case-insensitive fallback; an exact match always wins, then the first HF token of that spelling.
-    folded: Dict[str, str] = {}
-    for tok in sorted(hf_vocab, key=hf_vocab.get):
-        folded.setdefault(tok.lower(), tok)
-    rows: Dict[int, int] = {}
-    names: Dict[str, str] = {}
-    unmapped: List[str] = []
-    for i, tok in enumerate(token_list):
-        if tok in special:
-            hf_tok = special[tok] if special[tok] in hf_vocab else None
-        elif tok in hf_vocab:
-            hf_tok = tok
-        else:
-            hf_tok = folded.get(tok.lower())
-        if hf_tok is None:
-            unmapped.append(tok)
-            continue
-        rows[i] = hf_vocab[hf_tok]
-        names[tok] = hf_tok
-    return rows, names, unmapped
+from espnet_brain.hf.loading import load_ctc_tokenizer, load_model
+from espnet_brain.hf.tokens import map_tokens
 
 
 def init_ctc_from_hf(ctc: CTC, token_list: List[str], model_name_or_path: str) -> dict:
@@ -71,7 +34,7 @@ def init_ctc_from_hf(ctc: CTC, token_list: List[str], model_name_or_path: str) -
             f"init_ctc_from_hf: ctc.ctc_lo has {ctc.ctc_lo.out_features} outputs but token_list has "
             f"{len(token_list)} tokens"
         )
-    hf_model = load_ctc_model(model_name_or_path, what)
+    hf_model = load_model(model_name_or_path, what, head="ctc")
     head = getattr(hf_model, "lm_head", None)
     if not isinstance(head, torch.nn.Linear):
         raise ValueError(f"{what}: {model_name_or_path!r} has no linear CTC head (lm_head)")

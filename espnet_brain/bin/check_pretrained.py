@@ -1,28 +1,33 @@
 """Check, before any training, that a pretrained speech model can be loaded.
 
 ``python -m espnet_brain.bin.check_pretrained facebook/wav2vec2-base-960h`` (or a local directory)
-loads the config and the weights and prints what was found; it exits non-zero with a message
-that says how to fix the call (e.g. download elsewhere and pass a directory) when it cannot.
+loads the config and the weights with the loader that decoding and encoding training use
+(:func:`espnet_brain.hf.loading.load_model`) and prints what was found; it exits non-zero with a
+message that says how to fix the call (e.g. download elsewhere and pass a directory) when it cannot.
 """
 
 import argparse
 import sys
 from typing import Optional, Sequence
 
-from espnet_brain.hf.loading import load_backbone, load_config
+from espnet_brain.hf.loading import load_model
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_name_or_path", help="Hugging Face hub id or local directory")
+    parser.add_argument("--local_files_only", action="store_true", help="never try the network")
+    return parser
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model_name_or_path", help="Hugging Face hub id or local directory")
-    args = parser.parse_args(cmd)
-    what = "pretrained_model"
+    args = get_parser().parse_args(cmd)
     try:
-        config = load_config(args.model_name_or_path, what)
-        model = load_backbone(args.model_name_or_path, config, what)
+        model = load_model(args.model_name_or_path, "pretrained_model", local_files_only=args.local_files_only)
     except (OSError, ValueError) as err:
         print(f"check_pretrained: {err}", file=sys.stderr)
         return 1
+    config = model.config
     n_params = sum(p.numel() for p in model.parameters())
     print(
         f"{args.model_name_or_path}: {config.model_type}, hidden size {config.hidden_size}, "

@@ -34,25 +34,13 @@ import kaldiio
 import numpy as np
 import soundfile
 import yaml
+from espnet2.fileio.read_text import read_2columns_text
 
-from espnet_brain.data.lebel import TR, load_repeats, load_responses, load_story_wav, stimulus_tr_times
+from espnet_brain.data.lebel import load_mask, load_nifti_responses, load_repeats, load_responses, load_story_wav
 from espnet_brain.fmri.chunking import ChunkGeometry, cut_audio, split_rows
+from espnet_brain.voxelwise.timing import TR, stimulus_tr_times
 
 logger = logging.getLogger("dump_encoding")
-
-
-def read_scp(path: str) -> Dict[str, str]:
-    """``key value...`` lines -> {key: "value..."} (order kept)."""
-    out: Dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.rstrip("\n").split(maxsplit=1)
-            if len(parts) != 2:
-                raise ValueError(f"{path}:{n}: expected '<key> <value>', got {line.strip()!r}")
-            out[parts[0]] = parts[1]
-    return out
 
 
 def _signature_default(cls, name: str):
@@ -71,7 +59,7 @@ def geometry_from_config(
     """The chunk geometry of a training config (class defaults where the config is silent); arguments override."""
     from espnet_brain.fmri.espnet_model import ESPnetFMRIEncodingModel
     from espnet_brain.fmri.frontend import SSLWindowFrontend
-    from espnet_brain.fmri.heads import FIRLinearHead
+    from espnet_brain.fmri.readout import FIRLinearHead
 
     conf: dict = {}
     if train_config is not None:
@@ -92,32 +80,6 @@ def geometry_from_config(
         stride_s=float(pick(stride_s, fe, "stride_s", SSLWindowFrontend)),
         sample_rate=int(pick(sample_rate, fe, "sample_rate", SSLWindowFrontend)),
     )
-
-
-def load_nifti_responses(path: str, mask: np.ndarray, n_acquired: int) -> np.ndarray:
-    """Responses (N - 20, V) of a 4-D NIfTI inside a brain mask (voxels in the mask's C order).
-
-    A run of N volumes is trimmed to ``[10:-10]`` (the rows of the preprocessed ``.hf5`` files); a run of N - 20
-    volumes is taken as it is.
-    """
-    import nibabel
-
-    img = nibabel.load(path)
-    if img.shape[:3] != mask.shape:
-        raise ValueError(f"{path}: volume shape {img.shape[:3]} differs from the brain mask's {mask.shape}")
-    data = np.asarray(img.dataobj, dtype=np.float32)[mask]  # (x, y, z, t) -> (V, t)
-    data = data.T  # (t, V)
-    if data.shape[0] == n_acquired:
-        data = data[10:-10]
-    elif data.shape[0] != n_acquired - 20:
-        raise ValueError(f"{path}: {data.shape[0]} volumes, expected {n_acquired} or {n_acquired - 20}")
-    return np.ascontiguousarray(data)
-
-
-def load_mask(path: str) -> np.ndarray:
-    import nibabel
-
-    return np.asarray(nibabel.load(path).dataobj) != 0
 
 
 def zscore_story(y: np.ndarray) -> np.ndarray:
@@ -172,11 +134,11 @@ class Dumper:
 
     def dump_set(self, data_dir: str, name: str, chunk: bool) -> Tuple[int, int]:
         """Dump one set; returns (stories, chunks)."""
-        wavs = read_scp(os.path.join(data_dir, "wav.scp"))
-        resps = read_scp(os.path.join(data_dir, "resp.scp"))
-        n_trs = {k: int(v) for k, v in read_scp(os.path.join(data_dir, "num_trs")).items()}
+        wavs = read_2columns_text(os.path.join(data_dir, "wav.scp"))
+        resps = read_2columns_text(os.path.join(data_dir, "resp.scp"))
+        n_trs = {k: int(v) for k, v in read_2columns_text(os.path.join(data_dir, "num_trs")).items()}
         repeats_path = os.path.join(data_dir, "repeats.scp")
-        repeats = read_scp(repeats_path) if os.path.isfile(repeats_path) else {}
+        repeats = read_2columns_text(repeats_path) if os.path.isfile(repeats_path) else {}
         missing = [s for s in wavs if s not in resps or s not in n_trs]
         if missing:
             raise ValueError(f"{data_dir}: stories {missing} lack a resp.scp or num_trs entry")

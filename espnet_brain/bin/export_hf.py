@@ -30,7 +30,8 @@ def export(asr_train_config: str, asr_model_file: str, output_dir: str) -> Path:
 
     from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
     from espnet_brain.asr.frontend.hf_cnn import HFConvFrontend
-    from espnet_brain.bin.make_hf_model import write_tokenizer
+    from espnet_brain.hf.tokens import blank_id
+    from espnet_brain.hf.writer import write_preprocessor, write_tokenizer
     from espnet_brain.tasks.brain_asr import BrainASRTask
 
     model, _ = BrainASRTask.build_model_from_file(asr_train_config, asr_model_file, "cpu")
@@ -44,7 +45,7 @@ def export(asr_train_config: str, asr_model_file: str, output_dir: str) -> Path:
     token_list = list(model.token_list)
     config = model.encoder.hf_config
     config.vocab_size = len(token_list)
-    config.pad_token_id = token_list.index("<blank>")
+    config.pad_token_id = blank_id(token_list)
     config.num_hidden_layers = len(model.encoder.transformer.layers)
     hf = AutoModelForCTC.from_config(config).float()
     backbone = hf.base_model
@@ -57,6 +58,7 @@ def export(asr_train_config: str, asr_model_file: str, output_dir: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     hf.save_pretrained(str(out))
     write_tokenizer(token_list, out)
+    write_preprocessor(out, config, do_normalize=model.frontend.normalize_waveform)
     return out
 
 

@@ -4,7 +4,7 @@ For every story of each ``--data_dir`` (``wav.scp`` of 16 kHz mono audio and ``n
 ``espnet_brain.bin.dump_encoding`` under ``dump/<set>/stories``) it writes, in the matching ``--output_dir``:
 
 * ``feats.scp``/``feats.ark``: the frontend's features resampled to the story's stimulus TR grid, (N - 5, D)
-  (LeBel timing: the grid starts 10 s before the audio; see ``espnet_brain.data.lebel.stimulus_tr_times``), the
+  (LeBel timing: the grid starts 10 s before the audio; see ``espnet_brain.voxelwise.timing.stimulus_tr_times``), the
   input of a ridge refit (``espnet_brain.bin.ridge_encoding``);
 * ``pred.scp``/``pred.ark``: the model's own predictions on the response rows, (N - 20, V).
 
@@ -30,10 +30,10 @@ import numpy as np
 import soundfile
 import torch
 import yaml
+from espnet2.fileio.read_text import read_2columns_text
 
-from espnet_brain.bin.dump_encoding import read_scp
-from espnet_brain.data.lebel import stimulus_tr_times, trim_to_responses
 from espnet_brain.tasks.fmri_encoding import FMRIEncodingTask
+from espnet_brain.voxelwise.timing import stimulus_tr_times, trim_to_responses
 
 logger = logging.getLogger("fmri_encoding_inference")
 
@@ -107,8 +107,8 @@ def infer(
 
 def infer_dir(model: torch.nn.Module, data_dir: str, output_dir: str, write_predictions: bool) -> None:
     """Features (and predictions) of the stories of one data directory."""
-    wavs = read_scp(os.path.join(data_dir, "wav.scp"))
-    n_trs = {k: int(v) for k, v in read_scp(os.path.join(data_dir, "num_trs")).items()}
+    wavs = read_2columns_text(os.path.join(data_dir, "wav.scp"))
+    n_trs = {k: int(v) for k, v in read_2columns_text(os.path.join(data_dir, "num_trs")).items()}
     os.makedirs(output_dir, exist_ok=True)
     sr = model.geometry.sample_rate
     start = time.perf_counter()

@@ -2,7 +2,8 @@
 
 For corpora without a real pretrained checkpoint on the machine (the synthetic ``mini_brain`` corpus, tests): the
 directory loads like a downloaded ``microsoft/wavlm-base-plus``, but its weights are random, so whatever is
-measured with it tests a pipeline, not the pretrained model.
+measured with it tests a pipeline, not the pretrained model. The model with a CTC head is written by
+``espnet_brain.bin.make_hf_model``; both call :mod:`espnet_brain.hf.writer`.
 
 Example::
 
@@ -11,48 +12,15 @@ Example::
 """
 
 import argparse
-import json
 import sys
-from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
-import torch
-import yaml
-
-MODEL_TYPES = {"wavlm": "WavLM", "wav2vec2": "Wav2Vec2", "hubert": "Hubert"}
+from espnet_brain.hf.writer import MODEL_TYPES, read_model_config, write_random_model
 
 
 def make_ssl_model(model_type: str, config: Dict[str, Any], output_dir: str, seed: int = 0) -> int:
-    """Build ``<Type>Model(<Type>Config(**config))`` with seeded random weights and save it; returns its size."""
-    import transformers
-
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f"--model_type: expected one of {sorted(MODEL_TYPES)}, got {model_type!r}")
-    name = MODEL_TYPES[model_type]
-    try:
-        cfg = getattr(transformers, f"{name}Config")(**config)
-    except TypeError as e:
-        raise ValueError(f"--config: not a valid {name}Config: {e}") from e
-    torch.manual_seed(seed)
-    model = getattr(transformers, f"{name}Model")(cfg)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
-    # A feature-extractor config as the hub checkpoints have (zero-mean unit-variance input, like wavlm-base-plus).
-    preprocessor = {
-        "feature_extractor_type": "Wav2Vec2FeatureExtractor",
-        "sampling_rate": 16000,
-        "do_normalize": True,
-        "feature_size": 1,
-        "padding_value": 0.0,
-        "return_attention_mask": cfg.feat_extract_norm == "layer",
-    }
-    (out / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2) + "\n", encoding="utf-8")
-    (out / "README.md").write_text(
-        f"Randomly initialised {name}Model (seed {seed}), written by espnet_brain.bin.make_ssl_model.\n"
-        "It is NOT a pretrained model: results obtained with it test the pipeline only.\n",
-        encoding="utf-8",
-    )
+    """Write the random model without a head to ``output_dir``; returns its parameter count."""
+    model = write_random_model(model_type, config, output_dir, seed=seed)
     return sum(p.numel() for p in model.parameters())
 
 
@@ -67,15 +35,10 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(cmd: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(cmd)
-    with open(args.config, encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
-    if not isinstance(config, dict):
-        print(f"make_ssl_model: {args.config}: expected a mapping of config fields", file=sys.stderr)
-        return 1
     try:
-        n = make_ssl_model(args.model_type, config, args.output_dir, args.seed)
+        n = make_ssl_model(args.model_type, read_model_config(args.config), args.output_dir, args.seed)
     except ValueError as e:
-        print(f"make_ssl_model: {e}", file=sys.stderr)
+        print(f"make_ssl_model: {args.config}: {e}", file=sys.stderr)
         return 1
     print(f"wrote a randomly initialised {args.model_type} model ({n / 1e6:.2f} M parameters) to {args.output_dir}")
     return 0

@@ -42,8 +42,9 @@ from typing import Dict, List, Optional, Sequence
 
 import soundfile
 
-from espnet_brain.data.lebel import GRID_PAD, SOUND_START_S, TEST_STORY, TR, TRIM_END, TRIM_START, load_respdict
+from espnet_brain.data.lebel import TEST_STORY, load_mask, load_nifti_responses, load_respdict
 from espnet_brain.data.textgrid import read_textgrid
+from espnet_brain.voxelwise.timing import GRID_PAD, SOUND_START_S, TR, TRIM_END, TRIM_START
 
 logger = logging.getLogger("prepare_lebel")
 
@@ -230,8 +231,6 @@ def write_mean_of_runs(path: str, runs: Sequence[str], mask, n: int) -> None:
     import h5py
     import numpy as np
 
-    from espnet_brain.bin.dump_encoding import load_nifti_responses
-
     reps = np.stack([load_nifti_responses(run, mask, n) for run in runs])  # (R, N - 20, V)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with h5py.File(path, "w") as f:
@@ -287,8 +286,6 @@ def prepare(
         if not os.path.isfile(brain_mask):
             raise ValueError(f"--brain_mask: {brain_mask} does not exist")
         nifti_shape(brain_mask, ndim=3)
-        from espnet_brain.bin.dump_encoding import load_mask
-
         mask = load_mask(brain_mask)
     respdict = load_respdict(corpus)
     found = find_stories(corpus, subject, respdict, responses, nifti_template)

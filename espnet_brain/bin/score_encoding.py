@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from espnet_brain.bin.ridge_encoding import read_arrays
+from espnet_brain.voxelwise.io import read_arrays
 from espnet_brain.voxelwise.noise_ceiling import noise_ceiling
 from espnet_brain.voxelwise.scoring import normalized_correlation, pearson_r, plot_score_histogram, roi_summary
 

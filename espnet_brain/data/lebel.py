@@ -7,17 +7,15 @@ Layout (``root`` = the dataset directory)::
     derivative/respdict.json                               {story: N TRs acquired}
     derivative/preprocessed_data/<subject>/<story>.hf5     "data" (N - 20, V)
 
-Timing convention of the lab's public code (``load_simulated_trfiles(respdict, tr=2.0,
-start_time=10.0, pad=5)``, then ``[5 + 5 : -5]``): volume ``k`` is acquired at scanner time ``k * TR``
-and the story audio starts at scanner time 10 s, so the stimulus grid ``k = 0 .. N - 6`` covers audio
-time ``[k * TR - 10, k * TR - 10 + TR)``; features downsampled to that grid are cut with ``[10:-5]``
-to match the N - 20 rows of ``data`` (:func:`stimulus_tr_times`, :func:`trim_to_responses`).
+The stimulus TR grid and its cut to the N - 20 rows of ``data`` (the lab's timing convention) are in
+:mod:`espnet_brain.voxelwise.timing`. Responses can also come from 4-D NIfTI runs inside a brain mask
+(:func:`load_nifti_responses`, :func:`load_mask`).
 """
 
 import json
 import logging
 import os
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Tuple
 
 import numpy as np
 
@@ -25,10 +23,6 @@ from espnet_brain.data.textgrid import read_textgrid
 
 logger = logging.getLogger(__name__)
 
-TR = 2.0
-SOUND_START_S = 10.0
-GRID_PAD = 5  # the grid has N - 5 entries
-TRIM_START, TRIM_END = 10, 5
 TEST_STORY = "wheretheressmoke"
 # Non-word tokens of the word tiers (compared lower-cased with braces stripped), as in the lab code.
 BAD_WORDS: FrozenSet[str] = frozenset(["sentence_start", "sentence_end", "br", "lg", "ls", "ns", "sp", "sl", ""])
@@ -44,46 +38,6 @@ def load_respdict(root: str) -> Dict[str, int]:
     if not isinstance(resp, dict) or not all(isinstance(v, int) for v in resp.values()):
         raise ValueError(f"{path}: expected a JSON object {{story: number of TRs}}")
     return resp
-
-
-def stimulus_tr_times(
-    n_acquired: int, tr: float = TR, sound_start: float = SOUND_START_S, midpoint: bool = True
-) -> np.ndarray:
-    """Times (s, relative to the story audio start) of the stimulus TR grid.
-
-    Args:
-        n_acquired: N from ``respdict.json``.
-        tr: Repetition time.
-        sound_start: Scanner time at which the audio starts.
-        midpoint: Return window midpoints ``k * tr - sound_start + tr / 2`` (where the lab code
-            samples features) instead of window starts.
-
-    Returns:
-        (N - 5,) float64 for ``k = 0 .. N - 6``.
-    """
-    if n_acquired <= TRIM_START + TRIM_END + GRID_PAD:
-        raise ValueError(
-            f"n_acquired must be > {TRIM_START + TRIM_END + GRID_PAD} (N - 20 response rows), got {n_acquired}"
-        )
-    t = np.arange(n_acquired - GRID_PAD) * tr - sound_start
-    return t + tr / 2 if midpoint else t
-
-
-def trim_to_responses(x: np.ndarray, n_acquired: Optional[int] = None) -> np.ndarray:
-    """Cut features on the stimulus grid to the response rows: ``x[10:-5]``.
-
-    Args:
-        x: (N - 5, ...) features on the grid of :func:`stimulus_tr_times`.
-        n_acquired: If given, check that ``len(x) == n_acquired - 5``.
-
-    Returns:
-        (N - 20, ...) view of ``x``.
-    """
-    if n_acquired is not None and len(x) != n_acquired - GRID_PAD:
-        raise ValueError(f"trim_to_responses: expected {n_acquired - GRID_PAD} grid rows (N - 5), got {len(x)}")
-    if len(x) <= TRIM_START + TRIM_END:
-        raise ValueError(f"trim_to_responses: need more than {TRIM_START + TRIM_END} rows, got {len(x)}")
-    return x[TRIM_START:-TRIM_END]
 
 
 def response_path(root: str, subject: str, story: str) -> str:
@@ -116,6 +70,45 @@ def load_responses(path: str, dataset: str = "data") -> np.ndarray:
 def load_repeats(path: str) -> np.ndarray:
     """``individual_repeats`` of the test story, (R, N - 20, V) float32."""
     return load_responses(path, "individual_repeats")
+
+
+def load_mask(path: str) -> np.ndarray:
+    """Brain mask of a 3-D NIfTI file.
+
+    Returns:
+        array of shape (x, y, z), bool, True at the non-zero voxels.
+    """
+    import nibabel
+
+    return np.asarray(nibabel.load(path).dataobj) != 0
+
+
+def load_nifti_responses(path: str, mask: np.ndarray, n_acquired: int) -> np.ndarray:
+    """Responses of a 4-D NIfTI run inside a brain mask (voxels in the mask's C order).
+
+    A run of N volumes is trimmed to ``[10:-10]`` (the rows of the preprocessed ``.hf5`` files); a run of N - 20
+    volumes is taken as it is.
+
+    Args:
+        path: 4-D NIfTI file of (x, y, z, N or N - 20) volumes.
+        mask: array of shape (x, y, z), bool; its V voxels are the columns.
+        n_acquired: N, the TRs acquired (``respdict.json``).
+
+    Returns:
+        array of shape (N - 20, V), float32.
+    """
+    import nibabel
+
+    img = nibabel.load(path)
+    if img.shape[:3] != mask.shape:
+        raise ValueError(f"{path}: volume shape {img.shape[:3]} differs from the brain mask's {mask.shape}")
+    data = np.asarray(img.dataobj, dtype=np.float32)[mask]  # (x, y, z, t) -> (V, t)
+    data = data.T  # (t, V)
+    if data.shape[0] == n_acquired:
+        data = data[10:-10]
+    elif data.shape[0] != n_acquired - 20:
+        raise ValueError(f"{path}: {data.shape[0]} volumes, expected {n_acquired} or {n_acquired - 20}")
+    return np.ascontiguousarray(data)
 
 
 def load_story_wav(path: str, sample_rate: int = 16000) -> np.ndarray:

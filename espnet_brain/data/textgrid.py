@@ -1,7 +1,9 @@
 """Praat TextGrid reading (long and short text formats) and writing.
 
-Why hand-written: the two PyPI parsers are line- and regex-based. ``praatio`` 6.2 (the version
-ESPnet's recipe extra allows, ``praatio<7``) reads the header from fixed line numbers, drops the
+Why hand-written: the published ds003020 ``wheretheressmoke.TextGrid`` has overlapping intervals in its
+phone tier, which ``praatio`` refuses (``TextgridStateError: Two intervals in the same tier overlap``);
+this parser keeps them as they are. Besides, the two PyPI parsers are line- and regex-based. ``praatio`` 6.2 (the
+version ESPnet's recipe extra allows, ``praatio<7``) reads the header from fixed line numbers, drops the
 minus sign of negative times and cannot read exponent notation (``1e-05``); ``textgrid`` 1.6 rounds
 every time to a fixed number of digits. Praat itself reads both text formats as one sequence of
 numbers, quoted strings and ``<exists>`` flags, ignoring everything else (keys such as ``xmin =``
@@ -47,6 +49,7 @@ def _tokens(text: str) -> List[object]:
     return out
 
 
+# Hand-written, not praatio: ds003020's wheretheressmoke.TextGrid has overlapping phone intervals praatio refuses.
 def parse_textgrid(text: str, source: str = "<string>") -> "OrderedDict[str, List[Interval]]":
     """Parse the content of a TextGrid file (long or short text format).
 

@@ -1,8 +1,12 @@
-"""Readout head of an encoding model: TR-grid features -> voxel responses.
+"""Readout heads of an encoding model: TR-grid features -> voxel responses.
 
 Per-feature normalisation, FIR delays (``delays.py``: delay d means the response at TR t sees the features of
 TR t - d), then a linear map to the voxels, either full (Linear(D*k -> V)) or through a low-rank bottleneck
 (Linear(D*k -> r) -> Linear(r -> V), BrainWavLM's 3072 -> 100 -> V).
+
+The task selects them by name, with the rank fixed by the choice so that a YAML names what it gets:
+``head: fir_linear`` is :class:`FIRLinearHead` (full map, no ``rank`` option) and ``head: fir_lowrank`` is
+:class:`FIRLowRankHead` (``rank``, 100 by default); both are :class:`FIRReadout`.
 """
 
 from typing import Optional, Sequence, Tuple
@@ -128,3 +132,43 @@ class FIRReadout(nn.Module):
         x = self.norm(feats, mask)
         x = make_delayed(x, self.delays)  # (B, T, D) -> (B, T, D * k)
         return self.proj(self.dropout(x)), feats_lengths  # (B, T, V)
+
+
+class FIRLinearHead(FIRReadout):
+    """:class:`FIRReadout` with a full Linear(D * len(delays) -> V) (``head: fir_linear``); arguments as there."""
+
+    @typechecked
+    def __init__(
+        self,
+        input_size: int,
+        n_voxels: int,
+        delays: Sequence[int] = (1, 2, 3, 4),
+        normalize: str = "batch",
+        dropout: float = 0.0,
+        bias: bool = True,
+    ):
+        super().__init__(
+            input_size, n_voxels, delays=delays, rank=None, normalize=normalize, dropout=dropout, bias=bias
+        )
+
+
+class FIRLowRankHead(FIRReadout):
+    """:class:`FIRReadout` through a rank-``rank`` bottleneck (``head: fir_lowrank``); arguments as there.
+
+    ``rank`` is 100 by default, as BrainWavLM's Linear(3072 -> 100) -> Linear(100 -> V).
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        input_size: int,
+        n_voxels: int,
+        delays: Sequence[int] = (1, 2, 3, 4),
+        rank: int = 100,
+        normalize: str = "batch",
+        dropout: float = 0.0,
+        bias: bool = True,
+    ):
+        super().__init__(
+            input_size, n_voxels, delays=delays, rank=rank, normalize=normalize, dropout=dropout, bias=bias
+        )

@@ -6,75 +6,19 @@ with LoRA adapters that really train (see ``lora.py``). Layer indices follow Hug
 """
 
 import logging
-import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from typeguard import typechecked
 
-from espnet_brain.hf.loading import match_truncated_output, read_do_normalize
+from espnet_brain.hf.layers import match_truncated_output
+from espnet_brain.hf.loading import load_model, read_do_normalize
 from espnet_brain.hf.lora import ATTENTION_TARGETS, add_lora, check_adapters_reached, reset_lora
+from espnet_brain.hf.waveform import normalize_waveforms
 
 LORA_KEYS = ("r", "alpha", "dropout", "targets", "layers")
-
-
-def load_pretrained_ssl(model_name_or_path: str, local_files_only: bool = False) -> nn.Module:
-    """Load the bare SSL model (no task head) from a local directory or a Hub id.
-
-    Args:
-        model_name_or_path: a directory written by ``save_pretrained`` or a Hub id (e.g. "microsoft/wavlm-base-plus").
-        local_files_only: never touch the network (Hub ids must then be in the local cache).
-
-    Returns:
-        The ``transformers`` model (e.g. ``WavLMModel``) in eval mode.
-    """
-    from huggingface_hub import constants, snapshot_download
-    from transformers import AutoModel
-
-    source = model_name_or_path
-    is_dir = os.path.isdir(model_name_or_path)
-    if not is_dir:
-        # A cached Hub model is loaded from its snapshot directory, with no network call at all (transformers
-        # otherwise looks up adapter_config.json online even with local_files_only, retrying for ~20 s).
-        try:
-            source = snapshot_download(model_name_or_path, local_files_only=True)
-        except (OSError, ValueError) as error:
-            if local_files_only or constants.HF_HUB_OFFLINE:
-                raise ValueError(_unresolved(model_name_or_path, error)) from error
-    try:
-        return AutoModel.from_pretrained(source, local_files_only=source != model_name_or_path or is_dir).eval()
-    except (OSError, ValueError) as error:
-        if is_dir:
-            raise ValueError(
-                f"model_name_or_path={model_name_or_path!r}: the directory does not hold a loadable model "
-                f"(config.json + weights written by save_pretrained): {error}"
-            ) from error
-        raise ValueError(_unresolved(model_name_or_path, error)) from error
-
-
-def _unresolved(model_name_or_path: str, error: Exception) -> str:
-    return (
-        f"model_name_or_path={model_name_or_path!r} is not a local directory and could not be resolved on the "
-        f"Hugging Face Hub (offline, or not in the cache). Download it once where there is network "
-        f"(model.save_pretrained(DIR)) and pass that local directory instead. Cause: {error}"
-    )
-
-
-def zscore_waveforms(speech: torch.Tensor, speech_lengths: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """Zero mean, unit variance over each waveform's valid samples; padding stays zero.
-
-    Args:
-        speech: (B, L) waveforms. speech_lengths: (B,) valid samples.
-
-    Returns:
-        (B, L) normalised waveforms.
-    """
-    valid = torch.arange(speech.shape[1], device=speech.device)[None, :] < speech_lengths[:, None]  # (B, L)
-    n = speech_lengths[:, None].clamp_min(1).to(speech.dtype)
-    mean = (speech * valid).sum(1, keepdim=True) / n
-    var = (((speech - mean) * valid) ** 2).sum(1, keepdim=True) / n
-    return (speech - mean) / torch.sqrt(var + eps) * valid
+WHAT = "frontend_conf.model_name_or_path"
 
 
 class SSLSpeechModel(nn.Module):
@@ -117,7 +61,7 @@ class SSLSpeechModel(nn.Module):
     ):
         super().__init__()
         self.model_name_or_path = model_name_or_path
-        hf = load_pretrained_ssl(model_name_or_path, local_files_only)
+        hf = load_model(model_name_or_path, WHAT, local_files_only=local_files_only)
         n_layers = hf.config.num_hidden_layers
         self.layer_ids = self._resolve_layers(layer, weighted_layers, n_layers)
         self.weighted = layer == "weighted"
@@ -125,7 +69,9 @@ class SSLSpeechModel(nn.Module):
         self.keep_layers = max(1, max(self.layer_ids)) if drop_upper_layers else n_layers
         self._configure(hf, self.keep_layers)
         self.normalize_waveform = (
-            read_do_normalize(model_name_or_path) if normalize_waveform is None else normalize_waveform
+            read_do_normalize(model_name_or_path, WHAT, local_files_only)
+            if normalize_waveform is None
+            else normalize_waveform
         )
         self.use_attention_mask = (
             hf.config.feat_extract_norm == "layer" if use_attention_mask is None else use_attention_mask
@@ -214,7 +160,7 @@ class SSLSpeechModel(nn.Module):
             speech_lengths = torch.full((n_batch,), n_samples, dtype=torch.long, device=speech.device)
         valid = torch.arange(n_samples, device=speech.device)[None, :] < speech_lengths[:, None]  # (B, L)
         if self.normalize_waveform:
-            speech = zscore_waveforms(speech, speech_lengths)
+            speech = normalize_waveforms(speech, speech_lengths)
         out = self.model(
             input_values=speech,
             attention_mask=valid.long() if self.use_attention_mask else None,
@@ -249,7 +195,7 @@ class SSLSpeechModel(nn.Module):
     def reload_pretrained_parameters(self) -> None:
         """Restore the pretrained weights and re-initialise adapters and layer weights (called after ESPnet's
         global parameter initialisation, which would otherwise overwrite them)."""
-        pretrained = load_pretrained_ssl(self.model_name_or_path, local_files_only=True)
+        pretrained = load_model(self.model_name_or_path, WHAT, local_files_only=True)
         self._configure(pretrained, self.keep_layers)
         source = pretrained.state_dict()
         state = {}

@@ -30,8 +30,7 @@ from typeguard import typechecked
 
 from espnet_brain.fmri.espnet_model import ESPnetFMRIEncodingModel
 from espnet_brain.fmri.frontend import AbsEncodingFrontend, SSLWindowFrontend
-from espnet_brain.fmri.heads import FIRLinearHead, FIRLowRankHead
-from espnet_brain.fmri.readout import FIRReadout
+from espnet_brain.fmri.readout import FIRLinearHead, FIRLowRankHead, FIRReadout
 
 frontend_choices = ClassChoices(
     "frontend",

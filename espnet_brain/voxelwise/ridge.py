@@ -221,6 +221,7 @@ class VoxelwiseRidgeCV(BaseEstimator):
         self,
         alphas: Union[Sequence[float], np.ndarray] = HUTH_ALPHAS,
         cv: Union[int, object] = 5,
+        # "svd" by default: tools/benchmarks/bench_ridge.py gives himalaya's test r in less time and memory
         solver: str = "svd",
         fit_intercept: bool = False,
         local_alpha: bool = True,

@@ -6,7 +6,7 @@ import torch
 from espnet2.asr.ctc import CTC
 from transformers import Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2ForCTC
 
-from espnet_brain.asr.ctc_init import init_ctc_from_hf, map_tokens
+from espnet_brain.asr.ctc_init import init_ctc_from_hf
 
 # The layout of facebook/wav2vec2-base-960h's character vocabulary (32 rows, blank = <pad> = 0).
 HF_VOCAB = ["<pad>", "<s>", "</s>", "<unk>", "|"] + list("ETAONIHSRDLUMWCFGYPBVK'XJQZ")
@@ -60,13 +60,6 @@ def test_rows_are_copied_by_token(ctc_dir):
     init_ctc_from_hf(ctc2, shifted, ctc_dir)
     torch.testing.assert_close(ctc2.ctc_lo.weight[1], head.weight[0], rtol=0, atol=0)
     torch.testing.assert_close(ctc2.ctc_lo.weight[2], head.weight[HF_VOCAB.index("A")], rtol=0, atol=0)
-
-
-def test_exact_case_wins_over_case_folding():
-    vocab = {"<pad>": 0, "|": 1, "a": 2, "A": 3}
-    rows, names, unmapped = map_tokens(["<blank>", "A", "a", "b"], vocab, pad="<pad>", word_delimiter="|", unk="<unk>")
-    assert rows == {0: 0, 1: 3, 2: 2}
-    assert unmapped == ["b"]
 
 
 def test_errors(ctc_dir, monkeypatch):

@@ -9,12 +9,14 @@ import kaldiio
 import numpy as np
 import pytest
 import soundfile
+from espnet2.fileio.read_text import read_2columns_text
 from fixtures.lebel_encoding import TINY_CONF, editable_copy, prepare_and_dump, tiny_lebel
 
-from espnet_brain.bin.dump_encoding import dump, geometry_from_config, read_scp, zscore_story
+from espnet_brain.bin.dump_encoding import dump, geometry_from_config, zscore_story
 from espnet_brain.bin.prepare_lebel import prepare
-from espnet_brain.data.lebel import load_story_wav, stimulus_tr_times
+from espnet_brain.data.lebel import load_story_wav
 from espnet_brain.fmri.chunking import cut_audio, split_rows
+from espnet_brain.voxelwise.timing import stimulus_tr_times
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +35,10 @@ def _hf5(root, story, key="data"):
 
 
 def test_chunks_hold_the_story_audio_and_responses_at_the_right_times(root, dumped):
-    wavs = read_scp(str(dumped / "train" / "wav.scp"))
-    tr_start = {k: float(v) for k, v in read_scp(str(dumped / "train" / "tr_start")).items()}
+    wavs = read_2columns_text(str(dumped / "train" / "wav.scp"))
+    tr_start = {k: float(v) for k, v in read_2columns_text(str(dumped / "train" / "tr_start")).items()}
     resp = kaldiio.load_scp(str(dumped / "train" / "response.scp"))
-    utt2story = read_scp(str(dumped / "train" / "utt2story"))
+    utt2story = read_2columns_text(str(dumped / "train" / "utt2story"))
     respdict = json.loads((root / "derivative" / "respdict.json").read_text())
     g = geometry_from_config(None, **TINY_CONF)
     for story in ("abrightmorning", "alittlebird"):
@@ -61,14 +63,14 @@ def test_chunks_hold_the_story_audio_and_responses_at_the_right_times(root, dump
 
 def test_stories_and_repeats_are_dumped_for_every_set(root, dumped):
     for name in ("train", "dev", "test"):
-        stories = read_scp(str(dumped / name / "stories" / "wav.scp"))
+        stories = read_2columns_text(str(dumped / name / "stories" / "wav.scp"))
         resp = kaldiio.load_scp(str(dumped / name / "stories" / "response.scp"))
         for story, path in stories.items():
             info = soundfile.info(path)
             assert info.samplerate == 16000 and info.channels == 1
             np.testing.assert_allclose(resp[story], zscore_story(_hf5(root, story)), atol=1e-6)
     assert not (dumped / "test" / "wav.scp").exists()  # the test story is not cut into training chunks
-    reps = read_scp(str(dumped / "test" / "stories" / "repeats.scp"))
+    reps = read_2columns_text(str(dumped / "test" / "stories" / "repeats.scp"))
     np.testing.assert_allclose(np.load(reps["wheretheressmoke"]), _hf5(root, "wheretheressmoke", "individual_repeats"))
     assert json.loads((dumped / "rois.json").read_text()).keys() == {"auditory", "semantic", "noise"}
 
@@ -102,7 +104,9 @@ def test_other_sample_rates_and_stereo_are_converted_with_a_log_message(root, tm
         out = prepare_and_dump(corpus, tmp_path, roi=False)
     assert "theoldhouse.wav: mixing 2 channels down to mono" in caplog.text
     assert "resampling from 22050 Hz to 16000 Hz" in caplog.text
-    wav, sr = soundfile.read(read_scp(str(out / "dev" / "stories" / "wav.scp"))["theoldhouse"], dtype="float32")
+    wav, sr = soundfile.read(
+        read_2columns_text(str(out / "dev" / "stories" / "wav.scp"))["theoldhouse"], dtype="float32"
+    )
     assert sr == 16000 and wav.ndim == 1
     expected = 0.75 * load_story_wav(str(root / "stimuli" / "theoldhouse.wav"))
     np.testing.assert_allclose(wav, expected, atol=2 / 32768)

@@ -3,7 +3,7 @@ import yaml
 from fixtures.hf_models import TINY_WAV2VEC2
 
 from espnet_brain.bin.export_hf import export
-from espnet_brain.bin.make_hf_model import make_model, write_tokenizer
+from espnet_brain.hf.writer import write_random_model
 from espnet_brain.tasks.brain_asr import BrainASRTask
 
 TOKENS = ["<blank>", "<unk>", "<space>", "a", "b", "c", "<sos/eos>"]
@@ -12,9 +12,7 @@ CONFIG = TINY_WAV2VEC2
 
 def test_exported_model_reproduces_the_espnet_model(tmp_path):
     init_dir = tmp_path / "init"
-    init_dir.mkdir()
-    make_model("wav2vec2", CONFIG, TOKENS, seed=0).save_pretrained(str(init_dir))
-    write_tokenizer(TOKENS, init_dir)
+    write_random_model("wav2vec2", CONFIG, init_dir, token_list=TOKENS, seed=0)
 
     cmd = ["--token_list", ",".join(TOKENS), "--frontend", "hf_cnn", "--frontend_conf"]
     cmd += [f"model_name_or_path={init_dir}", "--encoder", "hf_ssl", "--encoder_conf"]
@@ -35,7 +33,7 @@ def test_exported_model_reproduces_the_espnet_model(tmp_path):
 
     out = export(str(config_file), str(model_file), str(tmp_path / "hf"))
 
-    from transformers import AutoModelForCTC, Wav2Vec2CTCTokenizer
+    from transformers import AutoFeatureExtractor, AutoModelForCTC, Wav2Vec2CTCTokenizer
 
     hf = AutoModelForCTC.from_pretrained(str(out)).eval()
     wave = torch.randn(1, 3000)
@@ -47,14 +45,7 @@ def test_exported_model_reproduces_the_espnet_model(tmp_path):
         hf_logits = hf(input_values=x).logits
     assert hf_logits.shape == espnet_logits.shape
     torch.testing.assert_close(hf_logits, espnet_logits, atol=1e-4, rtol=1e-4)
+    assert model.frontend.normalize_waveform  # the random init directory asks for normalised input
+    assert AutoFeatureExtractor.from_pretrained(str(out)).do_normalize
     vocab = Wav2Vec2CTCTokenizer.from_pretrained(str(out)).get_vocab()
     assert vocab["<pad>"] == 0 and vocab["|"] == TOKENS.index("<space>") and vocab["a"] == TOKENS.index("a")
-
-
-def test_tokenizer_adds_no_token_beyond_the_ctc_head(tmp_path):
-    from transformers import Wav2Vec2CTCTokenizer
-
-    write_tokenizer(TOKENS, tmp_path)
-    tokenizer = Wav2Vec2CTCTokenizer.from_pretrained(str(tmp_path))
-    assert len(tokenizer) == len(TOKENS)
-    assert max(tokenizer.get_vocab().values()) == len(TOKENS) - 1

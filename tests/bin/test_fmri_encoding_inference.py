@@ -6,11 +6,11 @@ import pytest
 import soundfile
 import torch
 import yaml
+from espnet2.fileio.read_text import read_2columns_text
 from fixtures.lebel_encoding import make_tiny_wavlm, prepare_and_dump, tiny_lebel
 
-from espnet_brain.bin.dump_encoding import read_scp
 from espnet_brain.bin.fmri_encoding_inference import build_model, main
-from espnet_brain.data.lebel import stimulus_tr_times
+from espnet_brain.voxelwise.timing import stimulus_tr_times
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_frozen_features_of_any_layer_on_the_stimulus_grid(setup, tmp_path):
     args = ["--train_config", str(setup["config"]), "--data_dir", str(stories)]
     assert main(args + ["--output_dir", str(tmp_path / "l2")]) == 0
     assert main(args + ["--output_dir", str(tmp_path / "l0"), "--layer", "0"]) == 0
-    n = int(read_scp(str(stories / "num_trs"))["wheretheressmoke"])
+    n = int(read_2columns_text(str(stories / "num_trs"))["wheretheressmoke"])
     f2 = kaldiio.load_scp(str(tmp_path / "l2" / "feats.scp"))["wheretheressmoke"]
     f0 = kaldiio.load_scp(str(tmp_path / "l0" / "feats.scp"))["wheretheressmoke"]
     assert f2.shape == f0.shape == (n - 5, 16)
@@ -58,10 +58,10 @@ def test_trained_model_predictions_are_its_story_outputs_on_the_response_rows(se
     ])  # fmt: skip
     assert rc == 0
     stories = setup["dump"] / "test" / "stories"
-    n = int(read_scp(str(stories / "num_trs"))["wheretheressmoke"])
+    n = int(read_2columns_text(str(stories / "num_trs"))["wheretheressmoke"])
     pred = kaldiio.load_scp(str(tmp_path / "test" / "pred.scp"))["wheretheressmoke"]
     assert pred.shape == (n - 20, 60)
-    wav, _ = soundfile.read(read_scp(str(stories / "wav.scp"))["wheretheressmoke"], dtype="float32")
+    wav, _ = soundfile.read(read_2columns_text(str(stories / "wav.scp"))["wheretheressmoke"], dtype="float32")
     loaded = build_model(str(tmp_path / "config.yaml"), str(tmp_path / "model.pth"))
     _, expected = loaded.story_outputs(wav, stimulus_tr_times(n))
     np.testing.assert_allclose(pred, expected[10:-5], atol=1e-5)

@@ -5,6 +5,7 @@ import pytest
 import soundfile
 
 from espnet_brain.data import lebel
+from espnet_brain.voxelwise.timing import stimulus_tr_times, trim_to_responses
 
 
 def test_respdict_and_tr_grid(tiny_corpus):
@@ -12,16 +13,16 @@ def test_respdict_and_tr_grid(tiny_corpus):
     resp = lebel.load_respdict(root)
     assert lebel.TEST_STORY in resp
     n = resp[lebel.TEST_STORY]
-    t = lebel.stimulus_tr_times(n)
+    t = stimulus_tr_times(n)
     assert len(t) == n - 5 and t[0] == -10.0 + 1.0 and np.allclose(np.diff(t), 2.0)
-    starts = lebel.stimulus_tr_times(n, midpoint=False)
-    assert lebel.trim_to_responses(starts, n)[0] == 10 * 2.0 - 10.0
+    starts = stimulus_tr_times(n, midpoint=False)
+    assert trim_to_responses(starts, n)[0] == 10 * 2.0 - 10.0
     data = lebel.load_responses(lebel.response_path(root, "UTS01", lebel.TEST_STORY))
-    assert len(lebel.trim_to_responses(starts, n)) == data.shape[0] == n - 20
+    assert len(trim_to_responses(starts, n)) == data.shape[0] == n - 20
     reps = lebel.load_repeats(lebel.response_path(root, "UTS01", lebel.TEST_STORY))
     assert reps.shape[1:] == data.shape
     with pytest.raises(ValueError, match="N - 5"):
-        lebel.trim_to_responses(starts[:-1], n)
+        trim_to_responses(starts[:-1], n)
     with pytest.raises(ValueError, match="individual_repeats"):
         lebel.load_repeats(lebel.response_path(root, "UTS01", "alittlebird"))
 

@@ -109,3 +109,55 @@ def test_errors():
         parse_textgrid("hello")
     with pytest.raises(ValueError, match="ends early"):
         parse_textgrid(LONG[: LONG.index("intervals [3]")])
+
+
+OVERLAPPING_PHONES = """File type = "ooTextFile"
+Object class = "TextGrid"
+
+xmin = 0
+xmax = 1
+tiers? <exists>
+size = 2
+item []:
+    item [1]:
+        class = "IntervalTier"
+        name = "phone"
+        xmin = 0
+        xmax = 1
+        intervals: size = 3
+        intervals [1]:
+            xmin = 0
+            xmax = 0.5
+            text = "DH"
+        intervals [2]:
+            xmin = 0.4
+            xmax = 0.7
+            text = "AH0"
+        intervals [3]:
+            xmin = 0.7
+            xmax = 1
+            text = "sp"
+    item [2]:
+        class = "IntervalTier"
+        name = "word"
+        xmin = 0
+        xmax = 1
+        intervals: size = 2
+        intervals [1]:
+            xmin = 0
+            xmax = 0.7
+            text = "the"
+        intervals [2]:
+            xmin = 0.7
+            xmax = 1
+            text = ""
+"""
+
+
+def test_overlapping_phone_intervals_are_read_as_they_are(tmp_path):
+    # as in the phone tier of ds003020's wheretheressmoke.TextGrid, which praatio refuses to open
+    p = tmp_path / "wheretheressmoke.TextGrid"
+    p.write_text(OVERLAPPING_PHONES, encoding="utf-8")
+    tiers = read_textgrid(str(p))
+    assert tiers["phone"] == [(0.0, 0.5, "DH"), (0.4, 0.7, "AH0"), (0.7, 1.0, "sp")]
+    assert tiers["word"] == [(0.0, 0.7, "the"), (0.7, 1.0, "")]

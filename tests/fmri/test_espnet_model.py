@@ -7,11 +7,11 @@ import pytest
 import torch
 from fixtures.lebel_encoding import make_tiny_wavlm
 
-from espnet_brain.data.lebel import stimulus_tr_times
 from espnet_brain.fmri.chunking import cut_audio
 from espnet_brain.fmri.espnet_model import ESPnetFMRIEncodingModel, load_voxel_mask
 from espnet_brain.fmri.frontend import AbsEncodingFrontend, SSLWindowFrontend
-from espnet_brain.fmri.heads import FIRLinearHead, FIRLowRankHead
+from espnet_brain.fmri.readout import FIRLinearHead, FIRLowRankHead
+from espnet_brain.voxelwise.timing import stimulus_tr_times
 
 SR = 16000
 V = 5

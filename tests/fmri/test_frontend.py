@@ -6,7 +6,7 @@ from fixtures.lebel_encoding import make_tiny_wavlm
 
 from espnet_brain.fmri.chunking import ChunkGeometry
 from espnet_brain.fmri.frontend import SSLWindowFrontend
-from espnet_brain.fmri.heads import FIRLinearHead, FIRLowRankHead
+from espnet_brain.fmri.readout import FIRLinearHead, FIRLowRankHead
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@ import pytest
 import torch
 from fixtures.hf_models import KINDS
 
-from espnet_brain.fmri.ssl_model import SSLSpeechModel, load_pretrained_ssl
+from espnet_brain.fmri.ssl_model import SSLSpeechModel
+from espnet_brain.hf.loading import load_model
 from espnet_brain.hf.lora import (
     ATTENTION_TARGETS,
     add_lora,
@@ -27,7 +28,7 @@ def test_peft_lora_on_unpatched_wavlm_is_a_noop(tiny_model_dirs):
     """The trap this module exists for: without the patch, WavLM's q/k/v/out adapters are never called."""
     from peft import LoraConfig, get_peft_model
 
-    hf = load_pretrained_ssl(tiny_model_dirs["wavlm"])
+    hf = load_model(tiny_model_dirs["wavlm"])
     peft_model = get_peft_model(hf, LoraConfig(r=2, target_modules=lora_target_names(hf, ALL_ATTN)))
     with pytest.raises(RuntimeError, match="never called"):
         check_adapters_reached(peft_model, lambda: peft_model(_wave()))
@@ -35,13 +36,13 @@ def test_peft_lora_on_unpatched_wavlm_is_a_noop(tiny_model_dirs):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_only_wavlm_needs_patching(tiny_model_dirs, kind):
-    hf = load_pretrained_ssl(tiny_model_dirs[kind])
+    hf = load_model(tiny_model_dirs[kind])
     assert patch_attention_for_adapters(hf) == (hf.config.num_hidden_layers if kind == "wavlm" else 0)
 
 
 @pytest.mark.parametrize("with_mask", [False, True])
 def test_patched_wavlm_attention_matches_original(tiny_model_dirs, with_mask):
-    hf = load_pretrained_ssl(tiny_model_dirs["wavlm"])
+    hf = load_model(tiny_model_dirs["wavlm"])
     wav = _wave(n_samples=2000)
     mask = None
     if with_mask:
@@ -102,7 +103,7 @@ def test_lora_trains_and_merges(tiny_model_dirs, kind):
 
 
 def test_ffn_targets_and_layer_subset(tiny_model_dirs):
-    hf = load_pretrained_ssl(tiny_model_dirs["wav2vec2"])
+    hf = load_model(tiny_model_dirs["wav2vec2"])
     names = lora_target_names(hf, ["q_proj", "intermediate_dense", "output_dense"], layers=[1])
     assert sorted(names) == [
         "encoder.layers.1.attention.q_proj",

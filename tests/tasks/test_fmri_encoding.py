@@ -11,7 +11,7 @@ import yaml
 from fixtures.lebel_encoding import make_tiny_wavlm
 
 from espnet_brain.fmri.espnet_model import ESPnetFMRIEncodingModel
-from espnet_brain.fmri.heads import FIRLinearHead, FIRLowRankHead
+from espnet_brain.fmri.readout import FIRLinearHead, FIRLowRankHead
 from espnet_brain.tasks.fmri_encoding import FMRIEncodingTask
 
 

@@ -15,7 +15,7 @@ define_stage 6 "Fine-tuning (ESPnet trainer: LoRA adapters + readout head on chu
 define_stage 7 "Inference: fine-tuned features and predictions of every story"
 define_stage 8 "Ridge refit on fine-tuned features"
 define_stage 9 "Scoring (voxelwise r, noise ceiling, per ROI, plots -> RESULTS.md)"
-define_stage 10 "Packing (espnet2.bin.pack)"
+define_stage 10 "Packing (espnet_brain.bin.pack_fmri, with espnet2.bin.pack)"
 
 # begin options
 # General
@@ -113,8 +113,7 @@ fi
 if run_stage 2; then
     model=${pretrained_model}
     if [ "${model}" = none ]; then
-        model=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["frontend_conf"]["model_name_or_path"])' \
-            "${enc_config}")
+        model=$(python3 -m espnet_brain.bin.config_value "${enc_config}" frontend_conf.model_name_or_path)
     fi
     python3 -m espnet_brain.bin.check_pretrained "${model}"
 fi
@@ -255,15 +254,14 @@ if run_stage 10; then
     [ -f "${enc_exp}/${inference_model}" ] || die "${enc_exp}/${inference_model} not found; train first (stage 6)"
     # The config refers to the pretrained speech model's directory and to the voxel mask: pack them too.
     options=()
-    model_dir=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["frontend_conf"]["model_name_or_path"])' \
-        "${enc_exp}/config.yaml")
+    model_dir=$(python3 -m espnet_brain.bin.config_value "${enc_exp}/config.yaml" frontend_conf.model_name_or_path)
     if [ -d "${model_dir}" ]; then
         while IFS= read -r f; do options+=(--option "${f}"); done < <(find "${model_dir}" -type f | sort)
     fi
     for f in "${dumpdir}/voxel_mask.npy" "${dumpdir}/rois.json"; do
         [ -f "${f}" ] && options+=(--option "${f}")
     done
-    python3 -m espnet2.bin.pack enh --train_config "${enc_exp}/config.yaml" \
+    python3 -m espnet_brain.bin.pack_fmri --train_config "${enc_exp}/config.yaml" \
         --model_file "${enc_exp}/${inference_model}" "${options[@]}" --outpath "${enc_exp}/packed_model.zip"
     log "packed ${enc_exp}/packed_model.zip"
 fi

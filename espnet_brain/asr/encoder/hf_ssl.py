@@ -14,7 +14,8 @@ import torch
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
 from typeguard import typechecked
 
-from espnet_brain.hf.loading import load_backbone, load_config, match_truncated_output
+from espnet_brain.hf.layers import match_truncated_output
+from espnet_brain.hf.loading import load_config, load_model
 
 MODES = ("finetune", "scratch", "frozen")
 
@@ -102,8 +103,8 @@ class HFSSLEncoder(AbsEncoder):
         self._input_size = input_size
         self._hidden_size = config.hidden_size
 
-        backbone = load_backbone(
-            model_name_or_path, config, "encoder_conf.model_name_or_path", pretrained=mode != "scratch"
+        backbone = load_model(
+            model_name_or_path, "encoder_conf.model_name_or_path", config=config, pretrained=mode != "scratch"
         )
         if gradient_checkpointing:
             backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -152,7 +153,7 @@ class HFSSLEncoder(AbsEncoder):
             self.transformer.load_state_dict(self._scratch_state)
             logging.info("HFSSLEncoder: restored the initial random (scratch) transformer weights")
             return
-        backbone = load_backbone(self.model_name_or_path, self.hf_config, "encoder_conf.model_name_or_path")
+        backbone = load_model(self.model_name_or_path, "encoder_conf.model_name_or_path", config=self.hf_config)
         match_truncated_output(
             backbone.encoder, self.hf_config, self.hf_config.num_hidden_layers, self._full_num_layers
         )

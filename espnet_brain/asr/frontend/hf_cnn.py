@@ -14,7 +14,8 @@ from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from typeguard import typechecked
 
-from espnet_brain.hf.loading import check_name_or_path, load_backbone, load_config, read_do_normalize
+from espnet_brain.hf.loading import load_config, load_model, read_do_normalize
+from espnet_brain.hf.waveform import masked_standardize, normalize_waveforms
 
 SAMPLE_RATE = 16000
 
@@ -49,7 +50,7 @@ class HFConvFrontend(AbsFrontend):
             raise ValueError(f"frontend_conf.fs: the pretrained CNN expects {SAMPLE_RATE} Hz audio, got {fs}")
         what = "frontend_conf.model_name_or_path"
         config = load_config(model_name_or_path, what, {"apply_spec_augment": False})
-        backbone = load_backbone(model_name_or_path, config, what)
+        backbone = load_model(model_name_or_path, what, config=config)
         self.model_name_or_path = model_name_or_path
         self.hf_config = config
         self.freeze_cnn = freeze_cnn
@@ -58,7 +59,7 @@ class HFConvFrontend(AbsFrontend):
         self.feature_projection = backbone.feature_projection
         del backbone
         if normalize_waveform is None:
-            normalize_waveform = read_do_normalize(check_name_or_path(model_name_or_path, what))
+            normalize_waveform = read_do_normalize(model_name_or_path, what)
         self.normalize_waveform = normalize_waveform
         self.conv_kernel = list(config.conv_kernel)
         self.conv_stride = list(config.conv_stride)
@@ -88,7 +89,7 @@ class HFConvFrontend(AbsFrontend):
 
     def reload_pretrained_parameters(self):
         """Restore the pretrained CNN and projection (ESPnet calls this after re-initialising all parameters)."""
-        backbone = load_backbone(self.model_name_or_path, self.hf_config, "frontend_conf.model_name_or_path")
+        backbone = load_model(self.model_name_or_path, "frontend_conf.model_name_or_path", config=self.hf_config)
         self.feature_extractor.load_state_dict(backbone.feature_extractor.state_dict())
         self.feature_projection.load_state_dict(backbone.feature_projection.state_dict())
         logging.info(f"HFConvFrontend: reloaded pretrained CNN and projection from {self.model_name_or_path}")
@@ -118,7 +119,7 @@ class HFConvFrontend(AbsFrontend):
         mask = torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None]  # (B, L)
         x = x * mask
         if self.normalize_waveform:
-            x = _masked_standardize(x, mask, dim=1, eps=1e-7)
+            x = normalize_waveforms(x, lengths)
 
         h = x[:, None, :]  # (B, L) -> (B, 1, L)
         cur = lengths
@@ -142,15 +143,6 @@ class HFConvFrontend(AbsFrontend):
         return feats, cur
 
 
-def _masked_standardize(x: torch.Tensor, mask: torch.Tensor, dim: int, eps: float) -> torch.Tensor:
-    """Zero mean, unit variance over valid entries along ``dim``; padded entries stay 0."""
-    m = mask.to(x.dtype)
-    count = m.sum(dim, keepdim=True).clamp_min(1.0)
-    mean = (x * m).sum(dim, keepdim=True) / count
-    var = (((x - mean) * m) ** 2).sum(dim, keepdim=True) / count
-    return (x - mean) / torch.sqrt(var + eps) * m
-
-
 def _masked_group_norm(h: torch.Tensor, frame_mask: torch.Tensor, norm: torch.nn.GroupNorm) -> torch.Tensor:
     """GroupNorm of (B, C, T) with statistics over valid frames only.
 
@@ -167,7 +159,7 @@ def _masked_group_norm(h: torch.Tensor, frame_mask: torch.Tensor, norm: torch.nn
     # (B, C, T) -> (B, G, C/G * T) with the mask repeated over the channels of a group
     hg = h.reshape(b, g, (c // g) * t)
     mg = frame_mask[:, None, None, :].expand(b, g, c // g, t).reshape(b, g, (c // g) * t)
-    hg = _masked_standardize(hg, mg, dim=2, eps=norm.eps)
+    hg = masked_standardize(hg, mg, dim=2, eps=norm.eps)
     out = hg.reshape(b, c, t)
     if norm.affine:
         out = out * norm.weight[None, :, None] + norm.bias[None, :, None]
