@@ -73,15 +73,14 @@ class FeasibilityReport:
 
 def read_lengths(shape_file: str) -> Dict[str, int]:
     """First dimension per utterance of an ESPnet shape file (``<utt> <T>[,<D>...]`` per line)."""
+    from espnet2.fileio.read_text import read_2columns_text
+
     lengths = {}
-    with open(shape_file, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise ValueError(f"{shape_file}:{lineno}: expected '<utt> <T>[,<D>]', got {line.strip()!r}")
-            lengths[parts[0]] = int(parts[1].split(",")[0])
+    for utt, value in read_2columns_text(shape_file).items():
+        try:
+            lengths[utt] = int(value.split(",")[0])
+        except ValueError:
+            raise ValueError(f"{shape_file}: utterance {utt}: expected '<T>[,<D>]', got {value!r}") from None
     return lengths
 
 

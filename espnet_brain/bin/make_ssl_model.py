@@ -13,15 +13,9 @@ Example::
 
 import argparse
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Optional, Sequence
 
 from espnet_brain.hf.writer import MODEL_TYPES, read_model_config, write_random_model
-
-
-def make_ssl_model(model_type: str, config: Dict[str, Any], output_dir: str, seed: int = 0) -> int:
-    """Write the random model without a head to ``output_dir``; returns its parameter count."""
-    model = write_random_model(model_type, config, output_dir, seed=seed)
-    return sum(p.numel() for p in model.parameters())
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -36,10 +30,11 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(cmd)
     try:
-        n = make_ssl_model(args.model_type, read_model_config(args.config), args.output_dir, args.seed)
+        model = write_random_model(args.model_type, read_model_config(args.config), args.output_dir, seed=args.seed)
     except ValueError as e:
         print(f"make_ssl_model: {args.config}: {e}", file=sys.stderr)
         return 1
+    n = sum(p.numel() for p in model.parameters())
     print(f"wrote a randomly initialised {args.model_type} model ({n / 1e6:.2f} M parameters) to {args.output_dir}")
     return 0
 

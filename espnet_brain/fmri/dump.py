@@ -37,6 +37,7 @@ from espnet_brain.voxelwise.timing import TR, stimulus_tr_times
 
 logger = logging.getLogger(__name__)
 
+
 def _signature_default(cls, name: str):
     return inspect.signature(cls.__init__).parameters[name].default
 
@@ -50,7 +51,16 @@ def geometry_from_config(
     tr: Optional[float] = None,
     sample_rate: Optional[int] = None,
 ) -> ChunkGeometry:
-    """The chunk geometry of a training config (class defaults where the config is silent); arguments override."""
+    """The chunk geometry of a training config (class defaults where the config is silent); arguments override.
+
+    Args:
+        train_config: training YAML; read are ``frontend_conf.window_s``, ``stride_s``, ``sample_rate``,
+            ``head_conf.delays``, ``model_conf.lanczos_window`` and ``model_conf.tr``. None: class defaults only.
+        window_s, stride_s, delays, lanczos_window, tr, sample_rate: values that replace the config's.
+
+    Returns:
+        ChunkGeometry: the audio context a chunk of TRs needs.
+    """
     from espnet_brain.fmri.espnet_model import ESPnetFMRIEncodingModel
     from espnet_brain.fmri.frontend import SSLWindowFrontend
     from espnet_brain.fmri.readout import FIRLinearHead
@@ -77,7 +87,14 @@ def geometry_from_config(
 
 
 def zscore_story(y: np.ndarray) -> np.ndarray:
-    """Per-voxel z-score over the story's TRs, ignoring NaN; NaN and constant voxels become 0."""
+    """Per-voxel z-score over the story's TRs, ignoring NaN; NaN and constant voxels become 0.
+
+    Args:
+        y: (N - 20, V) responses of one story, possibly with NaN.
+
+    Returns:
+        (N - 20, V) float32, finite.
+    """
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN voxels: handled below
         mean = np.nanmean(y, axis=0)
@@ -88,7 +105,15 @@ def zscore_story(y: np.ndarray) -> np.ndarray:
 
 
 class Dumper:
-    """Writes the dump of several sets, tracking the voxel count and the voxels with NaN across all of them."""
+    """Writes the dump of several sets, tracking the voxel count and the voxels with NaN across all of them.
+
+    Args:
+        out: dump directory.
+        geometry: audio context of the training chunks.
+        chunk_trs: TRs per training chunk.
+        zscore: z-score each story's responses per voxel (:func:`zscore_story`).
+        brain_mask: 3-D NIfTI mask of the voxels, needed for NIfTI responses.
+    """
 
     def __init__(self, out: str, geometry: ChunkGeometry, chunk_trs: int, zscore: bool, brain_mask: Optional[str]):
         self.out, self.geometry, self.chunk_trs, self.zscore = out, geometry, chunk_trs, zscore
@@ -99,6 +124,7 @@ class Dumper:
         self.constant_stories: Dict[str, int] = {}
 
     def responses(self, story: str, spec: str, n_acquired: int) -> np.ndarray:
+        """(N - 20, V) responses of a story from its ``resp.scp`` entry (``.hf5`` or NIfTI), NaN kept."""
         if spec.endswith((".nii", ".nii.gz")):
             if self.mask is None:
                 raise ValueError(f"story {story}: {spec} is a NIfTI file; give --brain_mask")
@@ -127,7 +153,7 @@ class Dumper:
             self.constant_stories[story] = int(constant.sum())
 
     def dump_set(self, data_dir: str, name: str, chunk: bool) -> Tuple[int, int]:
-        """Dump one set; returns (stories, chunks)."""
+        """Dump the set ``data_dir`` into ``<out>/<name>`` (cut into chunks if ``chunk``); returns (stories, chunks)."""
         wavs = read_2columns_text(os.path.join(data_dir, "wav.scp"))
         resps = read_2columns_text(os.path.join(data_dir, "resp.scp"))
         n_trs = {k: int(v) for k, v in read_2columns_text(os.path.join(data_dir, "num_trs")).items()}
@@ -266,7 +292,22 @@ def dump(
     zscore: bool = True,
     brain_mask: Optional[str] = None,
 ) -> np.ndarray:
-    """Dump ``data_root/<set>`` for each set into ``out/<set>``; returns the (V,) mask of voxels without NaN."""
+    """Dump ``data_root/<set>`` for each set into ``out/<set>``.
+
+    Args:
+        data_root: directory of the sets written by :func:`espnet_brain.data.lebel_prepare.prepare`.
+        sets: names of the sets to dump.
+        out: dump directory.
+        chunk_sets: sets also cut into training chunks (a subset of ``sets``).
+        chunk_trs: TRs per training chunk.
+        train_config, window_s, stride_s, delays, lanczos_window, tr, sample_rate: the audio context of the
+            chunks (:func:`geometry_from_config`); ``tr`` must be the corpus's.
+        zscore: z-score each story's responses per voxel.
+        brain_mask: 3-D NIfTI mask for NIfTI responses (default: the one named in ``data_root/brain_mask``).
+
+    Returns:
+        (V,) bool mask of the voxels without NaN in any story.
+    """
     geometry = geometry_from_config(train_config, window_s, stride_s, delays, lanczos_window, tr, sample_rate)
     if abs(geometry.tr - TR) > 1e-9:
         raise ValueError(f"model_conf.tr={geometry.tr} but the LeBel corpus is read on its TR grid of {TR} s")
@@ -286,5 +327,3 @@ def dump(
         dumper.dump_set(data_dir, name, name in chunk_sets)
     roi_file = os.path.join(data_root, "rois.json")
     return dumper.finish(roi_file if os.path.isfile(roi_file) else None)
-
-

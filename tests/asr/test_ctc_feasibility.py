@@ -53,5 +53,5 @@ def test_read_lengths_reads_espnet_shape_files_and_names_bad_lines(tmp_path):
     path.write_text("a 120,256\nb 80,256\n")
     assert read_lengths(str(path)) == {"a": 120, "b": 80}
     path.write_text("a 120,256\nb\n")
-    with pytest.raises(ValueError, match=r"speech_shape:2"):
+    with pytest.raises(ValueError, match=r"speech_shape: utterance b"):
         read_lengths(str(path))

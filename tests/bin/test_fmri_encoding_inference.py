@@ -9,7 +9,8 @@ import yaml
 from espnet2.fileio.read_text import read_2columns_text
 from fixtures.lebel_encoding import make_tiny_wavlm, prepare_and_dump, tiny_lebel
 
-from espnet_brain.bin.fmri_encoding_inference import build_model, main
+from espnet_brain.bin.fmri_encoding_inference import main
+from espnet_brain.fmri.inference import build_model
 from espnet_brain.voxelwise.timing import stimulus_tr_times
 
 

@@ -13,9 +13,9 @@ import pytest
 from fixtures.lebel_encoding import prepare_and_dump, tiny_lebel
 
 from espnet_brain.bin.ridge_encoding import main
-from espnet_brain.bin.score_encoding import voxel_scores
 from espnet_brain.voxelwise.io import read_arrays
 from espnet_brain.voxelwise.noise_ceiling import noise_ceiling
+from espnet_brain.voxelwise.report import voxel_scores
 from espnet_brain.voxelwise.stories import design_matrix, fit_predict
 
 SIZE = {"fmri": {"n_train_stories": 10, "story_seconds": 240.0, "test_story_seconds": 240.0}}

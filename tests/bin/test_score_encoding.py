@@ -1,81 +1,20 @@
-"""score_encoding: voxelwise r against a reference, masked voxels, noise ceiling, ROI tables, plots."""
+"""score_encoding as a program: errors in the inputs and in --system are reported without a traceback.
 
-import json
+The scores and the report are tested in tests/voxelwise/test_report.py.
+"""
 
 import kaldiio
 import numpy as np
 import pytest
 
-from espnet_brain.bin.score_encoding import main, score, summarize
+from espnet_brain.bin.score_encoding import main
 
 
 @pytest.fixture
 def files(tmp_path):
-    rng = np.random.default_rng(0)
-    signal = rng.normal(size=(80, 6))
-    reps = np.stack([signal + rng.normal(size=signal.shape) for _ in range(4)]).astype(np.float32)
-    reps[:, :, 5] = rng.normal(size=(4, 80))  # a pure-noise voxel
-    resp = reps.mean(0)
     with kaldiio.WriteHelper(f"ark,scp:{tmp_path}/resp.ark,{tmp_path}/resp.scp") as w:
-        w("story", resp)
-    np.save(tmp_path / "reps.npy", reps)
-    (tmp_path / "repeats.scp").write_text(f"story {tmp_path}/reps.npy\n")
-    (tmp_path / "pred").mkdir()
-    np.save(tmp_path / "pred" / "story.npy", signal)  # the noiseless signal as a prediction
-    (tmp_path / "shuffled").mkdir()
-    np.save(tmp_path / "shuffled" / "story.npy", signal[rng.permutation(len(signal))])  # same values, TRs shuffled
-    mask = np.ones(6, dtype=bool)
-    mask[2] = False
-    np.save(tmp_path / "mask.npy", mask)
-    (tmp_path / "rois.json").write_text(json.dumps({"a": [0, 1, 2], "b": [3, 4, 5]}))
-    return dict(tmp=tmp_path, signal=signal, resp=resp, reps=reps)
-
-
-def test_scores_masks_ceiling_and_report(files):
-    tmp = files["tmp"]
-    results = score(
-        str(tmp / "resp.scp"), [("oracle", str(tmp / "pred")), ("shuffled", str(tmp / "shuffled"))], str(tmp / "R.md"),
-        repeats=str(tmp / "repeats.scp"), voxel_mask=str(tmp / "mask.npy"), rois=str(tmp / "rois.json"),
-        plot_dir=str(tmp / "plots"), title="test scores",
-    )  # fmt: skip
-    r = np.load(tmp / "r_oracle.npy")
-    expected = [np.corrcoef(files["signal"][:, v], files["resp"][:, v])[0, 1] for v in range(6)]
-    np.testing.assert_allclose(np.delete(r, 2), np.delete(expected, 2), atol=1e-6)
-    assert np.isnan(r[2])  # masked voxel
-    assert results["oracle"]["all"]["n_voxels"] == 5 and results["oracle"]["a"]["n_voxels"] == 2
-    ceiling = np.load(tmp / "noise_ceiling.npy")
-    assert np.isnan(ceiling[2]) and ceiling[5] < 0.5 < ceiling[0]
-    # the oracle reaches about its ceiling on the signal voxels; the same values in shuffled order predict nothing
-    assert 0.8 < results["oracle"]["a"]["fraction_of_ceiling"] < 1.2
-    assert abs(results["shuffled"]["all"]["mean"]) < 0.15 and results["oracle"]["all"]["mean"] > 0.5
-    assert "| shuffled | 5 |" in (tmp / "R.md").read_text()
-    report = (tmp / "R.md").read_text()
-    assert report.startswith("# test scores") and "(1 masked: NaN in the data)" in report
-    assert "| oracle | 5 |" in report and "| noise ceiling (mean CC_max) |" in report
-    assert "4 repeats" in report and "reference = mean of the repeats" in report
-    for name in ("oracle_hist.png", "roi_mean_r.png"):
-        assert (tmp / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "[histogram of voxelwise r: oracle](plots/oracle_hist.png)" in report
-    assert "(plots/roi_mean_r.png)" in report
-
-
-def test_single_repeat_reference_gives_a_lower_ceiling(files):
-    tmp = files["tmp"]
-    score(str(tmp / "resp.scp"), [("x", str(tmp / "pred"))], str(tmp / "a.md"), repeats=str(tmp / "repeats.scp"))
-    mean_ref = np.load(tmp / "noise_ceiling.npy")
-    score(
-        str(tmp / "resp.scp"), [("x", str(tmp / "pred"))], str(tmp / "b.md"), repeats=str(tmp / "repeats.scp"),
-        ceiling_reference="single",
-    )  # fmt: skip
-    single = np.load(tmp / "noise_ceiling.npy")
-    assert np.all(single[:5] < mean_ref[:5])
-
-
-def test_summary_without_ceiling_has_no_ceiling_columns():
-    r = np.array([0.1, 0.2, np.nan, 0.4])
-    out = summarize(r, {"x": np.array([0, 1])}, None, 0.2)
-    assert out["all"]["n_voxels"] == 3 and "fraction_of_ceiling" not in out["all"]
-    assert out["x"]["mean"] == pytest.approx(0.15)
+        w("story", np.random.default_rng(0).normal(size=(80, 6)).astype(np.float32))
+    return dict(tmp=tmp_path)
 
 
 def test_missing_story_and_bad_system_are_reported(files, capsys):
@@ -87,3 +26,18 @@ def test_missing_story_and_bad_system_are_reported(files, capsys):
     with pytest.raises(SystemExit):
         main(["--responses", str(tmp / "resp.scp"), "--system", "no-equals-sign", "--out", str(tmp / "R.md")])
     assert "--system: expected NAME=PATH, got 'no-equals-sign'" in capsys.readouterr().err
+
+
+def test_options_reach_the_report(files):
+    tmp = files["tmp"]
+    (tmp / "pred").mkdir()
+    np.save(tmp / "pred" / "story.npy", np.random.default_rng(1).normal(size=(80, 6)))
+    rc = main([
+        "--responses", str(tmp / "resp.scp"), "--system", f"a = b={tmp / 'pred'}", "--out", str(tmp / "R.md"),
+        "--title", "my title", "--note", "first note", "--note", "second note",
+    ])  # fmt: skip
+    assert rc == 0
+    report = (tmp / "R.md").read_text()
+    assert report.startswith("# my title\n") and "- first note\n- second note\n" in report
+    assert "| a = b | 6 |" in report and "No repeats of the test story" in report
+    assert (tmp / "r_a_b.npy").is_file()
