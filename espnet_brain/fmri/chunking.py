@@ -8,7 +8,7 @@ one. The functions here compute that span (in story time, so that overlapping ch
 the same windows: every window end is a multiple of ``stride_s`` in story time) and cut it out of a story,
 zero-padding before the audio starts and after it ends.
 
-Conventions shared by the data preparation (``espnet_brain.bin.dump_encoding``) and the model
+Conventions shared by the data preparation (``espnet_brain.fmri.dump``) and the model
 (``espnet_brain.fmri.espnet_model``):
 
 * inside a chunk, window ``i`` ends at chunk time ``window_s + i * stride_s`` (the first full window);

@@ -64,7 +64,7 @@ def _affected_classes() -> Dict[type, types.FunctionType]:
     if not hasattr(WavLMAttention, "torch_multi_head_self_attention"):
         raise RuntimeError(
             "transformers' WavLMAttention no longer has torch_multi_head_self_attention; the LoRA fix in "
-            "espnet_brain/encoding/lora.py must be updated for this transformers version"
+            "espnet_brain/hf/lora.py must be updated for this transformers version"
         )
     affected[WavLMAttention] = _wavlm_self_attention
     return affected
