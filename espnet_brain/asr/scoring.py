@@ -1,27 +1,12 @@
-"""Corpus-level CER/WER with jiwer, per-utterance errors, and ESPnet-style RESULTS.md tables."""
+"""Corpus-level CER/WER with jiwer, per-utterance errors, ESPnet-style RESULTS.md tables and their JSON."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import jiwer
 
 from espnet_brain.data.text import normalize_transcript as normalize_text
-
-
-def read_kaldi_text(path: str) -> Dict[str, str]:
-    """Read ``utt_id text`` lines; an utterance without text maps to the empty string."""
-    out = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            key, _, text = line.partition(" ")
-            if key in out:
-                raise ValueError(f"{path}:{n}: utterance '{key}' appears twice")
-            out[key] = text.strip()
-    return out
 
 
 @dataclass
@@ -45,6 +30,19 @@ class ErrorRates:
     n_empty_refs: int = 0
     empty_ref_word_insertions: int = 0
     empty_ref_char_insertions: int = 0
+    # Errors by kind; substitutions + deletions + insertions = char_errors (word_errors).
+    char_substitutions: int = 0
+    char_deletions: int = 0
+    char_insertions: int = 0
+    word_substitutions: int = 0
+    word_deletions: int = 0
+    word_insertions: int = 0
+
+    def to_json(self) -> Dict[str, Any]:
+        """The corpus numbers as a JSON-ready dict (no per-utterance list; that goes to ``per_utt.tsv``)."""
+        out = asdict(self)
+        del out["per_utt"]
+        return out
 
 
 def score(refs: Dict[str, str], hyps: Dict[str, str]) -> ErrorRates:
@@ -64,6 +62,7 @@ def score(refs: Dict[str, str], hyps: Dict[str, str]) -> ErrorRates:
     per_utt = []
     char_err = n_chars = word_err = n_words = 0
     n_empty = empty_word_ins = empty_char_ins = 0
+    kinds = dict.fromkeys(("char_s", "char_d", "char_i", "word_s", "word_d", "word_i"), 0)
     for key in sorted(refs):
         ref, hyp = normalize_text(refs[key]), normalize_text(hyps[key])
         if not ref:
@@ -71,12 +70,18 @@ def score(refs: Dict[str, str], hyps: Dict[str, str]) -> ErrorRates:
             # word (character, spaces included as for non-empty references) is an insertion.
             we, ce, nw, nc = len(hyp.split()), len(hyp), 0, 0
             n_empty, empty_word_ins, empty_char_ins = n_empty + 1, empty_word_ins + we, empty_char_ins + ce
+            kinds["word_i"] += we
+            kinds["char_i"] += ce
         else:
             wo = jiwer.process_words(ref, hyp)
             co = jiwer.process_characters(ref, hyp)
             we = wo.substitutions + wo.deletions + wo.insertions
             ce = co.substitutions + co.deletions + co.insertions
             nw, nc = len(ref.split()), len(ref)
+            for unit, out in (("word", wo), ("char", co)):
+                kinds[f"{unit}_s"] += out.substitutions
+                kinds[f"{unit}_d"] += out.deletions
+                kinds[f"{unit}_i"] += out.insertions
         per_utt.append((key, ce, nc, we, nw))
         char_err, n_chars, word_err, n_words = char_err + ce, n_chars + nc, word_err + we, n_words + nw
     if n_words == 0:
@@ -95,6 +100,12 @@ def score(refs: Dict[str, str], hyps: Dict[str, str]) -> ErrorRates:
         n_empty_refs=n_empty,
         empty_ref_word_insertions=empty_word_ins,
         empty_ref_char_insertions=empty_char_ins,
+        char_substitutions=kinds["char_s"],
+        char_deletions=kinds["char_d"],
+        char_insertions=kinds["char_i"],
+        word_substitutions=kinds["word_s"],
+        word_deletions=kinds["word_d"],
+        word_insertions=kinds["word_i"],
     )
 
 
@@ -129,3 +140,8 @@ def results_table(rows: Sequence[Tuple[str, ErrorRates]], title: str = "Results"
     for name, r in rows:
         lines.append(f"| {name} | {r.n_utts} | {r.n_chars} | {r.cer:.2f} | {r.n_words} | {r.wer:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def results_json(rows: Sequence[Tuple[str, ErrorRates]], title: str = "Results") -> Dict[str, Any]:
+    """The numbers of :func:`results_table` for programs: ``{"title", "systems": [{"name", ...counts}]}``."""
+    return {"title": title, "systems": [{"name": name, **r.to_json()} for name, r in rows]}

@@ -52,6 +52,7 @@ from espnet2.utils.types import str2bool
 from tqdm import tqdm
 
 from espnet_brain.data import brain2text25, willett
+from espnet_brain.data.datadir import read_2columns
 from espnet_brain.data.willett import DEFAULT_FEATURE_SET
 
 HDF5_SUFFIXES = (".hdf5", ".h5")
@@ -163,23 +164,18 @@ def read_utt_days(data_dir: Path) -> Dict[str, str]:
         return {}
     names: Dict[str, str] = {}
     if (data_dir / "days").is_file():
-        for line in (data_dir / "days").read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                day_id, _, name = line.strip().partition(" ")
-                names[day_id] = name.strip() or day_id
+        names = {day_id: name.strip() or day_id for day_id, name in read_2columns(data_dir / "days").items()}
     out = {}
-    for n, line in enumerate((data_dir / "utt2day").read_text(encoding="utf-8").splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 2:
-            raise ValueError(f"{data_dir / 'utt2day'}:{n}: expected 'utt_id day_id', got {line.strip()!r}")
-        out[parts[0]] = names.get(parts[1], parts[1])
+    for utt, day_id in read_2columns(data_dir / "utt2day").items():
+        if not day_id or len(day_id.split()) != 1:
+            raise ValueError(f"{data_dir / 'utt2day'}: expected 'utt_id day_id', got {utt!r} {day_id!r}")
+        out[utt] = names.get(day_id, day_id)
     return out
 
 
 def read_neural_scp(path: Path) -> List[Tuple[str, str, str]]:
     """Rows ``(utt_id, file, key)`` of a ``neural.scp``; a ``.mat`` file's key must be a trial index."""
+    # Read here, not with read_2columns: three columns, each line checked with its number for the reader it needs.
     rows = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from espnet_brain.asr.scoring import read_kaldi_text
+from espnet_brain.data.datadir import read_2columns
 
 
 def _load(exp: Path, checkpoint: str):
@@ -88,14 +88,14 @@ def analyse(
     import soundfile
 
     brain_model, audio_model = _load(brain_exp, checkpoint), _load(audio_exp, checkpoint)
-    pairs = _pairs(read_kaldi_text(str(brain_data / "text")), read_kaldi_text(str(audio_data / "text")), max_sentences)
+    pairs = _pairs(read_2columns(brain_data / "text"), read_2columns(audio_data / "text"), max_sentences)
     if not pairs:
         raise ValueError(f"no sentence of {brain_data}/text is also in {audio_data}/text")
     feats = kaldiio.load_scp(str(brain_data / "feats.scp"))
-    wavs = dict(line.split(maxsplit=1) for line in (audio_data / "wav.scp").read_text().splitlines())
+    wavs = read_2columns(audio_data / "wav.scp")
     days = {}
     if (brain_data / "utt2day").is_file():
-        days = {k: int(v) for k, v in (line.split() for line in (brain_data / "utt2day").read_text().splitlines())}
+        days = {k: int(v) for k, v in read_2columns(brain_data / "utt2day").items()}
     acc: Dict[str, List[np.ndarray]] = {"brain_front": [], "brain_enc": [], "audio_front": [], "audio_enc": []}
     for brain_key, audio_key in pairs:
         x = torch.from_numpy(np.asarray(feats[brain_key], dtype=np.float32))[None]

@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_brain.bin.prepare_willett import Row, write_set
 from espnet_brain.data.brain2text25 import PARTITION_FILES, find_data_root, list_session_files, read_trials
+from espnet_brain.data.datadir import Row, write_set
 from espnet_brain.data.text import normalize_transcript
 
 DRYAD = "Card et al. 2024, Dryad doi:10.5061/dryad.dncjsxm85 (t15_copyTask_neuralData.zip)"
@@ -88,7 +88,7 @@ def collect(corpus: Path, dev_blocks: str) -> Tuple[Dict[str, List[Row]], List[s
                     skipped[target] += 1
                     continue
                 utt = f"{session}-{part}-{t.key}"
-                sets[target].append((utt, os.path.abspath(path), t.key, session, norm))
+                sets[target].append(Row(utt, os.path.abspath(path), t.key, session, norm))
     return sets, days, skipped
 
 

@@ -46,8 +46,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_brain.bin.prepare_willett import Row, write_set
 from espnet_brain.data.brain2text25 import write_trials
+from espnet_brain.data.datadir import Row, write_set
 from espnet_brain.data.ieeg_bids import IEEG_TYPES, find_recordings, load_ieeg_sentences, read_events_tsv, sentence_rows
 from espnet_brain.data.text import normalize_transcript
 
@@ -210,7 +210,7 @@ def prepare(
     sets: Dict[str, List[Row]] = {name: [] for name in SETS}
     for name, path, i, day, text, column in entries:
         target = column if column is not None else assign[text]
-        sets[target].append((f"{name}-{i:04d}", os.path.abspath(path), f"trial_{i:04d}", day, text))
+        sets[target].append(Row(f"{name}-{i:04d}", os.path.abspath(path), f"trial_{i:04d}", day, text))
     counts = {}
     for name, rows in sets.items():
         if not rows:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from espnet_brain.data.datadir import read_2columns, write_2columns, write_spk2utt
 from espnet_brain.data.text import normalize_transcript
 
 
@@ -42,20 +43,12 @@ def prepare(src: Path, dst: Path) -> int:
         logging.warning(f"{text_file}: skipped {skipped} utterances with an empty transcript")
     rows.sort()
     # The speaker (voice) from the source's utt2spk; without one, each utterance is its own speaker.
-    utt2spk = {}
-    if (src / "utt2spk").is_file():
-        utt2spk = dict(line.split(maxsplit=1) for line in (src / "utt2spk").read_text().splitlines() if line.strip())
-    spk2utt: dict = {}
-    with open(dst / "wav.scp", "w") as f_wav, open(dst / "text", "w") as f_text, open(dst / "utt2spk", "w") as f_spk:
-        for key, wav, norm in rows:
-            spk = utt2spk.get(key, key).strip()
-            f_wav.write(f"{key} {wav}\n")
-            f_text.write(f"{key} {norm}\n")
-            f_spk.write(f"{key} {spk}\n")
-            spk2utt.setdefault(spk, []).append(key)
-    with open(dst / "spk2utt", "w") as f:
-        for spk in sorted(spk2utt):
-            f.write(f"{spk} {' '.join(spk2utt[spk])}\n")
+    utt2spk = read_2columns(src / "utt2spk") if (src / "utt2spk").is_file() else {}
+    speakers = {key: utt2spk.get(key, key).strip() for key, _, _ in rows}
+    write_2columns(dst / "wav.scp", ((key, wav) for key, wav, _ in rows))
+    write_2columns(dst / "text", ((key, norm) for key, _, norm in rows))
+    write_2columns(dst / "utt2spk", speakers.items())
+    write_spk2utt(speakers, dst / "spk2utt")
     return len(rows)
 
 

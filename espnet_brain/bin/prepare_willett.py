@@ -23,16 +23,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from espnet_brain.data.datadir import Row, write_set
 from espnet_brain.data.text import normalize_transcript
 from espnet_brain.data.willett import list_day_files, read_willett_mat
 
 PARTITIONS = {"train": "train", "test": "test", "holdout": "competitionHoldOut"}
 
 DRYAD = "Willett et al. 2023, Dryad doi:10.5061/dryad.x69p8czpq (competitionData.tar.gz)"
-
-Row = Tuple[str, str, Union[int, str], str, str]  # (utt_id, file path, trial key, day stem, text)
 
 
 def _day_stem(path: str) -> str:
@@ -96,34 +95,8 @@ def collect(corpus: Path, dev_blocks: str) -> Tuple[Dict[str, List[Row]], List[s
                     skipped[name] += 1
                     continue
                 utt = f"{stem}-{part}-{i:04d}"
-                sets[name].append((utt, os.path.abspath(path), i, stem, norm))
+                sets[name].append(Row(utt, os.path.abspath(path), i, stem, norm))
     return sets, days, skipped
-
-
-def write_set(rows: Sequence[Row], days: Sequence[str], dst: Path, with_text: bool) -> None:
-    dst.mkdir(parents=True, exist_ok=True)
-    day_id = {d: i for i, d in enumerate(days)}
-    rows = sorted(rows)
-    with (
-        open(dst / "neural.scp", "w") as f_scp,
-        open(dst / "utt2spk", "w") as f_spk,
-        open(dst / "utt2day", "w") as f_day,
-    ):
-        for utt, path, index, stem, _ in rows:
-            f_scp.write(f"{utt} {path} {index}\n")
-            f_spk.write(f"{utt} {stem}\n")
-            f_day.write(f"{utt} {day_id[stem]}\n")
-    if with_text:
-        with open(dst / "text", "w") as f:
-            for utt, _, _, _, text in rows:
-                f.write(f"{utt} {text}\n")
-    spk2utt: Dict[str, List[str]] = {}
-    for utt, _, _, stem, _ in rows:
-        spk2utt.setdefault(stem, []).append(utt)
-    with open(dst / "spk2utt", "w") as f:
-        for stem in sorted(spk2utt):
-            f.write(f"{stem} {' '.join(spk2utt[stem])}\n")
-    (dst / "days").write_text("".join(f"{i} {d}\n" for i, d in enumerate(days)))
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:

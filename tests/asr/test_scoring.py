@@ -1,6 +1,6 @@
 import pytest
 
-from espnet_brain.asr.scoring import normalize_text, read_kaldi_text, results_table, score
+from espnet_brain.asr.scoring import normalize_text, results_json, results_table, score
 
 
 def test_scoring_normalises_case_and_punctuation_on_both_sides():
@@ -39,15 +39,19 @@ def test_all_references_empty_is_an_error():
         score({"a": "", "b": " "}, {"a": "x", "b": ""})
 
 
-def test_read_kaldi_text_rejects_duplicates(tmp_path):
-    p = tmp_path / "text"
-    p.write_text("u1 hello\nu2\nu1 again\n")
-    with pytest.raises(ValueError, match="u1"):
-        read_kaldi_text(str(p))
-
-
 def test_results_table_has_one_row_per_system():
     r = score({"a": "hi there"}, {"a": "hi"})
     table = results_table([("full", r), ("scratch", r)])
     assert table.count("| full |") == 1 and table.count("| scratch |") == 1
     assert "50.00" in table  # WER 1/2
+
+
+def test_results_json_has_the_table_numbers_and_the_errors_by_kind():
+    r = score({"a": "hi there", "b": ""}, {"a": "ho", "b": "x"})
+    data = results_json([("full", r)], "Test")
+    assert data["title"] == "Test" and "per_utt" not in data["systems"][0]
+    system = data["systems"][0]
+    assert (system["name"], system["n_words"], system["word_errors"]) == ("full", 2, 3)
+    assert (system["word_substitutions"], system["word_deletions"], system["word_insertions"]) == (1, 1, 1)
+    assert system["char_substitutions"] + system["char_deletions"] + system["char_insertions"] == r.char_errors
+    assert (system["n_empty_refs"], system["empty_ref_word_insertions"]) == (1, 1)

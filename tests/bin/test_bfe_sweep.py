@@ -1,25 +1,24 @@
-import argparse
+"""The BFE sweep: grid and configs (espnet_brain.asr.sweep.grid), statistics and report
+(espnet_brain.asr.sweep.report), and its programs with the recipe's job runner (local/sweep_job.sh)."""
+
+import json
 import os
+import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from espnet_brain.bin import bfe_sweep
-from espnet_brain.bin.bfe_sweep import (
-    PAPER_GRID,
-    arch_id,
-    build_grid,
-    collect_scores,
-    compare_modes,
-    expand_grid,
-    plan_runs,
-    read_score,
-    run_sweep,
-    summarize_mode,
-    sweep_report,
-)
+from espnet_brain.asr.sweep import grid as sweep_grid
+from espnet_brain.asr.sweep import report as sweep
+from espnet_brain.asr.sweep.grid import PAPER_GRID, arch_id, build_grid, expand_grid, plan_runs, read_runs, write_jobs
+from espnet_brain.asr.sweep.report import collect_scores, compare_modes, read_score, summarize_mode, sweep_report
+from espnet_brain.bin import bfe_sweep_configs, bfe_sweep_report
+
+REPO = Path(__file__).resolve().parents[2]
 
 MODES = {"full": "finetune", "scratch": "scratch", "frozen": "frozen"}
 
@@ -41,18 +40,16 @@ def _base_configs(root: Path) -> dict:
     return paths
 
 
-def _score_line(char_errors: int, n_chars: int, word_errors: int = 1, n_words: int = 10, n_utts: int = 3) -> str:
-    # The format espnet_brain.bin.score writes (checked against the program itself below).
-    return (
-        f"CER {100 * char_errors / n_chars:.2f} % ({char_errors}/{n_chars}) "
-        f"WER {100 * word_errors / n_words:.2f} % ({word_errors}/{n_words}) over {n_utts} utterances\n"
-    )
+def _score_json(char_errors: int, n_chars: int, word_errors: int = 1, n_words: int = 10, n_utts: int = 3) -> str:
+    # The counts espnet_brain.bin.score writes to score.json (checked against the program itself below).
+    counts = dict(char_errors=char_errors, n_chars=n_chars, word_errors=word_errors, n_words=n_words, n_utts=n_utts)
+    return json.dumps({"cer": 100 * char_errors / n_chars, "wer": 100 * word_errors / n_words, **counts})
 
 
 def _write_score(expdir: Path, tag: str, test_set: str, char_errors: int, n_chars: int = 100) -> None:
-    path = expdir / f"asr_{tag}" / f"decode_{test_set}" / "score.txt"
+    path = expdir / f"asr_{tag}" / f"decode_{test_set}" / "score.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_score_line(char_errors, n_chars))
+    path.write_text(_score_json(char_errors, n_chars))
 
 
 def test_paper_grid_has_45_architectures_with_distinct_tags():
@@ -93,8 +90,7 @@ def test_plan_writes_one_valid_espnet_config_per_architecture_and_mode(tmp_path)
 def test_grid_file_and_command_line_lists_combine(tmp_path):
     grid_file = tmp_path / "grid.yaml"
     grid_file.write_text(yaml.safe_dump({"num_layers": [1, 3], "hidden_size": [64], "fc_sizes": ["none", "64,32"]}))
-    args = argparse.Namespace(grid=str(grid_file), num_layers=None, hidden_size=[8, 16], fc_sizes=None)
-    ids = [arch_id(a) for a in build_grid(args)]
+    ids = [arch_id(a) for a in build_grid(str(grid_file), None, [8, 16], None)]
     assert ids == [
         "l1_h8_fcnone",
         "l1_h8_fc64-32",
@@ -107,10 +103,9 @@ def test_grid_file_and_command_line_lists_combine(tmp_path):
     ]
     listed = tmp_path / "archs.json"
     listed.write_text('[{"num_layers": 5, "hidden_size": 512}, {"num_layers": 1, "hidden_size": 256}]')
-    args = argparse.Namespace(grid=str(listed), num_layers=None, hidden_size=None, fc_sizes=None)
-    assert [arch_id(a) for a in build_grid(args)] == ["l5_h512", "l1_h256"]
+    assert [arch_id(a) for a in build_grid(str(listed))] == ["l5_h512", "l1_h256"]
     with pytest.raises(ValueError, match="archs.json"):
-        build_grid(argparse.Namespace(grid=str(listed), num_layers=[1], hidden_size=None, fc_sizes=None))
+        build_grid(str(listed), num_layers=[1])
 
 
 def test_user_errors_name_the_key_or_file(tmp_path):
@@ -121,7 +116,7 @@ def test_user_errors_name_the_key_or_file(tmp_path):
     with pytest.raises(ValueError, match="more than once"):
         expand_grid([{"num_layers": 1}, {"num_layers": 1}])
     with pytest.raises(ValueError, match="fc_sizes"):
-        bfe_sweep.parse_fc_sizes("512;128")
+        sweep_grid.parse_fc_sizes("512;128")
     bases = _base_configs(tmp_path)
     archs = expand_grid({"num_layers": [1]})
     # A frozen-mode label on a fine-tuning config would mislabel every comparison.
@@ -141,12 +136,15 @@ def test_read_score_parses_the_score_program_output(tmp_path):
     hyp.parent.mkdir()
     hyp.write_text("u1 abc abe\nu2 hallo\n")
     score_main(["--ref", str(tmp_path / "ref"), "--hyp", f"x={hyp}", "--out", str(tmp_path / "RESULTS.md")])
-    score = read_score(hyp.parent / "score.txt")
+    score = read_score(hyp.parent / "score.json")
     assert (score.char_errors, score.n_chars, score.word_errors, score.n_words, score.n_utts) == (2, 12, 2, 3, 2)
     assert score.cer == pytest.approx(100 * 2 / 12) and score.wer == pytest.approx(100 * 2 / 3)
-    (tmp_path / "bad.txt").write_text("CER 12 %\n")
-    with pytest.raises(ValueError, match="bad.txt"):
-        read_score(tmp_path / "bad.txt")
+    (tmp_path / "bad.json").write_text('{"cer": 12}\n')
+    with pytest.raises(ValueError, match="bad.json"):
+        read_score(tmp_path / "bad.json")
+    (tmp_path / "text.json").write_text("CER 12 %\n")
+    with pytest.raises(ValueError, match="text.json"):
+        read_score(tmp_path / "text.json")
 
 
 def test_wilcoxon_is_one_sided_for_the_reference_being_better():
@@ -196,9 +194,9 @@ def test_summary_comparison_report_and_plot_on_fake_scores(tmp_path):
     frozen = summarize_mode(runs, scores, "frozen")
     assert (frozen.n_runs, frozen.best_cer, frozen.median_cer) == (3, 15.0, 25.0)
 
-    vs_scratch = bfe_sweep.compare_with_reference(runs, scores, "full", "scratch")
+    vs_scratch = sweep.compare_with_reference(runs, scores, "full", "scratch")
     assert (vs_scratch.n_pairs, vs_scratch.wins, vs_scratch.ties) == (4, 3, 0)
-    vs_frozen = bfe_sweep.compare_with_reference(runs, scores, "full", "frozen")
+    vs_frozen = sweep.compare_with_reference(runs, scores, "full", "frozen")
     assert (vs_frozen.n_pairs, vs_frozen.wins, vs_frozen.ties) == (3, 2, 1)
 
     report = sweep_report(runs, scores, "full", "test", plot_name="sweep_cer.png")
@@ -208,7 +206,7 @@ def test_summary_comparison_report_and_plot_on_fake_scores(tmp_path):
     assert "`bfe_l2_h16_frozen`: not run" in report
 
     png = tmp_path / "sweep_cer.png"
-    bfe_sweep.plot_sweep(runs, scores, png)
+    sweep.plot_sweep(runs, scores, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -225,7 +223,7 @@ def test_stale_experiment_with_another_architecture_is_refused(tmp_path):
 FAKE_STAGE_SCRIPT = """#!/usr/bin/env bash
 # Stands in for brain_asr.sh: records its arguments, then writes a score unless told to fail.
 set -euo pipefail
-echo "$*" >> calls.txt
+echo "$* backend=${ESPNET_BRAIN_CMD_BACKEND:-}" >> calls.txt
 expdir=exp; tag=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -236,55 +234,85 @@ while [ $# -gt 0 ]; do
 done
 [ "${tag}" = "${FAIL_TAG:-}" ] && exit 3
 mkdir -p "${expdir}/asr_${tag}/decode_brain_test"
-echo "CER 10.00 % (10/100) WER 20.00 % (2/10) over 3 utterances" > "${expdir}/asr_${tag}/decode_brain_test/score.txt"
+echo '{"cer": 10.0, "wer": 20.0, "char_errors": 10, "n_chars": 100, "word_errors": 2, "n_words": 10, "n_utts": 3}' \
+    > "${expdir}/asr_${tag}/decode_brain_test/score.json"
 """
 
 
 def _fake_recipe(tmp_path) -> Path:
+    """A recipe directory with the sweep's job script and a stand-in for brain_asr.sh."""
     recipe = tmp_path / "recipe"
-    recipe.mkdir()
+    (recipe / "local").mkdir(parents=True)
+    shutil.copy(REPO / "egs2" / "mini_brain" / "asr1" / "local" / "sweep_job.sh", recipe / "local" / "sweep_job.sh")
     script = recipe / "brain_asr.sh"
     script.write_text(FAKE_STAGE_SCRIPT)
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return recipe
 
 
-def test_run_sweep_calls_the_stage_script_once_per_run_and_resumes(tmp_path, monkeypatch):
+def _launch(recipe: Path, jobs: Path, *args: str, env=None) -> subprocess.CompletedProcess:
+    """The recipe's job command (run.pl-style, JOB=1:N) over the job list, as local/sweep.sh calls it."""
+    n = len(jobs.read_text().splitlines())
+    launcher = REPO / "egs2" / "TEMPLATE" / "utils" / "run_local.py"
+    cmd = [sys.executable, str(launcher), f"JOB=1:{n}", str(jobs.parent / "log" / "run.JOB.log")]
+    cmd += ["local/sweep_job.sh", str(jobs), "JOB", *args]
+    return subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def test_jobs_run_the_stage_script_once_per_run_and_resume(tmp_path):
     recipe = _fake_recipe(tmp_path)
     archs = expand_grid({"num_layers": [1, 2]})
     runs = plan_runs(_base_configs(tmp_path), archs, tmp_path / "conf")
-    monkeypatch.setenv("FAIL_TAG", "bfe_l2_scratch")
-    kwargs = dict(recipe_dir=recipe, test_set="brain_test", recipe_args="--ngpu 0 --test_sets 'brain_test'")
-    status = run_sweep(runs, log_dir=tmp_path / "log", asr_args="--max_epoch 2", **kwargs)
-    assert status["bfe_l1_full"] == "ran" and status["bfe_l2_scratch"].startswith("failed: exit status 3")
+    expdir, jobs = recipe / "exp", tmp_path / "sweep" / "jobs.txt"
+    jobs.parent.mkdir()
+    assert len(write_jobs(runs, expdir, "brain_test", jobs)) == 6
+    proc = _launch(recipe, jobs, "--ngpu", "0", "--test_sets", "brain_test", "--asr_args", "--max_epoch 2",
+                   env={"FAIL_TAG": "bfe_l2_scratch"})  # fmt: skip
+    assert proc.returncode != 0  # the launcher reports the failed job
+    failed_job = (
+        jobs.read_text().splitlines().index(f"bfe_l2_scratch {(tmp_path / 'conf' / 'bfe_l2_scratch.yaml')}") + 1
+    )
+    assert "exit code 3" in (jobs.parent / "log" / f"run.{failed_job}.log").read_text()
     calls = (recipe / "calls.txt").read_text().splitlines()
     assert len(calls) == 6
     first = calls[0].split(" ")
-    assert first[:6] == ["--stage", "6", "--stop_stage", "8", "--expdir", "exp"]
+    assert first[:4] == ["--stage", "6", "--stop_stage", "8"]
     config = Path(first[first.index("--asr_config") + 1])
     assert config.is_absolute() and config.exists()
     assert "--ngpu 0 --test_sets brain_test --asr_args --max_epoch 2" in calls[0]
-    assert (tmp_path / "log" / "bfe_l2_scratch.log").exists()
+    # Each job holds its resources already: the stage script runs its steps locally.
+    assert all(c.endswith("backend=local") for c in calls)
 
     # Resuming runs only what has no score yet.
-    monkeypatch.delenv("FAIL_TAG")
-    status = run_sweep(runs, log_dir=tmp_path / "log", **kwargs)
-    assert status["bfe_l2_scratch"] == "ran" and status["bfe_l1_full"] == "done"
+    assert [r.tag for r in write_jobs(runs, expdir, "brain_test", jobs)] == ["bfe_l2_scratch"]
+    assert _launch(recipe, jobs).returncode == 0
     assert len((recipe / "calls.txt").read_text().splitlines()) == 7
+    assert collect_scores(runs, expdir, "brain_test").keys() == {r.tag for r in runs}
 
 
-def test_main_writes_configs_report_plot_and_table(tmp_path):
+def test_programs_write_configs_jobs_report_plot_and_table(tmp_path):
     recipe = _fake_recipe(tmp_path)
     bases = _base_configs(tmp_path)
     out = tmp_path / "sweep"
+    expdir = recipe / "exp"
     cmd = [f"--base_config={m}={p}" for m, p in bases.items()]
     cmd += ["--num_layers", "1", "2", "--hidden_size", "8", "--fc_sizes", "none", "16"]
-    cmd += ["--out_dir", str(out), "--recipe_dir", str(recipe), "--test_set", "brain_test", "--run", "true"]
-    assert bfe_sweep.main(cmd) == 0
+    cmd += ["--out_dir", str(out), "--expdir", str(expdir), "--test_set", "brain_test"]
+    bfe_sweep_configs.main(cmd)
     assert len(list((out / "conf").glob("*.yaml"))) == 12
+    assert len(read_runs(out / "runs.tsv")) == 12 and len((out / "jobs.txt").read_text().splitlines()) == 12
+    assert _launch(recipe, out / "jobs.txt", env={"FAIL_TAG": "bfe_l2_h8_fc16_frozen"}).returncode != 0
+    report_cmd = ["--out_dir", str(out), "--expdir", str(expdir), "--test_set", "brain_test"]
+    assert bfe_sweep_report.main(report_cmd) == 1  # a job left no score
+    assert "`bfe_l2_h8_fc16_frozen`: failed: no score after job" in (out / "SWEEP.md").read_text()
+    assert _launch(recipe, out / "jobs.txt").returncode == 0
+    assert bfe_sweep_report.main(report_cmd) == 0
     report = (out / "SWEEP.md").read_text()
     assert "| scratch | 4 | 0/4 | 4 |" in report  # all scores equal: ties, no wins
     assert (out / "sweep_cer.png").exists()
     rows = (out / "sweep_results.tsv").read_text().splitlines()
     assert len(rows) == 13 and rows[1].split("\t")[3] == "10.0000"
-    assert os.path.exists(out / "log" / "bfe_l1_h8_fcnone_full.log")
+    assert os.path.exists(out / "log" / "run.1.log")
+    # Rewriting the job list after a finished sweep leaves nothing to run.
+    bfe_sweep_configs.main(cmd)
+    assert (out / "jobs.txt").read_text() == ""

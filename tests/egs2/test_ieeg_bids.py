@@ -202,5 +202,12 @@ def test_transfer_modes_differ_only_in_encoder_mode_and_ctc_init(confdir):
 
 def test_reference_configuration_is_accepted_by_the_task():
     settings = reference_settings(REPO / "egs2" / "ieeg_bids" / "asr1" / "conf")
-    recipe_specific = {"input_size": 64, "n_days": 4, "batch_size": 16, "scheduler_steps": (140, 80)}
+    # Overt speech needs a finer stride than attempted speech for CTC (40 ms steps instead of 80 ms).
+    recipe_specific = {
+        "input_size": 64,
+        "n_days": 4,
+        "batch_size": 16,
+        "scheduler_steps": (140, 80),
+        "bfe_filter": (32, 2, 0.45, 2.0),
+    }
     assert settings == {**REFERENCE_SETTINGS, **recipe_specific}

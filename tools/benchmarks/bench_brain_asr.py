@@ -308,9 +308,10 @@ def time_decoding(
 def test_cer(test_dir: Path, hyps: Dict[str, List[int]]) -> float:
     """Corpus CER (%) of token-id hypotheses against the test set's text."""
     from espnet_brain.asr.ctc_decoding import tokens_to_text
-    from espnet_brain.asr.scoring import read_kaldi_text, score
+    from espnet_brain.asr.scoring import score
+    from espnet_brain.data.datadir import read_2columns
 
-    refs = read_kaldi_text(str(test_dir / "text"))
+    refs = read_2columns(str(test_dir / "text"))
     return score(refs, {k: tokens_to_text(v, TOKENS) for k, v in hyps.items()}).cer
 
 

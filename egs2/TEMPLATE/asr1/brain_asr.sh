@@ -1,6 +1,20 @@
 #!/usr/bin/env bash
-# Stage script for brain-to-text decoding (and its audio ASR baseline) with ESPnet.
-# Recipes call it from egs2/<corpus>/asr1 (where utils/, cmd.sh and path.sh are linked).
+# Stage script for brain-to-text decoding (and its audio ASR baseline) with ESPnet, the transfer modes of a brain
+# decoder included. Recipes call it from egs2/<corpus>/asr1 (where utils/, cmd.sh and path.sh are linked).
+#
+# With --mode, it trains one transfer mode of a GRU brain feature extractor (BFE) in front of a pretrained speech
+# transformer and its character CTC head (<confdir>/train_brain_<mode>.yaml):
+#
+#   full     fine-tune the pretrained transformer, CTC head initialised from the pretrained model
+#   scratch  the same architecture, randomly initialised
+#   frozen   the pretrained transformer and CTC head kept fixed
+#
+# and names its dump directory dump/<tag> and its experiment exp/asr_brain_<mode>_<tag> (<tag>: the feature set),
+# so that another input never reuses features or a model; stage 9 puts the modes decoded so far side by side.
+# The BFE's input size and day count are read from the dumped data, so switching --feature_set (or the corpus)
+# needs no config edit. E.g.
+#   ./brain_asr.sh --mode scratch --feature_set all --pretrained_model facebook/wav2vec2-base-960h --stop_stage 8
+#   ./brain_asr.sh --stage 9 --stop_stage 9 --results_title "test set, greedy CTC"
 set -euo pipefail
 
 . utils/stage_utils.sh
@@ -13,19 +27,20 @@ define_stage 5 "Shape statistics (ESPnet collect_stats) and CTC feasibility chec
 define_stage 6 "Training (ESPnet trainer)"
 define_stage 7 "Decoding"
 define_stage 8 "Scoring (corpus-level CER/WER with jiwer)"
-define_stage 9 "Packing (espnet2.bin.pack)"
+define_stage 9 "Results table of the transfer modes decoded so far (first test set)"
+define_stage 10 "Packing (espnet2.bin.pack)"
 
 # begin options
 # General
 stage=1                 # First stage to run.
 stop_stage=10000        # Last stage to run.
-skip_stages=""          # Stages to skip, e.g. "4 9".
+skip_stages=""          # Stages to skip, e.g. "4 10".
 ngpu=0                  # GPUs per node for training (0: CPU).
 num_nodes=1             # Nodes for training (Slurm: set cmd_backend=slurm in cmd.sh).
 nj=2                    # Threads for dumping.
 inference_nj=1          # Parallel jobs for decoding.
-dumpdir=dump            # Where dumped features go.
-expdir=exp              # Where experiments go.
+dumpdir=                # Where dumped features go (default: dump/<tag> with --mode, dump without).
+expdir=exp              # Where experiments and the transfer-mode results table go.
 # Data
 feats_type=neural       # neural (brain features) or raw (16 kHz audio).
 train_set=train         # Training set (a directory under data/).
@@ -35,39 +50,83 @@ local_data_opts=""      # Options passed to local/data.sh.
 feature_set=tx1_spikepow_6v  # Neural features to dump (see python -m espnet_brain.bin.dump_neural --help).
 zscore=block            # Neural normalisation: block (per recording block, each test block with its own
                         # statistics), train (per day, statistics of the training set only) or none.
+tag=                    # Name of the features in --mode dump and experiment names (default: --feature_set, plus
+                        # _zscore<mode> unless --zscore is block).
 # Tokens
 token_listdir=data/token_list/char  # Shared by audio and brain systems.
 # Model
-asr_config=             # Training YAML.
-asr_tag=                # Experiment name (default: the config's file name).
-pretrained_model=none   # Hub id or local directory checked in stage 4 (none: skip).
+mode=                   # Transfer mode: full, scratch or frozen (empty: train --asr_config as it is).
+confdir=conf            # Directory of the train_brain_<mode>.yaml configs of --mode (e.g. conf/tiny).
+asr_config=             # Training YAML (default with --mode: <confdir>/train_brain_<mode>.yaml).
+asr_tag=                # Experiment name (default: brain_<mode>_<tag> with --mode, else the config's file name).
+pretrained_model=none   # Hub id or local directory checked in stage 4 (none: skip); with --mode, the
+                        # Wav2Vec2ForCTC checkpoint whose transformer (and CTC head, but in scratch) is used.
+freeze_epochs=          # Epochs the pretrained transformer is held in mode full, as scheduler freeze_steps (empty: the config's).
+warmup_epochs=          # Epochs of its linear warm-up afterwards, as scheduler warmup_steps (empty: the config's).
 ctc_max_infeasible=0.05 # Stage 5 stops when a larger fraction of train/valid utterances is too short for CTC.
 asr_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
-# Decoding
+# Decoding and results
 inference_model=valid.loss.ave.pth  # Checkpoint to decode with (ESPnet averages the n best).
 decoding=greedy         # greedy or beam.
 inference_args=""       # Extra arguments for espnet_brain.bin.brain_asr_inference.
+results_title=          # Title of the stage 9 table (default: "<test set> (<tag>), <decoding> CTC, no LM").
 # end options
 
 help_message="Usage: $0 [options]
-Brain-to-text (and audio ASR) recipe stages on top of ESPnet.
+Brain-to-text (and audio ASR) recipe stages on top of ESPnet; with --mode, one transfer mode of a BFE + pretrained
+speech transformer brain decoder (exp/asr_brain_<mode>_<tag>) and the table exp/RESULTS_<tag>.md of the modes
+full, scratch and frozen.
 $(options_help "$0")"
 . utils/parse_options.sh
+[ $# -eq 0 ] || die "unexpected arguments: $* (options are --name value; see --help)"
 check_stages
 require_choice feats_type neural raw
 require_choice decoding greedy beam
 require_choice zscore block train none
+[ -z "${mode}" ] || require_choice mode full scratch frozen
 require_int ngpu 0
 require_int num_nodes 1
 require_int nj 1
 require_int inference_nj 1
+for name in freeze_epochs warmup_epochs; do
+    [ -z "${!name}" ] || require_int "${name}" 0
+done
+[ -n "${test_sets// /}" ] || die "--test_sets is empty"
 
 . ./path.sh
 . ./cmd.sh
 
-[ -n "${asr_config}" ] || die "--asr_config is required"
-[ -f "${asr_config}" ] || die "--asr_config ${asr_config} does not exist"
-[ -n "${asr_tag}" ] || asr_tag=$(basename "${asr_config}" .yaml)
+stage_selected() {
+    # stage_selected N: whether this call runs stage N (without run_stage's log line).
+    local s
+    [ "$1" -ge "${stage}" ] && [ "$1" -le "${stop_stage}" ] || return 1
+    for s in ${skip_stages}; do
+        [ "${s}" != "$1" ] || return 1
+    done
+}
+
+if [ -z "${tag}" ]; then
+    # Another normalisation is another input: it must not reuse the dump or the model of the default one.
+    tag=${feature_set}
+    [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}
+fi
+exp_name() { echo "brain_${1}_${tag}"; }  # the experiment of transfer mode $1
+if [ -n "${mode}" ]; then
+    [ "${feats_type}" = neural ] || die "--mode ${mode} trains a brain decoder: it needs --feats_type neural"
+    [ "${pretrained_model}" != none ] || die "--mode ${mode} needs --pretrained_model (hub id or local directory)"
+    [ -n "${dumpdir}" ] || dumpdir=dump/${tag}
+    if [ -z "${asr_config}" ]; then
+        asr_config=${confdir}/train_brain_${mode}.yaml
+        [ -f "${asr_config}" ] || die "--mode ${mode}: ${asr_config} does not exist (--confdir ${confdir})"
+    fi
+    [ -n "${asr_tag}" ] || asr_tag=$(exp_name "${mode}")
+fi
+[ -n "${dumpdir}" ] || dumpdir=dump
+if stage_selected 5 || stage_selected 6 || stage_selected 7 || stage_selected 8 || stage_selected 10; then
+    [ -n "${asr_config}" ] || die "--asr_config (or --mode) is required for stages 5-8 and 10"
+    [ -f "${asr_config}" ] || die "--asr_config ${asr_config} does not exist"
+fi
+[ -n "${asr_tag}" ] || asr_tag=$(basename "${asr_config:-none}" .yaml)
 asr_exp=${expdir}/asr_${asr_tag}
 data_feats=${dumpdir}/${feats_type}
 token_list=${token_listdir}/tokens.txt
@@ -89,6 +148,29 @@ data_model_args() {
     # feats_shape lines are "<utt> <frames>,<features>".
     echo "--frontend_conf input_size=$(head -n 1 "${shapes}" | cut -d ' ' -f 2 | cut -d , -f 2)"
     [ ! -s "${days}" ] || echo "--frontend_conf n_days=$(wc -l <"${days}")"
+}
+
+mode_model_args() {
+    # The transfer mode's trainer arguments (none without --mode): the pretrained transformer, the pretrained
+    # character head in full and frozen (scratch starts from random weights), and the epoch-based schedule.
+    [ -n "${mode}" ] || return 0
+    echo "--encoder_conf model_name_or_path=${pretrained_model}"
+    [ "${mode}" = scratch ] || echo "--ctc_init ${pretrained_model}"
+    # Only full fine-tuning holds and warms up its transformer: scratch has nothing pretrained to protect and
+    # trains it from the first update (Fiedler et al.), frozen does not train it at all.
+    if [ -n "${freeze_epochs}${warmup_epochs}" ] && [ "${mode}" = full ]; then
+        # Epochs become updates from the data size, since datasets differ widely in size.
+        local batch_size per_epoch n_train
+        batch_size=$(python3 -m espnet_brain.bin.config_value "${asr_config}" batch_size) \
+            || die "--freeze_epochs/--warmup_epochs need batch_size in ${asr_config}"
+        [[ ${batch_size} =~ ^[1-9][0-9]*$ ]] \
+            || die "${asr_config}: --freeze_epochs/--warmup_epochs need a positive integer batch_size, got ${batch_size}"
+        n_train=$(wc -l <"${data_feats}/${train_set}/feats_shape")
+        per_epoch=$(((n_train + batch_size - 1) / batch_size))
+        log "${mode}: ${per_epoch} updates/epoch (${n_train} utterances, batch_size ${batch_size})"
+        [ -z "${freeze_epochs}" ] || echo "--scheduler_conf freeze_steps=$((freeze_epochs * per_epoch))"
+        [ -z "${warmup_epochs}" ] || echo "--scheduler_conf warmup_steps=$((warmup_epochs * per_epoch))"
+    fi
 }
 
 if run_stage 1; then
@@ -154,6 +236,13 @@ if run_stage 4; then
 fi
 
 stats_dir=${expdir}/asr_stats_${feats_type}_${train_set}
+mode_args=""
+if [ -n "${mode}" ] && { stage_selected 5 || stage_selected 6; }; then
+    shapes=${data_feats}/${train_set}/feats_shape
+    [ -s "${shapes}" ] || die "${shapes} missing or empty; run stage 2"
+    mode_args=$(mode_model_args) || die "--mode ${mode}: could not set the transfer schedule (see above)"
+    log "${mode}: $(wc -l <"${shapes}") training utterances, pretrained model ${pretrained_model}"
+fi
 if run_stage 5; then
     for dset in "${train_set}" "${valid_set}"; do
         [ -f "${data_feats}/${dset}/${speech_file}" ] || die "${data_feats}/${dset}/${speech_file} missing; run stage 2"
@@ -194,7 +283,7 @@ if run_stage 5; then
     # shellcheck disable=SC2046,SC2086
     python3 -m espnet_brain.bin.check_ctc_feasibility --token_list "${token_list}" \
         --max_infeasible "${ctc_max_infeasible}" "${check_args[@]}" \
-        -- --config "${asr_config}" $(data_model_args) ${asr_args} \
+        -- --config "${asr_config}" $(data_model_args) ${mode_args} ${asr_args} \
         || die "CTC feasibility check failed (see above); --ctc_max_infeasible sets the allowed fraction"
 fi
 
@@ -224,7 +313,7 @@ if run_stage 6; then
         --train_shape_file "${stats_dir}/train/text_shape" \
         --valid_shape_file "${stats_dir}/valid/speech_shape" \
         --valid_shape_file "${stats_dir}/valid/text_shape" \
-        --output_dir "${asr_exp}" --config "${asr_config}" ${model_args} ${asr_args}
+        --output_dir "${asr_exp}" --config "${asr_config}" ${model_args} ${mode_args} ${asr_args}
 fi
 
 if run_stage 7; then
@@ -262,6 +351,24 @@ if run_stage 8; then
 fi
 
 if run_stage 9; then
+    read -r test_set _ <<<"${test_sets}"
+    [ -n "${results_title}" ] || results_title="${test_set} (${tag}), ${decoding} CTC, no LM"
+    hyps=()
+    for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer"; do
+        hyp=${expdir}/asr_$(exp_name "${mode_name%%:*}")/decode_${test_set}/text
+        if [ -f "${hyp}" ]; then
+            hyps+=(--hyp "${mode_name#*:}=${hyp}")
+        else
+            log "no ${hyp}: mode ${mode_name%%:*} left out of the table"
+        fi
+    done
+    [ ${#hyps[@]} -gt 0 ] || die "no decoded ${test_set} set under ${expdir}/asr_brain_<mode>_${tag}; train and decode a mode first (--mode, stages 2-7)"
+    python3 -m espnet_brain.bin.score --out "${expdir}/RESULTS_${tag}.md" --ref "data/${test_set}/text" \
+        "${hyps[@]}" --title "${results_title}"
+    log "results in ${expdir}/RESULTS_${tag}.md"
+fi
+
+if run_stage 10; then
     python3 -m espnet2.bin.pack asr --asr_train_config "${asr_exp}/config.yaml" \
         --asr_model_file "${asr_exp}/${inference_model}" --option "${token_list}" \
         --outpath "${asr_exp}/packed_model.zip"

@@ -50,7 +50,7 @@ require_choice zscore block train
 . ./db.sh
 [ -n "${corpus}" ] || corpus=${BRAIN2TEXT25}
 
-# brain_transfer.sh keeps one dump directory and experiment name per feature set
+# brain_asr.sh --mode keeps one dump directory and experiment name per feature set
 # (dump/<feature_set>, exp/asr_brain_<mode>_<feature_set>): switching --feature_set never reuses features or a
 # model of another input size.
 common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}" --feature_set "${feature_set}" --zscore "${zscore}"
@@ -63,21 +63,23 @@ fi
 for mode_stage in "2 full" "3 scratch" "4 frozen"; do
     read -r n mode <<<"${mode_stage}"
     if run_stage "${n}"; then
-        ./brain_transfer.sh "${common[@]}" --mode "${mode}" --test_sets test --asr_args "${asr_args}" --stop_stage 5
+        ./brain_asr.sh "${common[@]}" --mode "${mode}" --test_sets test --asr_args "${asr_args}" --stage 2 \
+            --stop_stage 8
     fi
 done
 
 if run_stage 5; then
-    ./brain_transfer.sh "${common[@]}" --test_sets test --stage 6 \
+    ./brain_asr.sh "${common[@]}" --test_sets test --stage 9 --stop_stage 9 \
         --results_title "Brain-to-text '25 test set (data_val, ${feature_set}), ${decoding} CTC, no LM"
 fi
 
 if run_stage 6; then
     [ -d data/holdout ] || die "data/holdout does not exist: the corpus has no data_test.hdf5 files (stage 1)"
     # Dump the holdout set and decode it with the trained system (no pretrained check, no training, no scoring).
-    ./brain_transfer.sh "${common[@]}" --mode "${submit_mode}" --test_sets holdout --stop_stage 4 --skip_stages "2 3"
+    ./brain_asr.sh "${common[@]}" --mode "${submit_mode}" --test_sets holdout --stage 2 --stop_stage 7 \
+        --skip_stages "3 4 5 6"
     tag=${feature_set}
-    [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}  # brain_transfer.sh's naming
+    [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}  # brain_asr.sh's --mode naming
     exp=exp/asr_brain_${submit_mode}_${tag}
     python3 -m espnet_brain.bin.write_submission --format brain2text25 --data_dir data/holdout \
         --hyp "${exp}/decode_holdout/text" --out "${exp}/submission_brain2text25.csv"

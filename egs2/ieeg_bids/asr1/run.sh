@@ -64,7 +64,7 @@ require_int warmup_epochs 0
 # exp/asr_brain_<mode>_<feat_tag>): changing the band, rate or reference never reuses features or a model of
 # another input.  Features were z-scored over each whole recording when they were computed (stage 1).
 feat_tag=hg${band_low}-${band_high}_${sfreq}hz_${reref}
-# The transformer's freeze and warm-up are given in epochs (brain_transfer.sh turns them into updates from the
+# The transformer's freeze and warm-up are given in epochs (brain_asr.sh turns them into updates from the
 # training set size), since iEEG datasets differ widely in size.
 common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}" --feature_set all --zscore none --tag "${feat_tag}"
     --train_set train --valid_set dev --test_sets test --pretrained_model "${pretrained_model}"
@@ -80,13 +80,13 @@ fi
 for mode_stage in "2 full" "3 scratch" "4 frozen"; do
     read -r n mode <<<"${mode_stage}"
     if run_stage "${n}"; then
-        ./brain_transfer.sh "${common[@]}" --mode "${mode}" --freeze_epochs "${freeze_epochs}" \
-            --warmup_epochs "${warmup_epochs}" --asr_args "${asr_args}" --stop_stage 5
+        ./brain_asr.sh "${common[@]}" --mode "${mode}" --freeze_epochs "${freeze_epochs}" \
+            --warmup_epochs "${warmup_epochs}" --asr_args "${asr_args}" --stage 2 --stop_stage 8
     fi
 done
 
 if run_stage 5; then
-    ./brain_transfer.sh "${common[@]}" --stage 6 --results_title \
+    ./brain_asr.sh "${common[@]}" --stage 9 --stop_stage 9 --results_title \
         "iEEG test set (high gamma ${band_low}-${band_high} Hz, ${sfreq} Hz, reref ${reref}), ${decoding} CTC, no LM"
 fi
 

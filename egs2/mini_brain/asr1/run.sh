@@ -74,7 +74,9 @@ fi
 for mode_stage in "4 full" "5 scratch" "6 frozen"; do
     read -r n mode <<<"${mode_stage}"
     if run_stage "${n}"; then
-        ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --asr_config "${confdir}/train_brain_${mode}.yaml" \
+        # One dump of the brain sets (dump/neural) and short experiment names (exp/asr_brain_<mode>) for this
+        # corpus's single feature set; the transfer mode sets the pretrained transformer and CTC head.
+        ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --mode "${mode}" --confdir "${confdir}" --dumpdir dump \
             --asr_tag "brain_${mode}" --pretrained_model "${pretrained}" --stage 2 --stop_stage 8 \
             --asr_args "${asr_args}"
     fi

@@ -4,8 +4,9 @@
 # median CER, how often full fine-tuning wins on the same BFE, and a one-sided Wilcoxon signed-rank test.
 #
 # Needs run.sh stages 1-3 (corpus, token list, the exported pretrained Wav2Vec2); the brain shape
-# statistics are collected here if run.sh stage 4 has not done it. Interrupted sweeps resume: finished
-# runs (those with a score) are skipped. Run from egs2/mini_brain/asr1:
+# statistics are collected here if run.sh stage 4 has not done it. The runs are jobs of the recipe's job
+# command (${cuda_cmd} JOB=1:N, cmd.sh), each brain_asr.sh stages 6-8 on one config. Interrupted sweeps
+# resume: finished runs (those with a score) are not launched again. Run from egs2/mini_brain/asr1:
 #
 #     local/sweep.sh                                      # 2 x 2 x 2 BFEs x 3 modes = 24 runs
 #     local/sweep.sh --num_layers "1 3 5" --hidden_size "256 512 1024" --fc_sizes "none 128 256 512 512,128"
@@ -19,7 +20,7 @@ num_layers="1 2"        # GRU layers to sweep.
 hidden_size="64 128"    # GRU hidden units (per direction) to sweep.
 fc_sizes="none 64"      # FC stacks after the GRU: none, 64, 128,64 ...
 grid=""                 # YAML/JSON grid file instead of the three lists above.
-out_dir=exp/bfe_sweep   # Configs, logs, SWEEP.md, sweep_cer.png, sweep_results.tsv.
+out_dir=exp/bfe_sweep   # Configs, job list, logs, SWEEP.md, sweep_cer.png, sweep_results.tsv.
 run=true                # Train the runs (false: only write configs and report what is scored).
 ngpu=0                  # GPUs per run.
 nj=1                    # Runs at the same time.
@@ -31,8 +32,12 @@ help_message="Usage: $0 [options]
 Sweep BFE architectures x transfer modes on mini_brain and compare the modes.
 $(options_help "$0")"
 . utils/parse_options.sh
+require_choice run true false
+require_int ngpu 0
+require_int nj 1
 
 . ./path.sh
+. ./cmd.sh
 
 sets=(--feats_type neural --train_set brain_train --valid_set brain_dev --test_sets brain_test)
 base_full=${confdir}/train_brain_full.yaml
@@ -54,12 +59,24 @@ else
     grid_args=(--num_layers ${num_layers} --hidden_size ${hidden_size} --fc_sizes ${fc_sizes})
 fi
 
-python3 -m espnet_brain.bin.bfe_sweep \
+# Configs of every run and the job list of those without a score yet.
+python3 -m espnet_brain.bin.bfe_sweep_configs \
     --base_config "full=${base_full}" \
     --base_config "scratch=${confdir}/train_brain_scratch.yaml" \
     --base_config "frozen=${confdir}/train_brain_frozen.yaml" \
-    "${grid_args[@]}" --reference full --out_dir "${out_dir}" --run "${run}" --nj "${nj}" \
-    --test_set brain_test --recipe_args="${sets[*]} --ngpu ${ngpu} --decoding ${decoding}" \
-    --asr_args="${asr_args}" --title "mini_brain BFE sweep (${decoding} CTC, no LM)"
+    "${grid_args[@]}" --out_dir "${out_dir}" --expdir exp --test_set brain_test
+
+n_jobs=$(wc -l <"${out_dir}/jobs.txt")
+if [ "${run}" = true ] && [ "${n_jobs}" -gt 0 ]; then
+    log "${n_jobs} runs to train, decode and score, ${nj} at a time (logs: ${out_dir}/log/run.<job>.log)"
+    # A failed run is reported in SWEEP.md (and makes the report exit non-zero); the others go on.
+    # shellcheck disable=SC2086
+    ${cuda_cmd} --gpu "${ngpu}" --max_jobs_run "${nj}" JOB=1:"${n_jobs}" "${out_dir}/log/run.JOB.log" \
+        local/sweep_job.sh "${out_dir}/jobs.txt" JOB "${sets[@]}" --ngpu "${ngpu}" --decoding "${decoding}" \
+        --asr_args "${asr_args}" || log "some runs failed; see SWEEP.md"
+fi
+
+python3 -m espnet_brain.bin.bfe_sweep_report --out_dir "${out_dir}" --expdir exp --test_set brain_test \
+    --reference full --title "mini_brain BFE sweep (${decoding} CTC, no LM)"
 
 log "done; see ${out_dir}/SWEEP.md"

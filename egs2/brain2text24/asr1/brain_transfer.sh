@@ -1,1 +1,0 @@
-../../TEMPLATE/asr1/brain_transfer.sh
