@@ -51,7 +51,7 @@ import numpy as np
 from espnet2.utils.types import str2bool
 from tqdm import tqdm
 
-from espnet_brain.data import brain2text25, willett
+from espnet_brain.data import brain2text25, datadir, willett
 from espnet_brain.data.datadir import read_2columns
 from espnet_brain.data.willett import DEFAULT_FEATURE_SET
 
@@ -175,25 +175,17 @@ def read_utt_days(data_dir: Path) -> Dict[str, str]:
 
 def read_neural_scp(path: Path) -> List[Tuple[str, str, str]]:
     """Rows ``(utt_id, file, key)`` of a ``neural.scp``; a ``.mat`` file's key must be a trial index."""
-    # Read here, not with read_2columns: three columns, each line checked with its number for the reader it needs.
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 3:
-                raise ValueError(f"{path}:{n}: expected 'utt_id <file> <key>', got {line.strip()!r}")
-            suffix = os.path.splitext(parts[1])[1].lower()
-            if suffix == ".mat" and not parts[2].isdigit():
-                raise ValueError(f"{path}:{n}: expected 'utt_id <file.mat> <trial index>', got {line.strip()!r}")
-            if suffix != ".mat" and suffix not in HDF5_SUFFIXES:
-                raise ValueError(
-                    f"{path}:{n}: no reader for {parts[1]!r}; expected a .mat (Brain-to-text '24) or "
-                    f".hdf5/.h5 (Brain-to-text '25 layout) file"
-                )
-            key = str(int(parts[2])) if suffix == ".mat" else parts[2]
-            rows.append((parts[0], parts[1], key))
+    for utt, file, key in datadir.read_neural_scp(path):
+        suffix = os.path.splitext(file)[1].lower()
+        if suffix == ".mat" and not key.isdigit():
+            raise ValueError(f"{path}: utterance {utt}: expected 'utt_id <file.mat> <trial index>', got key {key!r}")
+        if suffix != ".mat" and suffix not in HDF5_SUFFIXES:
+            raise ValueError(
+                f"{path}: utterance {utt}: no reader for {file!r}; expected a .mat (Brain-to-text '24) or "
+                f".hdf5/.h5 (Brain-to-text '25 layout) file"
+            )
+        rows.append((utt, file, str(int(key)) if suffix == ".mat" else key))
     return rows
 
 

@@ -27,7 +27,9 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
+
+from espnet_brain.data.datadir import read_2columns, read_neural_scp
 
 FORMATS = ("brain2text24", "brain2text25")
 _NOT_KEPT = re.compile(r"[^a-z' ]+")
@@ -45,33 +47,10 @@ def _key_order(key: str) -> Tuple[int, str]:
 
 def corpus_order(neural_scp: Path) -> List[str]:
     """Utterance ids of ``neural.scp`` in the corpus's order (file path, then trial position)."""
-    rows = []
-    with open(neural_scp, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 3:
-                raise ValueError(f"{neural_scp}:{n}: expected 'utt_id <file> <key>', got {line.strip()!r}")
-            rows.append((parts[1], _key_order(parts[2]), parts[0]))
+    rows = sorted((file, _key_order(key), utt) for utt, file, key in read_neural_scp(neural_scp))
     if not rows:
         raise ValueError(f"{neural_scp}: no utterances")
-    return [utt for _, _, utt in sorted(rows)]
-
-
-def read_hyps(path: Path) -> Dict[str, str]:
-    """``utt_id text`` lines (the text may be empty) -> {utt_id: text}."""
-    hyps: Dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            utt, _, text = line.partition(" ")
-            if utt in hyps:
-                raise ValueError(f"{path}:{n}: utterance {utt} appears twice")
-            hyps[utt] = text.strip()
-    return hyps
+    return [utt for _, _, utt in rows]
 
 
 def write_submission(fmt: str, data_dir: Path, hyp: Path, out: Path) -> int:
@@ -79,7 +58,7 @@ def write_submission(fmt: str, data_dir: Path, hyp: Path, out: Path) -> int:
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {FORMATS}, got {fmt!r}")
     order = corpus_order(data_dir / "neural.scp")
-    hyps = read_hyps(hyp)
+    hyps = {utt: text.strip() for utt, text in read_2columns(hyp).items()}
     missing = [u for u in order if u not in hyps]
     if missing:
         raise ValueError(
