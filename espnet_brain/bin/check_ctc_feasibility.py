@@ -19,6 +19,7 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_brain.asr.ctc_feasibility import FeasibilityReport, check_set, read_lengths
+from espnet_brain.data.datadir import read_2columns
 
 
 def read_labels(text_file: str, token_list: str) -> Dict[str, List[int]]:
@@ -29,13 +30,8 @@ def read_labels(text_file: str, token_list: str) -> Dict[str, List[int]]:
     tokenizer = build_tokenizer(token_type="char")
     converter = TokenIDConverter(token_list=token_list, unk_symbol="<unk>")
     labels = {}
-    with open(text_file, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.rstrip("\n").split(maxsplit=1)
-            if not parts:
-                continue
-            text = parts[1] if len(parts) > 1 else ""
-            labels[parts[0]] = converter.tokens2ids(tokenizer.text2tokens(text))
+    for utt, text in read_2columns(text_file).items():
+        labels[utt] = converter.tokens2ids(tokenizer.text2tokens(text))
     return labels
 
 

@@ -26,19 +26,15 @@ def prepare(src: Path, dst: Path) -> int:
         raise FileNotFoundError(f"{text_file}: no transcript file (expected 'utt_id transcript' lines)")
     dst.mkdir(parents=True, exist_ok=True)
     rows, skipped = [], 0
-    with open(text_file, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            key, _, transcript = line.rstrip("\n").partition(" ")
-            if not key:
-                continue
-            wav = src / f"{key}.wav"
-            if not wav.is_file():
-                raise FileNotFoundError(f"{text_file}:{n}: utterance '{key}' has no audio file {wav}")
-            norm = normalize_transcript(transcript)
-            if not norm:
-                skipped += 1
-                continue
-            rows.append((key, str(wav.resolve()), norm))
+    for key, transcript in read_2columns(text_file).items():
+        wav = src / f"{key}.wav"
+        if not wav.is_file():
+            raise FileNotFoundError(f"{text_file}: utterance '{key}' has no audio file {wav}")
+        norm = normalize_transcript(transcript)
+        if not norm:
+            skipped += 1
+            continue
+        rows.append((key, str(wav.resolve()), norm))
     if skipped:
         logging.warning(f"{text_file}: skipped {skipped} utterances with an empty transcript")
     rows.sort()
