@@ -29,5 +29,6 @@ def test_pack_writes_the_layout_of_espnet_pack(tmp_path, monkeypatch, capsys):
     with zipfile.ZipFile(tmp_path / "exp" / "packed.zip") as z:
         assert set(z.namelist()) == {"meta.yaml", "exp/config.yaml", "exp/model.pth", "mask.npy"}
         meta = yaml.safe_load(z.read("meta.yaml"))
-    assert meta["yaml_files"] == {"train_config": "exp/config.yaml"} and meta["files"] == {"model_file": "exp/model.pth"}
+    assert meta["yaml_files"] == {"train_config": "exp/config.yaml"}
+    assert meta["files"] == {"model_file": "exp/model.pth"}
     assert pack_fmri(args[:2] + args[-2:]) == 1 and "--model_file" in capsys.readouterr().err
