@@ -6,6 +6,7 @@ import kaldiio
 import numpy as np
 import pytest
 
+from espnet_brain.asr import dump as neural_dump
 from espnet_brain.bin import dump_neural
 from espnet_brain.data.brain2text25 import write_trials
 
@@ -106,7 +107,7 @@ def test_test_features_are_normalised_with_training_statistics_only(corpus):
         np.testing.assert_allclose(outputs["shifted"][1][utt], outputs["as recorded"][1][utt], atol=1e-4)
     # Dumping the test set never rewrote the training statistics.
     assert hashlib.sha256(stats_file.read_bytes()).hexdigest() == stats_digest
-    saved = dump_neural.TrainStats.load(stats_file)
+    saved = neural_dump.TrainStats.load(stats_file)
     assert saved.days == ["d0", "d1"] and saved.feature_set == "all"
     assert (root / "dump" / "test" / "feats_type").read_text() == "neural all zscore=train\n"
 
@@ -124,8 +125,8 @@ def test_statistics_of_another_feature_set_or_without_a_file_are_refused(corpus)
     _dump(root, "train", fit=True)
     stats_file = root / "dump" / "train" / "zscore_stats.npz"
     with pytest.raises(ValueError, match="holds statistics of feature set 'all', not 'tx_all'"):
-        dump_neural.dump(root / "data" / "test", root / "x", "tx_all", "train", stats_file)
+        neural_dump.dump(root / "data" / "test", root / "x", "tx_all", "train", stats_file)
     with pytest.raises(ValueError, match="--zscore train needs --stats_file"):
-        dump_neural.dump(root / "data" / "test", root / "x", "all", "train")
+        neural_dump.dump(root / "data" / "test", root / "x", "all", "train")
     with pytest.raises(ValueError, match="only used with --zscore train"):
-        dump_neural.dump(root / "data" / "test", root / "x", "all", "block", stats_file)
+        neural_dump.dump(root / "data" / "test", root / "x", "all", "block", stats_file)

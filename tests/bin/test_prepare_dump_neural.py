@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from espnet_brain.asr import dump as neural_dump
 from espnet_brain.bin import dump_neural, prepare_willett
 
 
@@ -92,4 +93,4 @@ def test_missing_corpus_says_where_to_get_it(tmp_path):
 def test_malformed_neural_scp_line_is_reported(tmp_path):
     (tmp_path / "neural.scp").write_text("u1 /x.mat 0\nu2 /x.mat\n")
     with pytest.raises(ValueError, match=r"neural.scp:2"):
-        dump_neural.read_neural_scp(tmp_path / "neural.scp")
+        neural_dump.read_neural_scp(tmp_path / "neural.scp")
