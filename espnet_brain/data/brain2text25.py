@@ -17,7 +17,7 @@ Each file holds one group per trial, ``trial_0000``, ``trial_0001``, ... with
   ``sentence_label`` (the sentence; labelled only), ``session``, ``block_num`` and ``trial_num``.
 
 The same trial-group layout with any number of columns serves as this package's per-trial container
-for features computed elsewhere (see :mod:`espnet_brain.bin.prepare_ieeg_bids`); :func:`write_trials`
+for features computed elsewhere (see :mod:`espnet_brain.data.ieeg_bids_prepare`); :func:`write_trials`
 writes it.
 """
 

@@ -1,4 +1,4 @@
-"""brain_asr_inference: batched decoding of ragged utterances equals decoding them one by one."""
+"""asr.inference: batched decoding of ragged utterances equals decoding them one by one."""
 
 import argparse
 
@@ -6,7 +6,7 @@ import kaldiio
 import pytest
 import torch
 
-from espnet_brain.bin import brain_asr_inference
+from espnet_brain.asr import inference
 
 TOKENS = ["<blank>", "<unk>", "<space>", "A", "B", "C", "<sos/eos>"]
 B_ID = TOKENS.index("B")
@@ -62,12 +62,12 @@ def feats_scp(tmp_path):
 def _decode(tmp_path, monkeypatch, feats_scp, decoding, batch_size):
     model = PaddingEmitsTokens().eval()
     monkeypatch.setattr(
-        brain_asr_inference.BrainASRTask,
+        inference.BrainASRTask,
         "build_model_from_file",
         lambda *args, **kwargs: (model, argparse.Namespace(use_preprocessor=False)),
     )
     out = tmp_path / f"{decoding}_{batch_size}"
-    brain_asr_inference.decode(
+    inference.decode(
         "config.yaml",
         "model.pth",
         [(feats_scp, "speech", "kaldi_ark")],

@@ -23,7 +23,8 @@ from fixtures.recipes import (
     run_full_mode,
 )
 
-from espnet_brain.bin import prepare_willett, write_submission
+from espnet_brain.asr import submission
+from espnet_brain.bin import prepare_willett
 from espnet_brain.data.text import normalize_transcript
 
 FEATURE_SET = "tx1_spikepow_6v"
@@ -80,7 +81,7 @@ def test_submission_has_one_line_per_holdout_sentence_in_corpus_order(recipe, co
     assert lines[-1] == "" and len(lines) - 1 == sum(len(d["blocks"]) for d in written["competitionHoldOut"])
     hyps = dict((line.split(" ", 1) + [""])[:2] for line in (exp / "decode_holdout" / "text").read_text().splitlines())
     expected = [
-        write_submission.submission_text(hyps[f"{d['path'].stem}-holdout-{i:04d}"])
+        submission.submission_text(hyps[f"{d['path'].stem}-holdout-{i:04d}"])
         for d in written["competitionHoldOut"]
         for i in range(len(d["blocks"]))
     ]
@@ -152,11 +153,11 @@ def test_submission_follows_file_and_trial_order_not_utterance_ids(tmp_path):
     hyp = tmp_path / "text"
     hyp.write_text("a HELLO, THERE\nb\nz IT'S ME\n")
     out = tmp_path / "sub.txt"
-    assert write_submission.write_submission("brain2text24", data, hyp, out) == 3
+    assert submission.write_submission("brain2text24", data, hyp, out) == 3
     assert out.read_text() == "hello there\nit's me\n\n"
     hyp.write_text("a HELLO\nz X\n")
     with pytest.raises(ValueError, match=r"no hypothesis for 1 of the 3 utterances.*\['b'\]"):
-        write_submission.write_submission("brain2text24", data, hyp, out)
+        submission.write_submission("brain2text24", data, hyp, out)
 
 
 @pytest.mark.parametrize("confdir", ["conf", "conf/tiny"])

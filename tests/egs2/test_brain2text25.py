@@ -23,7 +23,8 @@ from fixtures.recipes import (
     run_full_mode,
 )
 
-from espnet_brain.bin import prepare_brain2text25, write_submission
+from espnet_brain.asr import submission
+from espnet_brain.bin import prepare_brain2text25
 from espnet_brain.data.text import normalize_transcript
 
 FEATURE_SET = "all"
@@ -78,7 +79,7 @@ def test_submission_csv_has_an_id_per_test_trial_in_session_order(recipe, corpus
     hyps = dict((line.split(" ", 1) + [""])[:2] for line in (exp / "decode_holdout" / "text").read_text().splitlines())
     order = [f"{s}-test-{t['key']}" for s in sorted(written["test"]) for t in written["test"][s]]
     assert rows[0] == ["id", "text"]
-    assert rows[1:] == [[str(i), write_submission.submission_text(hyps[u])] for i, u in enumerate(order)]
+    assert rows[1:] == [[str(i), submission.submission_text(hyps[u])] for i, u in enumerate(order)]
 
 
 def test_missing_corpus_names_the_variable_and_where_to_get_it(tmp_path):
@@ -123,7 +124,7 @@ def test_submission_csv_order_and_text(tmp_path):
     hyp = tmp_path / "text"
     hyp.write_text("a I'M HERE, OK\nb\nz YES\n")
     out = tmp_path / "sub.csv"
-    write_submission.write_submission("brain2text25", data, hyp, out)
+    submission.write_submission("brain2text25", data, hyp, out)
     assert out.read_text() == "id,text\n0,i'm here ok\n1,yes\n2,\n"
 
 
