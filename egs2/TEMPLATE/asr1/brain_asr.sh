@@ -96,15 +96,6 @@ done
 . ./path.sh
 . ./cmd.sh
 
-stage_selected() {
-    # stage_selected N: whether this call runs stage N (without run_stage's log line).
-    local s
-    [ "$1" -ge "${stage}" ] && [ "$1" -le "${stop_stage}" ] || return 1
-    for s in ${skip_stages}; do
-        [ "${s}" != "$1" ] || return 1
-    done
-}
-
 if [ -z "${tag}" ]; then
     # Another normalisation is another input: it must not reuse the dump or the model of the default one.
     tag=${feature_set}

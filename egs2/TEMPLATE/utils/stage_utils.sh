@@ -159,8 +159,18 @@ check_stages() {
     _SU_CHECKED=true
 }
 
+stage_selected() {
+    # stage_selected N: whether this call runs stage N (in --stage..--stop_stage and not in --skip_stages), quietly.
+    local n=$1 s skip=()
+    [ "${n}" -ge "${stage}" ] && [ "${n}" -le "${stop_stage}" ] || return 1
+    read -r -a skip <<<"${skip_stages:-}"
+    for s in "${skip[@]}"; do
+        [ "${s}" -ne "${n}" ] || return 1
+    done
+}
+
 run_stage() {
-    local n=${1:-} s skip=()
+    local n=${1:-}
     if ! [[ ${n} =~ ^[1-9][0-9]*$ ]] || [ -z "${_SU_DESC[n]+set}" ]; then
         die "run_stage ${n}: stage ${n} is not defined (define_stage ${n} \"...\")"
     fi
@@ -168,12 +178,9 @@ run_stage() {
     if [ "${n}" -lt "${stage}" ] || [ "${n}" -gt "${stop_stage}" ]; then
         return 1
     fi
-    read -r -a skip <<<"${skip_stages:-}"
-    for s in "${skip[@]}"; do
-        if [ "${s}" -eq "${n}" ]; then
-            _su_emit "Stage ${n}: ${_SU_DESC[n]} (skipped: --skip_stages)"
-            return 1
-        fi
-    done
+    if ! stage_selected "${n}"; then  # in range, so skipped
+        _su_emit "Stage ${n}: ${_SU_DESC[n]} (skipped: --skip_stages)"
+        return 1
+    fi
     _su_emit "Stage ${n}/${_SU_LAST}: ${_SU_DESC[n]}"
 }
