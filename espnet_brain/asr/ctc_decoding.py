@@ -78,7 +78,8 @@ class CTCBeamSearch:
         self.search = BeamSearch(
             scorers=scorers,
             weights=weights,
-            beam_size=beam_size,
+            # ESPnet's top-k fails on a beam wider than the vocabulary, and one as wide returns empty hypotheses.
+            beam_size=min(beam_size, len(token_list) - 1),
             vocab_size=len(token_list),
             sos=model.sos,
             eos=model.eos,

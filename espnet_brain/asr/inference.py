@@ -30,8 +30,12 @@ def decode(
     lm_train_config: Optional[str] = None,
     lm_file: Optional[str] = None,
     lm_weight: float = 0.0,
+    logp_dir: Optional[str] = None,
 ) -> Path:
     """Decode every utterance of the data files and write ``text`` and ``token`` files.
+
+    With ``logp_dir``, the frame log-posteriors of each utterance's valid frames, (T, V) float32, also go to
+    ``<logp_dir>/logp.ark`` and ``logp.scp``: the input of the LM decoders (:mod:`espnet_brain.asr.lm.search`).
 
     Returns:
         Path of the written ``text`` file.
@@ -66,6 +70,12 @@ def decode(
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     n_utts, n_frames, start = 0, 0, time.perf_counter()
+    logp_writer = None
+    if logp_dir is not None:
+        import kaldiio
+
+        Path(logp_dir).mkdir(parents=True, exist_ok=True)
+        logp_writer = kaldiio.WriteHelper(f"ark,scp:{Path(logp_dir) / 'logp.ark'},{Path(logp_dir) / 'logp.scp'}")
     with (
         open(out_dir / "text", "w", encoding="utf-8") as f_text,
         open(out_dir / "token", "w", encoding="utf-8") as f_tok,
@@ -74,8 +84,12 @@ def decode(
         for keys, batch in loader:
             batch = {k: v.to(device) for k, v in batch.items() if not k.endswith("_lengths") or k == "speech_lengths"}
             enc, enc_lens = model.encode(batch["speech"], batch["speech_lengths"], day=batch.get("day"))
+            log_probs = model.ctc.log_softmax(enc)
+            if logp_writer is not None:
+                for b, key in enumerate(keys):
+                    logp_writer(key, log_probs[b, : int(enc_lens[b])].float().cpu().numpy())
             if beam is None:
-                hyps = greedy_ctc(model.ctc.log_softmax(enc), enc_lens, blank=model.blank_id)
+                hyps = greedy_ctc(log_probs, enc_lens, blank=model.blank_id)
             else:
                 hyps = [beam(enc[b, : int(enc_lens[b])]) for b in range(enc.shape[0])]
             for key, hyp in zip(keys, hyps):
@@ -83,6 +97,8 @@ def decode(
                 f_tok.write(f"{key} {' '.join(map(str, hyp))}\n")
             n_utts += len(keys)
             n_frames += int(batch["speech_lengths"].sum())
+    if logp_writer is not None:
+        logp_writer.close()
     elapsed = time.perf_counter() - start
     logging.info(f"decoded {n_utts} utterances ({n_frames} input frames) in {elapsed:.2f} s")
     return out_dir / "text"

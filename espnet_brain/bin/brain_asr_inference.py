@@ -43,6 +43,12 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lm_train_config", type=str_or_none, default=None)
     parser.add_argument("--lm_file", type=str_or_none, default=None)
     parser.add_argument("--lm_weight", type=float, default=0.0)
+    parser.add_argument(
+        "--logp_dir",
+        type=str_or_none,
+        default=None,
+        help="also write each utterance's CTC log-posteriors to <logp_dir>/logp.{ark,scp} (for ctc_search)",
+    )
     parser.add_argument("--log_level", default="INFO")
     return parser
 

@@ -218,3 +218,24 @@ def read_do_normalize(name_or_path: str, what: str, local_files_only: bool = Fal
         )
         return False
     return bool(getattr(extractor, "do_normalize", False))
+
+
+def load_causal_lm(name_or_path: str, what: str = "llm", local_files_only: bool = False):
+    """Load a causal text LM and its tokenizer (for n-best rescoring) in float32, in eval mode.
+
+    Args:
+        name_or_path: Hub id (e.g. ``facebook/opt-125m``) or local directory written by ``save_pretrained``.
+        what: The option that named it, quoted in errors.
+        local_files_only: Never touch the network.
+
+    Returns:
+        (transformers.PreTrainedModel, transformers.PreTrainedTokenizerBase)
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    files = "a causal LM and its tokenizer (written by save_pretrained)"
+    tokenizer = _from_pretrained(AutoTokenizer.from_pretrained, name_or_path, what, local_files_only, files=files)
+    model = _from_pretrained(
+        AutoModelForCausalLM.from_pretrained, name_or_path, what, local_files_only, files=files, dtype=DTYPE
+    )
+    return model.eval(), tokenizer

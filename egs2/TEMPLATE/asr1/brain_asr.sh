@@ -11,6 +11,13 @@
 #
 # and names its dump directory dump/<tag> and its experiment exp/asr_brain_<mode>_<tag> (<tag>: the feature set),
 # so that another input never reuses features or a model; stage 9 puts the modes decoded so far side by side.
+#
+# Decoding (stage 7) runs the network once per set, saves its CTC log-posteriors, and decodes them with each of
+# --decoders: greedy, beam (prefix beam search), token_lm (+ an ESPnet token LM), ngram (lexicon + word n-gram),
+# char_ngram (lexicon-free token n-gram), ngram_llm (ngram's n-best rescored by a causal LM, --llm). LM weights
+# are chosen on --valid_set over the --lm_weights/--word_scores/--llm_weights grid (search.json beside each
+# result). Stage 3 writes the LMs: the n-grams and the lexicon from the training text (plus --lm_text, or a given
+# --ngram_arpa) to --lm_dir, and the ESPnet token LM (exp/lm_token_<train_set>) when token_lm is asked for.
 # The BFE's input size and day count are read from the dumped data, so switching --feature_set (or the corpus)
 # needs no config edit. E.g.
 #   ./brain_asr.sh --mode scratch --feature_set all --pretrained_model facebook/wav2vec2-base-960h --stop_stage 8
@@ -21,11 +28,11 @@ set -euo pipefail
 
 define_stage 1 "Data preparation (local/data.sh -> data/<set>)"
 define_stage 2 "Feature dumping (neural: kaldi ark/scp, z-scored per block or with training statistics; raw: wav.scp)"
-define_stage 3 "Token list"
+define_stage 3 "Token list and language models (n-grams and lexicon; the ESPnet token LM for token_lm)"
 define_stage 4 "Pretrained model check (local directory or hub id)"
 define_stage 5 "Shape statistics (ESPnet collect_stats) and CTC feasibility check"
 define_stage 6 "Training (ESPnet trainer)"
-define_stage 7 "Decoding"
+define_stage 7 "Decoding: log-posteriors once per set, then each of --decoders (LM weights tuned on the dev set)"
 define_stage 8 "Scoring (corpus-level CER/WER with jiwer)"
 define_stage 9 "Results table of the transfer modes decoded so far (first test set)"
 define_stage 10 "Packing (espnet2.bin.pack)"
@@ -65,11 +72,25 @@ freeze_epochs=          # Epochs the pretrained transformer is held in mode full
 warmup_epochs=          # Epochs of its linear warm-up afterwards, as scheduler warmup_steps (empty: the config's).
 ctc_max_infeasible=0.05 # Stage 5 stops when a larger fraction of train/valid utterances is too short for CTC.
 asr_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
+# Language models
+lm_dir=                 # n-gram decoders' files (words.arpa, lexicon.txt, tokens.arpa), written in stage 3
+                        # (default: data/lm/<train_set>).
+lm_text=""              # Extra plain-text corpora for the n-grams (one sentence a line), space separated.
+ngram_arpa=             # A word ARPA file to use instead of estimating one (its words make the lexicon).
+ngram_order=3           # Word n-gram order.
+ngram_prune="0"         # Per-order count thresholds of the word n-gram, e.g. "0 0 1".
+token_ngram_order=6     # Order of the token n-gram of char_ngram.
+token_lm_config=        # ESPnet LM config of token_lm (default: <confdir>/train_lm.yaml).
+llm=none                # Causal LM (hub id or local directory) that rescores ngram_llm's n-best.
 # Decoding and results
 inference_model=valid.loss.ave.pth  # Checkpoint to decode with (ESPnet averages the n best).
-decoding=greedy         # greedy or beam.
+decoders=greedy         # Any of: greedy beam token_lm ngram char_ngram ngram_llm.
+beam_size=50            # Beam of the beam searches.
+lm_weights="0.5 1 2"    # Grid of LM weights tuned on the dev set (token_lm, ngram, char_ngram, ngram_llm).
+word_scores="-1 0 1"    # Grid of word insertion scores (ngram, ngram_llm).
+llm_weights="0 0.25 0.5 1"  # Grid of LLM weights (ngram_llm).
 inference_args=""       # Extra arguments for espnet_brain.bin.brain_asr_inference.
-results_title=          # Title of the stage 9 table (default: "<test set> (<tag>), <decoding> CTC, no LM").
+results_title=          # Title of the stage 9 table (default: "<test set> (<tag>)").
 # end options
 
 help_message="Usage: $0 [options]
@@ -81,7 +102,13 @@ $(options_help "$0")"
 [ $# -eq 0 ] || die "unexpected arguments: $* (options are --name value; see --help)"
 check_stages
 require_choice feats_type neural raw
-require_choice decoding greedy beam
+for decoder in ${decoders}; do
+    case ${decoder} in
+        greedy | beam | token_lm | ngram | char_ngram | ngram_llm) ;;
+        *) die "--decoders: unknown decoder '${decoder}'; choose from greedy beam token_lm ngram char_ngram ngram_llm" ;;
+    esac
+done
+[ -n "${decoders// /}" ] || die "--decoders is empty"
 require_choice zscore block train none
 [ -z "${mode}" ] || require_choice mode full scratch frozen
 require_int ngpu 0
@@ -102,6 +129,14 @@ if [ -z "${tag}" ]; then
     [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}
 fi
 exp_name() { echo "brain_${1}_${tag}"; }  # the experiment of transfer mode $1
+has_decoder() { [[ " ${decoders} " == *" $1 "* ]]; }
+needs_ngram() { has_decoder ngram || has_decoder char_ngram || has_decoder ngram_llm; }
+[ -n "${token_lm_config}" ] || token_lm_config=${confdir}/train_lm.yaml
+[ -n "${lm_dir}" ] || lm_dir=data/lm/${train_set}
+token_lm_exp=${expdir}/lm_token_${train_set}
+if has_decoder ngram_llm && [ "${llm}" = none ]; then
+    die "decoder ngram_llm needs --llm (hub id or local directory of a causal LM)"
+fi
 if [ -n "${mode}" ]; then
     [ "${feats_type}" = neural ] || die "--mode ${mode} trains a brain decoder: it needs --feats_type neural"
     [ "${pretrained_model}" != none ] || die "--mode ${mode} needs --pretrained_model (hub id or local directory)"
@@ -216,6 +251,42 @@ if run_stage 3; then
             --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1"
         log "$(wc -l <"${token_list}") tokens in ${token_list}"
     fi
+    if needs_ngram; then
+        # Up to date: written after the training text and the token list, with the same settings.
+        lm_settings="${train_set} ${ngram_arpa:-order=${ngram_order} prune=${ngram_prune}} ${lm_text} tokens=${token_ngram_order}"
+        if [ -f "${lm_dir}/.done" ] && [ "${lm_dir}/.done" -nt "data/${train_set}/text" ] \
+            && [ "${lm_dir}/.done" -nt "${token_list}" ] && [ "$(cat "${lm_dir}/.done")" = "${lm_settings}" ]; then
+            log "${lm_dir} is up to date (${lm_settings})"
+        else
+            lm_args=(--text "data/${train_set}/text" --order "${ngram_order}" --token_order "${token_ngram_order}")
+            for f in ${lm_text}; do lm_args+=(--plain_text "${f}"); done
+            [ -z "${ngram_arpa}" ] || lm_args+=(--arpa "${ngram_arpa}")
+            for dset in ${valid_set} ${test_sets}; do
+                [ ! -f "data/${dset}/text" ] || lm_args+=(--check "${dset}=data/${dset}/text")
+            done
+            # shellcheck disable=SC2086
+            python3 -m espnet_brain.bin.build_lm --token_list "${token_list}" --out_dir "${lm_dir}" \
+                --prune ${ngram_prune} "${lm_args[@]}"
+            echo "${lm_settings}" >"${lm_dir}/.done"
+        fi
+    fi
+    if has_decoder token_lm; then
+        [ -f "${token_lm_config}" ] || die "decoder token_lm: ${token_lm_config} does not exist (--token_lm_config)"
+        lm_stats=${token_lm_exp}/stats
+        lm_data=(--token_type char --token_list "${token_list}" --non_linguistic_symbols none --cleaner none
+            --g2p none --train_data_path_and_name_and_type "data/${train_set}/text,text,text"
+            --valid_data_path_and_name_and_type "data/${valid_set}/text,text,text")
+        ${train_cmd} "${lm_stats}/stats.log" \
+            python3 -m espnet2.bin.lm_train --collect_stats true --use_preprocessor true "${lm_data[@]}" \
+            --train_shape_file "data/${train_set}/text" --valid_shape_file "data/${valid_set}/text" \
+            --output_dir "${lm_stats}" --config "${token_lm_config}"
+        log "training the token LM ${token_lm_exp} (log: ${token_lm_exp}/train.log)"
+        ${train_cmd} "${token_lm_exp}/train.log" \
+            python3 -m espnet2.bin.lm_train --resume true --use_preprocessor true "${lm_data[@]}" \
+            --train_shape_file "${lm_stats}/train/text_shape" --valid_shape_file "${lm_stats}/valid/text_shape" \
+            --fold_length 150 \
+            --output_dir "${token_lm_exp}" --config "${token_lm_config}"
+    fi
 fi
 
 if run_stage 4; then
@@ -309,7 +380,15 @@ fi
 
 if run_stage 7; then
     [ -f "${asr_exp}/${inference_model}" ] || die "${asr_exp}/${inference_model} not found; train first (stage 6)"
-    for dset in ${test_sets}; do
+    tuned=false
+    for decoder in ${decoders}; do
+        case ${decoder} in greedy | beam) ;; *) tuned=true ;; esac
+    done
+    # The network runs once per set: its greedy hypotheses go to decode_<set>/text and its log-posteriors to
+    # decode_<set>/logp, which every decoder reads. The dev set is decoded too when LM weights are tuned there.
+    forward_sets=${test_sets}
+    [ "${tuned}" = false ] || forward_sets="${valid_set} ${test_sets}"
+    for dset in ${forward_sets}; do
         out=${asr_exp}/decode_${dset}
         mkdir -p "${out}/split${inference_nj}"
         key_file=${data_feats}/${dset}/${speech_file}
@@ -326,32 +405,73 @@ if run_stage 7; then
             python3 -m espnet_brain.bin.brain_asr_inference --asr_train_config "${asr_exp}/config.yaml" \
             --asr_model_file "${asr_exp}/${inference_model}" "${data_args[@]}" \
             --key_file "${out}/split${inference_nj}/keys.JOB" --output_dir "${out}/output.JOB" \
-            --decoding "${decoding}" ${inference_args}
+            --logp_dir "${out}/output.JOB" --decoding greedy ${inference_args}
         for ((j = 1; j <= inference_nj; j++)); do cat "${out}/output.${j}/text"; done | sort >"${out}/text"
-        log "$(wc -l <"${out}/text") hypotheses in ${out}/text"
+        for ((j = 1; j <= inference_nj; j++)); do cat "${out}/output.${j}/logp.scp"; done >"${out}/logp.scp"
+        log "$(wc -l <"${out}/text") greedy hypotheses in ${out}/text"
+    done
+    for decoder in ${decoders}; do
+        [ "${decoder}" != greedy ] || continue
+        search_args=(--decoder "${decoder}" --beam_size "${beam_size}")
+        case ${decoder} in
+            token_lm)
+                search_args+=(--token_lm_config "${token_lm_exp}/config.yaml"
+                    --token_lm_file "${token_lm_exp}/valid.loss.ave.pth") ;;
+            ngram | char_ngram) search_args+=(--lm_dir "${lm_dir}") ;;
+            ngram_llm) search_args+=(--lm_dir "${lm_dir}" --llm "${llm}") ;;
+        esac
+        if [ "${decoder}" != beam ]; then
+            # shellcheck disable=SC2086
+            search_args+=(--dev_logp_scp "${asr_exp}/decode_${valid_set}/logp.scp" --dev_text "data/${valid_set}/text"
+                --lm_weights ${lm_weights})
+            # shellcheck disable=SC2086
+            case ${decoder} in ngram | ngram_llm) search_args+=(--word_scores ${word_scores}) ;; esac
+            # shellcheck disable=SC2086
+            [ "${decoder}" != ngram_llm ] || search_args+=(--llm_weights ${llm_weights})
+        fi
+        for dset in ${test_sets}; do
+            search_args+=(--logp_scp "${asr_exp}/decode_${dset}/logp.scp" --output_dir "${asr_exp}/decode_${dset}/${decoder}")
+        done
+        ${decode_cmd} "${asr_exp}/decode_${decoder}.log" \
+            python3 -m espnet_brain.bin.ctc_search --token_list "${token_list}" "${search_args[@]}"
+        for dset in ${test_sets}; do
+            out=${asr_exp}/decode_${dset}/${decoder}
+            log "${decoder}: $(wc -l <"${out}/text") hypotheses in ${out}/text (settings: ${out}/search.json)"
+        done
     done
 fi
+
+decoded_text() {  # the hypotheses of decoder $2 in decoding directory $1
+    if [ "$2" = greedy ]; then echo "$1/text"; else echo "$1/$2/text"; fi
+}
 
 if run_stage 8; then
     for dset in ${test_sets}; do
         out=${asr_exp}/decode_${dset}
-        [ -f "${out}/text" ] || die "${out}/text not found; decode first (stage 7)"
-        python3 -m espnet_brain.bin.score --ref "data/${dset}/text" --hyp "${asr_tag}=${out}/text" \
-            --out "${out}/RESULTS.md" --title "${dset}, ${decoding} CTC"
+        hyps=()
+        for decoder in ${decoders}; do
+            hyp=$(decoded_text "${out}" "${decoder}")
+            [ -f "${hyp}" ] || die "${hyp} not found; decode first (stage 7)"
+            hyps+=(--hyp "${asr_tag} ${decoder}=${hyp}")
+        done
+        python3 -m espnet_brain.bin.score --ref "data/${dset}/text" "${hyps[@]}" \
+            --out "${out}/RESULTS.md" --title "${dset}, CTC decoders (LM weights chosen on ${valid_set})"
     done
 fi
 
 if run_stage 9; then
     read -r test_set _ <<<"${test_sets}"
-    [ -n "${results_title}" ] || results_title="${test_set} (${tag}), ${decoding} CTC, no LM"
+    [ -n "${results_title}" ] || results_title="${test_set} (${tag}); LM weights chosen on ${valid_set}"
     hyps=()
     for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer"; do
-        hyp=${expdir}/asr_$(exp_name "${mode_name%%:*}")/decode_${test_set}/text
-        if [ -f "${hyp}" ]; then
-            hyps+=(--hyp "${mode_name#*:}=${hyp}")
-        else
-            log "no ${hyp}: mode ${mode_name%%:*} left out of the table"
-        fi
+        for decoder in ${decoders}; do
+            hyp=$(decoded_text "${expdir}/asr_$(exp_name "${mode_name%%:*}")/decode_${test_set}" "${decoder}")
+            if [ -f "${hyp}" ]; then
+                hyps+=(--hyp "${mode_name#*:}, ${decoder}=${hyp}")
+            else
+                log "no ${hyp}: mode ${mode_name%%:*} with ${decoder} left out of the table"
+            fi
+        done
     done
     [ ${#hyps[@]} -gt 0 ] || die "no decoded ${test_set} set under ${expdir}/asr_brain_<mode>_${tag}; train and decode a mode first (--mode, stages 2-7)"
     python3 -m espnet_brain.bin.score --out "${expdir}/RESULTS_${tag}.md" --ref "data/${test_set}/text" \

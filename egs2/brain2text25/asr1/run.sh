@@ -32,7 +32,7 @@ zscore=block            # block (per recording block, each test block with its o
 # Model
 pretrained_model=facebook/wav2vec2-base-960h  # Hub id or local directory of a Wav2Vec2ForCTC checkpoint.
 confdir=conf            # Training configs: conf (the reference setting) or conf/tiny (the test-suite variant).
-decoding=greedy         # greedy or beam.
+decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram char_ngram ngram_llm (brain_asr.sh).
 asr_args=""             # Extra trainer arguments for every mode, e.g. "--max_epoch 3".
 submit_mode=full        # The system whose holdout decoding is submitted: full, scratch or frozen.
 # end options
@@ -53,7 +53,7 @@ require_choice zscore block train
 # brain_asr.sh --mode keeps one dump directory and experiment name per feature set
 # (dump/<feature_set>, exp/asr_brain_<mode>_<feature_set>): switching --feature_set never reuses features or a
 # model of another input size.
-common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}" --feature_set "${feature_set}" --zscore "${zscore}"
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --feature_set "${feature_set}" --zscore "${zscore}"
     --train_set train --valid_set dev --pretrained_model "${pretrained_model}" --confdir "${confdir}")
 
 if run_stage 1; then
@@ -70,7 +70,7 @@ done
 
 if run_stage 5; then
     ./brain_asr.sh "${common[@]}" --test_sets test --stage 9 --stop_stage 9 \
-        --results_title "Brain-to-text '25 test set (data_val, ${feature_set}), ${decoding} CTC, no LM"
+        --results_title "Brain-to-text '25 test set (data_val, ${feature_set})"
 fi
 
 if run_stage 6; then

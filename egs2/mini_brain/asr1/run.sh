@@ -30,7 +30,7 @@ nj=2                    # Parallel jobs for data preparation and dumping.
 preset=small            # Corpus size: tiny (tests), small (default), bench.
 seed=0                  # Corpus seed.
 confdir=conf            # Configs: conf (default run) or conf/tiny (the test-suite variant).
-decoding=greedy         # greedy or beam.
+decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram char_ngram ngram_llm (brain_asr.sh).
 asr_args=""             # Extra trainer arguments for every system, e.g. "--max_epoch 2".
 # end options
 
@@ -45,7 +45,7 @@ check_stages
 . ./path.sh
 . ./db.sh
 
-common=(--ngpu "${ngpu}" --nj "${nj}" --decoding "${decoding}")
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}")
 audio_sets=(--feats_type raw --train_set audio_train --valid_set audio_dev --test_sets audio_test)
 brain_sets=(--feats_type neural --train_set brain_train --valid_set brain_dev --test_sets brain_test)
 pretrained=exp/audio_wav2vec2_hf
@@ -83,13 +83,19 @@ for mode_stage in "4 full" "5 scratch" "6 frozen"; do
 done
 
 if run_stage 7; then
-    python3 -m espnet_brain.bin.score --out exp/RESULTS.md \
-        --title "mini_brain test set (${preset} preset), ${decoding} CTC, no LM" \
-        --hyp "audio ASR (same encoder, speech input)=exp/asr_audio/decode_audio_test/text" \
-        --ref data/audio_test/text \
-        --hyp "brain: full fine-tune=exp/asr_brain_full/decode_brain_test/text" --ref data/brain_test/text \
-        --hyp "brain: from scratch=exp/asr_brain_scratch/decode_brain_test/text" --ref data/brain_test/text \
-        --hyp "brain: frozen transformer=exp/asr_brain_frozen/decode_brain_test/text" --ref data/brain_test/text
+    # One row per system and decoder; the decoders' LM weights were chosen on each system's dev set.
+    rows=()
+    for decoder in ${decoders}; do
+        sub=""
+        [ "${decoder}" = greedy ] || sub=/${decoder}
+        rows+=(--hyp "audio ASR (same encoder, speech input), ${decoder}=exp/asr_audio/decode_audio_test${sub}/text"
+            --ref data/audio_test/text)
+        for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer"; do
+            rows+=(--hyp "brain: ${mode_name#*:}, ${decoder}=exp/asr_brain_${mode_name%%:*}/decode_brain_test${sub}/text"
+                --ref data/brain_test/text)
+        done
+    done
+    python3 -m espnet_brain.bin.score --out exp/RESULTS.md --title "mini_brain test set (${preset} preset)" "${rows[@]}"
 fi
 
 if run_stage 8; then
@@ -98,7 +104,7 @@ if run_stage 8; then
 fi
 
 if run_stage 9; then
-    local/sweep.sh --confdir "${confdir}" --ngpu "${ngpu}" --decoding "${decoding}" --asr_args "${asr_args}"
+    local/sweep.sh --confdir "${confdir}" --ngpu "${ngpu}" --asr_args "${asr_args}"
 fi
 
 log "done; see exp/RESULTS.md"

@@ -24,7 +24,6 @@ out_dir=exp/bfe_sweep   # Configs, job list, logs, SWEEP.md, sweep_cer.png, swee
 run=true                # Train the runs (false: only write configs and report what is scored).
 ngpu=0                  # GPUs per run.
 nj=1                    # Runs at the same time.
-decoding=greedy         # greedy or beam.
 asr_args=""             # Extra trainer arguments for every run, e.g. "--max_epoch 10".
 # end options
 
@@ -72,11 +71,11 @@ if [ "${run}" = true ] && [ "${n_jobs}" -gt 0 ]; then
     # A failed run is reported in SWEEP.md (and makes the report exit non-zero); the others go on.
     # shellcheck disable=SC2086
     ${cuda_cmd} --gpu "${ngpu}" --max_jobs_run "${nj}" JOB=1:"${n_jobs}" "${out_dir}/log/run.JOB.log" \
-        local/sweep_job.sh "${out_dir}/jobs.txt" JOB "${sets[@]}" --ngpu "${ngpu}" --decoding "${decoding}" \
+        local/sweep_job.sh "${out_dir}/jobs.txt" JOB "${sets[@]}" --ngpu "${ngpu}" \
         --asr_args "${asr_args}" || log "some runs failed; see SWEEP.md"
 fi
 
 python3 -m espnet_brain.bin.bfe_sweep_report --out_dir "${out_dir}" --expdir exp --test_set brain_test \
-    --reference full --title "mini_brain BFE sweep (${decoding} CTC, no LM)"
+    --reference full --title "mini_brain BFE sweep (greedy CTC)"
 
 log "done; see ${out_dir}/SWEEP.md"

@@ -1,0 +1,110 @@
+"""CTC beam search with a lexicon and a KenLM n-gram, through torchaudio's flashlight decoder.
+
+Two modes:
+
+* **lexicon** (word n-gram): hypotheses are sequences of lexicon words, scored by a word ARPA model.
+  With ``unk_score`` finite the decoder may also end a word on a spelling that is not in the lexicon
+  but is a prefix of one of its words; the LM then scores it as ``<unk>``, plus ``unk_score``. The
+  default (``-inf``) keeps the vocabulary closed.
+* **lexicon-free** (token n-gram, ``lexicon=None``): any spelling is allowed and the ARPA model is over
+  the CTC tokens (a character n-gram from :func:`~espnet_brain.asr.lm.ngram.estimate_kneser_ney` with
+  the tokens as words); the mode for open vocabularies.
+
+The search reads frame log-posteriors, so it runs on the output of any CTC model without it.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import torch
+from typeguard import typechecked
+
+from espnet_brain.asr.ctc_decoding import tokens_to_text
+from espnet_brain.asr.lm.lexicon import SPACE
+
+
+@dataclass
+class Hypothesis:
+    """One n-best entry: token ids (blanks and repeats removed), its text, and the decoder's score.
+
+    ``score`` is the search's total: CTC log-probability + lm_weight * LM log-probability (natural
+    log) + word_score per word.
+    """
+
+    tokens: List[int]
+    text: str
+    score: float
+
+
+class LexiconBeamSearch:
+    """Beam search over CTC log-posteriors with an optional lexicon and n-gram LM.
+
+    Args:
+        token_list: The CTC model's tokens, index 0 the blank (ESPnet's ``<blank>``).
+        lexicon: Lexicon file (see :mod:`espnet_brain.asr.lm.lexicon`); None: lexicon-free.
+        lm: ARPA (or KenLM binary) file; None: no LM (a plain beam search, lexicon-constrained if given).
+        beam_size: Hypotheses kept per frame.
+        lm_weight: Weight of the LM log-probability.
+        word_score: Score added per emitted word (insertion bonus; negative: penalty).
+        unk_score: Score of a word ending outside the lexicon (lexicon mode; -inf: not allowed).
+        nbest: Hypotheses returned per utterance.
+        beam_threshold: Hypotheses scoring this far below the best are dropped.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        token_list: Sequence[str],
+        lexicon: Optional[str] = None,
+        lm: Optional[str] = None,
+        beam_size: int = 50,
+        lm_weight: float = 1.0,
+        word_score: float = 0.0,
+        unk_score: float = float("-inf"),
+        nbest: int = 1,
+        beam_threshold: float = 25.0,
+    ):
+        from torchaudio.models.decoder import ctc_decoder
+
+        for path in (lexicon, lm):
+            if path is not None and not Path(path).is_file():
+                raise FileNotFoundError(f"{path} does not exist")
+        if len(set(token_list)) != len(token_list):
+            raise ValueError("the token list has duplicate tokens")
+        if SPACE not in token_list:
+            raise ValueError(f"the token list has no word delimiter {SPACE!r}")
+        self.token_list = list(token_list)
+        self.decoder = ctc_decoder(
+            lexicon=lexicon,
+            tokens=self.token_list,
+            lm=lm,
+            nbest=nbest,
+            beam_size=beam_size,
+            beam_threshold=beam_threshold,
+            lm_weight=lm_weight if lm is not None else 0.0,
+            word_score=word_score,
+            unk_score=unk_score,
+            blank_token=self.token_list[0],
+            sil_token=SPACE,
+            unk_word="<unk>",
+        )
+
+    def __call__(self, log_probs: torch.Tensor) -> List[Hypothesis]:
+        """Decode one utterance.
+
+        Args:
+            log_probs: (T, V) frame log-posteriors of its valid frames.
+
+        Returns:
+            Up to ``nbest`` hypotheses, best first.
+        """
+        if log_probs.dim() != 2 or log_probs.shape[1] != len(self.token_list):
+            raise ValueError(f"expected (T, {len(self.token_list)}) log-posteriors, got {tuple(log_probs.shape)}")
+        emissions = log_probs.detach().to("cpu", torch.float32).contiguous()[None]
+        results = self.decoder(emissions)[0]
+        hyps = []
+        for r in results:
+            ids = [int(t) for t in r.tokens if int(t) != 0]
+            hyps.append(Hypothesis(tokens=ids, text=tokens_to_text(ids, self.token_list), score=float(r.score)))
+        return hyps
