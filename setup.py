@@ -31,6 +31,9 @@ requirements = [
     "numpy>=1.24",
     "scipy>=1.10",
     "jiwer>=3.0",
+    # CTC beam search with a lexicon and KenLM (torchaudio.models.decoder.ctc_decoder); its wheels bundle KenLM,
+    # so n-gram decoding installs without a compiler.
+    "flashlight-text>=0.0.7",
     "himalaya>=0.4.6",
     "espeakng-loader>=0.2",
     "soundfile",

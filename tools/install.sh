@@ -103,6 +103,8 @@ log "checking the installation"
 "${venv_dir}/bin/python" - <<'EOF'
 import espnet, torch, torchaudio, transformers, peft, mne, mne_bids, himalaya, espnet_brain
 import espnet2.tasks.asr  # loads libtorchaudio, which fails when torch and torchaudio do not match
+from torchaudio.models.decoder import ctc_decoder  # noqa: F401  (the lexicon decoder: flashlight-text + KenLM)
+from flashlight.lib.text.decoder.kenlm import KenLM  # noqa: F401
 
 print(f"  espnet {espnet.__version__}, torch {torch.__version__}, torchaudio {torchaudio.__version__}, "
       f"transformers {transformers.__version__}, peft {peft.__version__}, mne {mne.__version__}, "
