@@ -1,4 +1,4 @@
-"""Write the n-gram decoders' files: word ARPA, lexicon, token ARPA and a vocabulary coverage report.
+"""Write the n-gram decoder's files: word ARPA, lexicon and a vocabulary coverage report.
 
 Example::
 
@@ -27,7 +27,6 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arpa", default=None, help="use this word ARPA file instead of estimating one")
     parser.add_argument("--order", type=int, default=3, help="word n-gram order")
     parser.add_argument("--prune", type=int, nargs="+", default=[0], help="per-order count thresholds, e.g. 0 0 1")
-    parser.add_argument("--token_order", type=int, default=6, help="token n-gram order (0: none)")
     parser.add_argument("--check", action="append", default=[], help="name=text: report lexicon coverage of a set")
     parser.add_argument("--log_level", default="INFO")
     return parser
@@ -52,7 +51,6 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         arpa=args.arpa,
         order=args.order,
         prune=args.prune,
-        token_order=args.token_order,
         check_sets=checks,
     )
     for name, cov in report.items():

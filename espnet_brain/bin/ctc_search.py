@@ -43,10 +43,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--decoder", choices=DECODERS, default="greedy")
     parser.add_argument("--beam_size", type=int, default=50)
     parser.add_argument("--nbest", type=int, default=None, help="n-best size (default: 1; ngram_llm: 20)")
-    parser.add_argument("--lm_dir", default=None, help="build_lm output: lexicon.txt, words.arpa, tokens.arpa")
+    parser.add_argument("--lm_dir", default=None, help="build_lm output: lexicon.txt and words.arpa")
     parser.add_argument("--lexicon", default=None)
     parser.add_argument("--ngram", default=None, help="word ARPA file")
-    parser.add_argument("--char_ngram", default=None, help="token ARPA file (lexicon-free decoder)")
     parser.add_argument("--token_lm_config", default=None, help="ESPnet LM config.yaml (decoder token_lm)")
     parser.add_argument("--token_lm_file", default=None, help="ESPnet LM checkpoint (decoder token_lm)")
     parser.add_argument("--llm", default=None, help="hub id or directory of a causal LM (decoder ngram_llm)")
@@ -68,9 +67,9 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     with open(args.token_list, encoding="utf-8") as f:
         token_list = [line.strip() for line in f if line.strip()]
-    files = {"lexicon": args.lexicon, "ngram": args.ngram, "char_ngram": args.char_ngram}
+    files = {"lexicon": args.lexicon, "ngram": args.ngram}
     if args.lm_dir is not None:
-        for key, name in (("lexicon", "lexicon.txt"), ("ngram", "words.arpa"), ("char_ngram", "tokens.arpa")):
+        for key, name in (("lexicon", "lexicon.txt"), ("ngram", "words.arpa")):
             files[key] = files[key] or str(Path(args.lm_dir) / name)
     cfg = SearchConfig(
         decoder=args.decoder,

@@ -54,22 +54,29 @@ def _table(results: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_results_table_has_the_four_systems_scored_on_every_test_sentence(recipe):
+def test_results_table_has_the_four_systems_with_each_default_decoder_on_every_test_sentence(recipe):
     rows = _table(recipe / "exp" / "RESULTS.md")
-    assert len(rows) == 4
+    assert len(rows) == 8  # 4 systems x the default decoders (greedy, ngram)
     for system in SYSTEMS:
-        (name,) = [k for k in rows if k.startswith(system)]
-        n_utts, cer, wer = rows[name]
-        assert n_utts == 6  # the tiny preset has 6 test sentences
-        if system.startswith("brain"):
-            # A decoder that emits nothing scores exactly 100 % CER, one that emits garbage more; two epochs on
-            # the tiny corpus give ~80 % here.
-            assert cer < 100.0, (name, cer)
+        for decoder in ("greedy", "ngram"):
+            (name,) = [k for k in rows if k.startswith(system) and k.endswith(f", {decoder}")]
+            n_utts, cer, wer = rows[name]
+            assert n_utts == 6  # the tiny preset has 6 test sentences
+            if system.startswith("brain"):
+                # A decoder that emits nothing scores exactly 100 % CER, one that emits garbage more; two epochs on
+                # the tiny corpus give ~80 % here.
+                assert cer < 100.0, (name, cer)
     n_test = len((recipe / "data" / "brain_test" / "text").read_text().splitlines())
+    lexicon = {line.split()[0] for line in (recipe / "data" / "lm" / "brain_train" / "lexicon.txt").open()}
     for mode in ("full", "scratch", "frozen"):
-        hyps = (recipe / "exp" / f"asr_brain_{mode}" / "decode_brain_test" / "text").read_text().splitlines()
+        decoded = recipe / "exp" / f"asr_brain_{mode}" / "decode_brain_test"
+        hyps = (decoded / "text").read_text().splitlines()
         assert len(hyps) == n_test
-        assert (recipe / "exp" / f"asr_brain_{mode}" / "decode_brain_test" / "per_utt.tsv").is_file()
+        assert (decoded / "per_utt.tsv").is_file()
+        ngram_hyps = [line.split()[1:] for line in (decoded / "ngram" / "text").read_text().splitlines()]
+        assert len(ngram_hyps) == n_test
+        # The lexicon search emits training-vocabulary words only.
+        assert {w for words in ngram_hyps for w in words} <= lexicon
 
 
 @pytest.mark.slow
@@ -158,3 +165,29 @@ def test_help_lists_stages_and_options():
     )
     assert proc.returncode == 0
     assert "Stages:" in proc.stdout and "--preset" in proc.stdout and "Brain decoder, frozen" in proc.stdout
+
+
+@pytest.mark.slow
+def test_every_decoder_runs_tuned_on_dev_beside_the_others(recipe, tmp_path_factory):
+    """Prefix beam, ESPnet token-LM fusion, lexicon + 3-gram and causal-LM rescoring on the full fine-tune."""
+    import json
+
+    from fixtures.causal_lm import make_tiny_causal_lm
+
+    llm = make_tiny_causal_lm(tmp_path_factory.mktemp("llm"))
+    decoders = ["greedy", "beam", "token_lm", "ngram", "ngram_llm"]
+    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "4", "--stop_stage", "4",
+         "--decoders", " ".join(decoders), "--llm", str(llm))  # fmt: skip
+    decoded = recipe / "exp" / "asr_brain_full" / "decode_brain_test"
+    n_test = len((recipe / "data" / "brain_test" / "text").read_text().splitlines())
+    for decoder in decoders[1:]:
+        assert len((decoded / decoder / "text").read_text().splitlines()) == n_test, decoder
+    assert (recipe / "exp" / "lm_token_brain_train" / "valid.loss.ave.pth").exists()
+    grid = json.loads((decoded / "ngram" / "search.json").read_text())
+    assert len(grid["dev_grid"]) == 9  # lm_weights x word_scores, 3 x 3 by default
+    best = min(grid["dev_grid"], key=lambda row: row["dev_wer"])
+    assert (grid["settings"]["lm_weight"], grid["settings"]["word_score"]) == (best["lm_weight"], best["word_score"])
+    rescored = json.loads((decoded / "ngram_llm" / "search.json").read_text())
+    assert [row["llm_weight"] for row in rescored["dev_grid"][9:]] == [0.0, 0.25, 0.5, 1.0]
+    rows = _table(decoded / "RESULTS.md")
+    assert sorted(name.split()[-1] for name in rows) == sorted(decoders)

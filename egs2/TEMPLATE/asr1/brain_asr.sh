@@ -14,7 +14,7 @@
 #
 # Decoding (stage 7) runs the network once per set, saves its CTC log-posteriors, and decodes them with each of
 # --decoders: greedy, beam (prefix beam search), token_lm (+ an ESPnet token LM), ngram (lexicon + word n-gram),
-# char_ngram (lexicon-free token n-gram), ngram_llm (ngram's n-best rescored by a causal LM, --llm). LM weights
+# ngram_llm (ngram's n-best rescored by a causal LM, --llm). LM weights
 # are chosen on --valid_set over the --lm_weights/--word_scores/--llm_weights grid (search.json beside each
 # result). Stage 3 writes the LMs: the n-grams and the lexicon from the training text (plus --lm_text, or a given
 # --ngram_arpa) to --lm_dir, and the ESPnet token LM (exp/lm_token_<train_set>) when token_lm is asked for.
@@ -73,20 +73,19 @@ warmup_epochs=          # Epochs of its linear warm-up afterwards, as scheduler 
 ctc_max_infeasible=0.05 # Stage 5 stops when a larger fraction of train/valid utterances is too short for CTC.
 asr_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
 # Language models
-lm_dir=                 # n-gram decoders' files (words.arpa, lexicon.txt, tokens.arpa), written in stage 3
+lm_dir=                 # n-gram decoders' files (words.arpa, lexicon.txt), written in stage 3
                         # (default: data/lm/<train_set>).
 lm_text=""              # Extra plain-text corpora for the n-grams (one sentence a line), space separated.
 ngram_arpa=             # A word ARPA file to use instead of estimating one (its words make the lexicon).
 ngram_order=3           # Word n-gram order.
 ngram_prune="0"         # Per-order count thresholds of the word n-gram, e.g. "0 0 1".
-token_ngram_order=6     # Order of the token n-gram of char_ngram.
 token_lm_config=        # ESPnet LM config of token_lm (default: <confdir>/train_lm.yaml).
 llm=none                # Causal LM (hub id or local directory) that rescores ngram_llm's n-best.
 # Decoding and results
 inference_model=valid.loss.ave.pth  # Checkpoint to decode with (ESPnet averages the n best).
-decoders=greedy         # Any of: greedy beam token_lm ngram char_ngram ngram_llm.
+decoders=greedy         # Any of: greedy beam token_lm ngram ngram_llm.
 beam_size=50            # Beam of the beam searches.
-lm_weights="0.5 1 2"    # Grid of LM weights tuned on the dev set (token_lm, ngram, char_ngram, ngram_llm).
+lm_weights="0.5 1 2"    # Grid of LM weights tuned on the dev set (token_lm, ngram, ngram_llm).
 word_scores="-1 0 1"    # Grid of word insertion scores (ngram, ngram_llm).
 llm_weights="0 0.25 0.5 1"  # Grid of LLM weights (ngram_llm).
 inference_args=""       # Extra arguments for espnet_brain.bin.brain_asr_inference.
@@ -104,8 +103,8 @@ check_stages
 require_choice feats_type neural raw
 for decoder in ${decoders}; do
     case ${decoder} in
-        greedy | beam | token_lm | ngram | char_ngram | ngram_llm) ;;
-        *) die "--decoders: unknown decoder '${decoder}'; choose from greedy beam token_lm ngram char_ngram ngram_llm" ;;
+        greedy | beam | token_lm | ngram | ngram_llm) ;;
+        *) die "--decoders: unknown decoder '${decoder}'; choose from greedy beam token_lm ngram ngram_llm" ;;
     esac
 done
 [ -n "${decoders// /}" ] || die "--decoders is empty"
@@ -130,7 +129,7 @@ if [ -z "${tag}" ]; then
 fi
 exp_name() { echo "brain_${1}_${tag}"; }  # the experiment of transfer mode $1
 has_decoder() { [[ " ${decoders} " == *" $1 "* ]]; }
-needs_ngram() { has_decoder ngram || has_decoder char_ngram || has_decoder ngram_llm; }
+needs_ngram() { has_decoder ngram || has_decoder ngram_llm; }
 [ -n "${token_lm_config}" ] || token_lm_config=${confdir}/train_lm.yaml
 [ -n "${lm_dir}" ] || lm_dir=data/lm/${train_set}
 token_lm_exp=${expdir}/lm_token_${train_set}
@@ -253,12 +252,12 @@ if run_stage 3; then
     fi
     if needs_ngram; then
         # Up to date: written after the training text and the token list, with the same settings.
-        lm_settings="${train_set} ${ngram_arpa:-order=${ngram_order} prune=${ngram_prune}} ${lm_text} tokens=${token_ngram_order}"
+        lm_settings="${train_set} ${ngram_arpa:-order=${ngram_order} prune=${ngram_prune}} ${lm_text}"
         if [ -f "${lm_dir}/.done" ] && [ "${lm_dir}/.done" -nt "data/${train_set}/text" ] \
             && [ "${lm_dir}/.done" -nt "${token_list}" ] && [ "$(cat "${lm_dir}/.done")" = "${lm_settings}" ]; then
             log "${lm_dir} is up to date (${lm_settings})"
         else
-            lm_args=(--text "data/${train_set}/text" --order "${ngram_order}" --token_order "${token_ngram_order}")
+            lm_args=(--text "data/${train_set}/text" --order "${ngram_order}")
             for f in ${lm_text}; do lm_args+=(--plain_text "${f}"); done
             [ -z "${ngram_arpa}" ] || lm_args+=(--arpa "${ngram_arpa}")
             for dset in ${valid_set} ${test_sets}; do
@@ -417,7 +416,7 @@ if run_stage 7; then
             token_lm)
                 search_args+=(--token_lm_config "${token_lm_exp}/config.yaml"
                     --token_lm_file "${token_lm_exp}/valid.loss.ave.pth") ;;
-            ngram | char_ngram) search_args+=(--lm_dir "${lm_dir}") ;;
+            ngram) search_args+=(--lm_dir "${lm_dir}") ;;
             ngram_llm) search_args+=(--lm_dir "${lm_dir}" --llm "${llm}") ;;
         esac
         if [ "${decoder}" != beam ]; then

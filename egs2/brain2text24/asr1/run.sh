@@ -32,7 +32,9 @@ zscore=block            # block (per recording block, each test block with its o
 # Model
 pretrained_model=facebook/wav2vec2-base-960h  # Hub id or local directory of a Wav2Vec2ForCTC checkpoint.
 confdir=conf            # Training configs: conf (the reference setting) or conf/tiny (the test-suite variant).
-decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram char_ngram ngram_llm (brain_asr.sh).
+decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).
+llm=none                # Causal LM of ngram_llm (hub id or local directory).
+submit_decoder=greedy   # The decoder whose holdout hypotheses are submitted (one of --decoders).
 asr_args=""             # Extra trainer arguments for every mode, e.g. "--max_epoch 3".
 submit_mode=full        # The system whose holdout decoding is submitted: full, scratch or frozen.
 # end options
@@ -53,7 +55,7 @@ require_choice zscore block train
 # brain_asr.sh --mode keeps one dump directory and experiment name per feature set
 # (dump/<feature_set>, exp/asr_brain_<mode>_<feature_set>): switching --feature_set never reuses features or a
 # model of another input size.
-common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --feature_set "${feature_set}" --zscore "${zscore}"
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --llm "${llm}" --feature_set "${feature_set}" --zscore "${zscore}"
     --train_set train --valid_set dev --pretrained_model "${pretrained_model}" --confdir "${confdir}")
 
 if run_stage 1; then
@@ -81,8 +83,11 @@ if run_stage 6; then
     tag=${feature_set}
     [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}  # brain_asr.sh's --mode naming
     exp=exp/asr_brain_${submit_mode}_${tag}
+    hyp=${exp}/decode_holdout/text
+    [ "${submit_decoder}" = greedy ] || hyp=${exp}/decode_holdout/${submit_decoder}/text
+    [ -f "${hyp}" ] || die "${hyp} not found: --submit_decoder must be one of --decoders (${decoders})"
     python3 -m espnet_brain.bin.write_submission --format brain2text24 --data_dir data/holdout \
-        --hyp "${exp}/decode_holdout/text" --out "${exp}/submission_brain2text24.txt"
+        --hyp "${hyp}" --out "${exp}/submission_brain2text24.txt"
 fi
 
 log "done"

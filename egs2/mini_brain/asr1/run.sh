@@ -30,7 +30,8 @@ nj=2                    # Parallel jobs for data preparation and dumping.
 preset=small            # Corpus size: tiny (tests), small (default), bench.
 seed=0                  # Corpus seed.
 confdir=conf            # Configs: conf (default run) or conf/tiny (the test-suite variant).
-decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram char_ngram ngram_llm (brain_asr.sh).
+decoders="greedy ngram" # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).
+llm=none                # Causal LM of ngram_llm (hub id or local directory).
 asr_args=""             # Extra trainer arguments for every system, e.g. "--max_epoch 2".
 # end options
 
@@ -45,7 +46,7 @@ check_stages
 . ./path.sh
 . ./db.sh
 
-common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}")
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --llm "${llm}")
 audio_sets=(--feats_type raw --train_set audio_train --valid_set audio_dev --test_sets audio_test)
 brain_sets=(--feats_type neural --train_set brain_train --valid_set brain_dev --test_sets brain_test)
 pretrained=exp/audio_wav2vec2_hf

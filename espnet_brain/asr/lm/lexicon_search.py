@@ -1,14 +1,11 @@
-"""CTC beam search with a lexicon and a KenLM n-gram, through torchaudio's flashlight decoder.
+"""CTC beam search with a lexicon and a KenLM word n-gram, through torchaudio's flashlight decoder.
 
-Two modes:
-
-* **lexicon** (word n-gram): hypotheses are sequences of lexicon words, scored by a word ARPA model.
-  With ``unk_score`` finite the decoder may also end a word on a spelling that is not in the lexicon
-  but is a prefix of one of its words; the LM then scores it as ``<unk>``, plus ``unk_score``. The
-  default (``-inf``) keeps the vocabulary closed.
-* **lexicon-free** (token n-gram, ``lexicon=None``): any spelling is allowed and the ARPA model is over
-  the CTC tokens (a character n-gram from :func:`~espnet_brain.asr.lm.ngram.estimate_kneser_ney` with
-  the tokens as words); the mode for open vocabularies.
+Hypotheses are sequences of lexicon words scored by a word ARPA model. Words outside the lexicon: with
+``unk_score`` finite the decoder may also end a word on a spelling that is not in the lexicon but is a
+prefix of one of its words (flashlight's rule); the LM scores it as ``<unk>``, plus ``unk_score``, and its
+spelling is kept in the output (the text is made from the tokens, not the words). The default (``-inf``)
+keeps the vocabulary closed: extend it with ``--lm_text`` so the test words are in the lexicon (stage 3
+reports the dev/test coverage). Without a lexicon the search is a plain lexicon-free beam search.
 
 The search reads frame log-posteriors, so it runs on the output of any CTC model without it.
 """

@@ -2,7 +2,6 @@
 
 ``<lm_dir>/words.arpa``   word n-gram (estimated here, or the user's file checked and copied)
 ``<lm_dir>/lexicon.txt``  each word of the n-gram spelled in the CTC tokens
-``<lm_dir>/tokens.arpa``  token n-gram for the lexicon-free decoder (``char_ngram``)
 ``<lm_dir>/coverage.json`` per checked set: running words covered by the lexicon, and the uncovered words
 """
 
@@ -12,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet_brain.asr.lm.lexicon import SPACE, build_lexicon, coverage, word_counts, write_lexicon
+from espnet_brain.asr.lm.lexicon import build_lexicon, coverage, word_counts, write_lexicon
 from espnet_brain.asr.lm.ngram import BOS, EOS, UNK, estimate_kneser_ney, read_arpa
 from espnet_brain.data.text import normalize_transcript
 
@@ -41,16 +40,6 @@ def read_sentences(path: str, kaldi_text: bool) -> List[List[str]]:
     return sentences
 
 
-def token_sentence(words: Sequence[str]) -> List[str]:
-    """A sentence as CTC tokens (characters, ``<space>`` between words): the lexicon-free LM's words."""
-    tokens: List[str] = []
-    for i, word in enumerate(words):
-        if i:
-            tokens.append(SPACE)
-        tokens.extend(word)
-    return tokens
-
-
 def prepare_lm(
     out_dir: str,
     token_list: Sequence[str],
@@ -59,7 +48,6 @@ def prepare_lm(
     arpa: Optional[str] = None,
     order: int = 3,
     prune: Sequence[int] = (0,),
-    token_order: int = 6,
     check_sets: Optional[Dict[str, str]] = None,
 ) -> Dict[str, dict]:
     """Write the n-gram decoders' files.
@@ -72,7 +60,6 @@ def prepare_lm(
         arpa: A user's word ARPA file, used instead of estimating one (its words make the lexicon).
         order: Word n-gram order.
         prune: Per-order count thresholds (see :func:`~espnet_brain.asr.lm.ngram.estimate_kneser_ney`).
-        token_order: Order of the token n-gram (0: do not write one).
         check_sets: name -> Kaldi ``text`` whose words are checked against the lexicon (dev/test).
 
     Returns:
@@ -95,14 +82,6 @@ def prepare_lm(
     words = [w for w in model.vocabulary if w not in (BOS, EOS, UNK)]
     write_lexicon(build_lexicon(words, token_list, source=source), str(out / "lexicon.txt"))
     logging.info(f"{out / 'words.arpa'}: {model.order}-gram, {[len(e) for e in model.entries]} n-grams")
-    if token_order > 0:
-        if not sentences:
-            raise ValueError("the token n-gram needs LM text (--text or --plain_text)")
-        token_model = estimate_kneser_ney([token_sentence(s) for s in sentences], order=token_order)
-        unknown = sorted(set(token_model.vocabulary) - set(token_list) - {BOS, EOS, UNK})
-        if unknown:
-            raise ValueError(f"the LM text uses characters the CTC token list lacks: {unknown}")
-        token_model.write_arpa(str(out / "tokens.arpa"))
     report = {}
     for name, path in (check_sets or {}).items():
         counts = word_counts(" ".join(s) for s in read_sentences(path, kaldi_text=True))

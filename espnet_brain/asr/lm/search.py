@@ -9,7 +9,6 @@ greedy         best path
 beam           CTC prefix beam search (ESPnet's scorers), no LM
 token_lm       the same search fused with an ESPnet token LM (``espnet2.bin.lm_train``)
 ngram          lexicon + word n-gram beam search (KenLM through torchaudio's flashlight decoder)
-char_ngram     lexicon-free beam search with a token n-gram (open vocabulary)
 ngram_llm      ``ngram``'s n-best rescored with a Hugging Face causal LM
 =============  ==============================================================================
 
@@ -33,11 +32,11 @@ from espnet_brain.asr.ctc_decoding import CTCBeamSearch, greedy_ctc, tokens_to_t
 from espnet_brain.asr.lm.lexicon_search import Hypothesis, LexiconBeamSearch
 from espnet_brain.asr.scoring import score
 
-DECODERS = ("greedy", "beam", "token_lm", "ngram", "char_ngram", "ngram_llm")
+DECODERS = ("greedy", "beam", "token_lm", "ngram", "ngram_llm")
 # Which files each decoder needs, and which weights it tunes on dev.
-NEEDS = {"token_lm": ("token_lm_config", "token_lm_file"), "ngram": ("lexicon", "ngram"), "char_ngram": ("char_ngram",)}
+NEEDS = {"token_lm": ("token_lm_config", "token_lm_file"), "ngram": ("lexicon", "ngram")}
 NEEDS["ngram_llm"] = NEEDS["ngram"] + ("llm",)
-TUNED = {"token_lm": ("lm_weight",), "ngram": ("lm_weight", "word_score"), "char_ngram": ("lm_weight",)}
+TUNED = {"token_lm": ("lm_weight",), "ngram": ("lm_weight", "word_score")}
 TUNED["ngram_llm"] = TUNED["ngram"]
 
 
@@ -54,7 +53,6 @@ class SearchConfig:
     llm_weight: float = 0.0
     lexicon: Optional[str] = None
     ngram: Optional[str] = None
-    char_ngram: Optional[str] = None
     token_lm_config: Optional[str] = None
     token_lm_file: Optional[str] = None
     llm: Optional[str] = None
@@ -112,12 +110,10 @@ def build_searcher(cfg: SearchConfig, token_list: Sequence[str]) -> Searcher:
             return [Hypothesis(ids, tokens_to_text(ids, token_list), 0.0)]
 
         return beam
-    lexicon = cfg.lexicon if cfg.decoder in ("ngram", "ngram_llm") else None
-    lm = cfg.char_ngram if cfg.decoder == "char_ngram" else cfg.ngram
     return LexiconBeamSearch(
         token_list,
-        lexicon=lexicon,
-        lm=lm,
+        lexicon=cfg.lexicon,
+        lm=cfg.ngram,
         beam_size=cfg.beam_size,
         lm_weight=cfg.lm_weight,
         word_score=cfg.word_score,

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from espnet_brain.asr.lm.lexicon import build_lexicon, write_lexicon
+from espnet_brain.asr.lm.lexicon_search import LexiconBeamSearch
+from espnet_brain.asr.lm.ngram import estimate_kneser_ney
+
+TOKENS = ["<blank>", "<unk>", "<space>", "A", "B", "C", "T", "<sos/eos>"]
+SENTENCES = [s.split() for s in ["CAT BAT", "CAT BAT", "A CAT", "A BAT", "CAT BAT"] * 5]
+
+
+def _posteriors():
+    """'CAT BAT' where the first letter's frame is slightly more B than C (the acoustics say 'BAT BAT')."""
+    path = [0, 4, 0, 3, 6, 0, 2, 0, 4, 3, 6, 0]
+    probs = torch.full((len(path), len(TOKENS)), 0.1 / (len(TOKENS) - 1))
+    probs[torch.arange(len(path)), torch.tensor(path)] = 0.9
+    probs[1] = torch.tensor([0.02, 0.01, 0.01, 0.01, 0.48, 0.45, 0.01, 0.01])
+    return probs.log()
+
+
+@pytest.fixture(scope="module")
+def lm_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lm")
+    estimate_kneser_ney(SENTENCES, order=2).write_arpa(str(root / "words.arpa"))
+    write_lexicon(build_lexicon({w for s in SENTENCES for w in s}, TOKENS), str(root / "lexicon.txt"))
+    return root
+
+
+def test_the_word_lm_corrects_what_the_acoustics_get_wrong(lm_files):
+    without = LexiconBeamSearch(TOKENS, lexicon=str(lm_files / "lexicon.txt"), beam_size=10)
+    with_lm = LexiconBeamSearch(
+        TOKENS, lexicon=str(lm_files / "lexicon.txt"), lm=str(lm_files / "words.arpa"), beam_size=10, lm_weight=2.0
+    )
+    assert without(_posteriors())[0].text == "BAT BAT"
+    best = with_lm(_posteriors())[0]
+    assert best.text == "CAT BAT"
+    assert [TOKENS[i] for i in best.tokens if TOKENS[i] != "<space>"] == list("CATBAT")
+
+
+def test_nbest_is_sorted_and_bad_input_is_refused(lm_files):
+    search = LexiconBeamSearch(TOKENS, beam_size=10, nbest=3)
+    hyps = search(_posteriors())
+    assert len(hyps) > 1 and [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+    with pytest.raises(ValueError, match=r"expected \(T, 8\)"):
+        search(torch.zeros(5, 7))
+    with pytest.raises(FileNotFoundError, match="nope.arpa"):
+        LexiconBeamSearch(TOKENS, lm=str(lm_files / "nope.arpa"))

@@ -1,0 +1,87 @@
+import random
+
+import pytest
+
+from espnet_brain.asr.lm.ngram import ArpaFormatError, estimate_kneser_ney, read_arpa
+
+WORDS = "the cat dog sat ran on a mat log big red".split()
+
+
+def _corpus(n=300, seed=0):
+    rng = random.Random(seed)
+    return [[rng.choice(WORDS) for _ in range(rng.randint(1, 7))] for _ in range(n)]
+
+
+@pytest.mark.parametrize("prune", [[0], [0, 0, 1], [0, 1, 1]])
+def test_every_context_is_a_distribution(prune):
+    lm = estimate_kneser_ney(_corpus(), order=3, prune=prune)
+    vocab = [w for w in lm.vocabulary if w != "<s>"]
+    for history in ([], ["<s>"], ["<s>", "the"], ["cat", "sat"], ["unseen", "the"], ["red", "red"]):
+        total = sum(10 ** lm.log10_prob(w, history) for w in vocab)
+        assert total == pytest.approx(1.0, abs=1e-9), (prune, history)
+
+
+def test_pruning_drops_rare_ngrams_but_keeps_their_contexts():
+    full = estimate_kneser_ney(_corpus(), order=3)
+    pruned = estimate_kneser_ney(_corpus(), order=3, prune=[0, 0, 1])
+    assert len(pruned.entries[2]) < len(full.entries[2])
+    for gram in pruned.entries[2]:
+        assert gram[:2] in pruned.entries[1] and gram[1:] in pruned.entries[1]
+
+
+def test_lower_orders_use_continuation_counts():
+    # "francisco" is frequent but only ever follows "san"; "glasses" is rarer but follows many words. Kneser-Ney
+    # gives the unigram of the word with more distinct left contexts the larger probability.
+    sents = [["san", "francisco"]] * 10 + [[w, "glasses"] for w in ("my", "red", "new")] + [["the", "cat"]] * 3
+    lm = estimate_kneser_ney(sents, order=2)
+    assert lm.log10_prob("glasses", []) > lm.log10_prob("francisco", [])
+    assert lm.log10_prob("francisco", ["san"]) > lm.log10_prob("glasses", ["san"])
+
+
+def test_arpa_round_trip_and_kenlm_agree(tmp_path):
+    from flashlight.lib.text.decoder.kenlm import KenLM
+    from flashlight.lib.text.dictionary import Dictionary
+
+    lm = estimate_kneser_ney(_corpus(), order=3, prune=[0, 0, 1])
+    path = tmp_path / "lm.arpa"
+    lm.write_arpa(str(path))
+    again = read_arpa(str(path))
+    words = Dictionary()
+    for w in again.vocabulary + ["never_seen"]:
+        words.add_entry(w)
+    kenlm = KenLM(str(path), words)
+    for sentence in ("the cat sat on a mat", "never_seen the never_seen", "red"):
+        state, total = kenlm.start(False), 0.0
+        for w in sentence.split():
+            state, s = kenlm.score(state, words.get_index(w))
+            total += s
+        total += kenlm.finish(state)[1]
+        assert total == pytest.approx(lm.sentence_log10(sentence.split()), abs=1e-4)
+        assert again.sentence_log10(sentence.split()) == pytest.approx(lm.sentence_log10(sentence.split()), abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t.replace("\\end\\", ""), "no \\end\\"),
+        (lambda t: t.replace("ngram 2=", "ngram 2=1"), "header says ngram 2="),
+        (lambda t: t.replace("\\2-grams:\n", "\\2-grams:\nnot-a-number the cat\n"), ":"),
+        (lambda t: t.replace("\\data\\", "data"), "no \\data\\"),
+    ],
+)
+def test_malformed_arpa_names_the_file(tmp_path, edit, message):
+    path = tmp_path / "bad.arpa"
+    estimate_kneser_ney(_corpus(50), order=2).write_arpa(str(path))
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(ArpaFormatError) as err:
+        read_arpa(str(path))
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="no sentences"):
+        estimate_kneser_ney([], order=2)
+    with pytest.raises(ValueError, match="reserved"):
+        estimate_kneser_ney([["a", "</s>"]], order=2)
+    with pytest.raises(FileNotFoundError, match="missing.arpa"):
+        read_arpa("missing.arpa")
