@@ -45,3 +45,13 @@ def test_nbest_is_sorted_and_bad_input_is_refused(lm_files):
         search(torch.zeros(5, 7))
     with pytest.raises(FileNotFoundError, match="nope.arpa"):
         LexiconBeamSearch(TOKENS, lm=str(lm_files / "nope.arpa"))
+
+
+def test_unknown_words_need_a_finite_unk_score(lm_files):
+    # "CA CAT": "CA" is not a lexicon word (but a prefix of one, flashlight's rule for unknown words).
+    path = [5, 0, 3, 0, 2, 0, 5, 3, 6, 0]
+    probs = torch.full((len(path), len(TOKENS)), 0.05 / (len(TOKENS) - 1))
+    probs[torch.arange(len(path)), torch.tensor(path)] = 0.95
+    files = dict(lexicon=str(lm_files / "lexicon.txt"), lm=str(lm_files / "words.arpa"), beam_size=20)
+    assert LexiconBeamSearch(TOKENS, **files)(probs.log())[0].text == "A CAT"
+    assert LexiconBeamSearch(TOKENS, unk_score=0.0, **files)(probs.log())[0].text == "CA CAT"
