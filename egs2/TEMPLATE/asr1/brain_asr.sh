@@ -87,6 +87,7 @@ decoders=greedy         # Any of: greedy beam token_lm ngram ngram_llm.
 beam_size=50            # Beam of the beam searches.
 lm_weights="0.5 1 2"    # Grid of LM weights tuned on the dev set (token_lm, ngram, ngram_llm).
 word_scores="-1 0 1"    # Grid of word insertion scores (ngram, ngram_llm).
+unk_score=-inf          # Score of a word ending outside the lexicon (ngram; -inf: lexicon words only).
 llm_weights="0 0.25 0.5 1"  # Grid of LLM weights (ngram_llm).
 inference_args=""       # Extra arguments for espnet_brain.bin.brain_asr_inference.
 results_title=          # Title of the stage 9 table (default: "<test set> (<tag>)").
@@ -416,8 +417,8 @@ if run_stage 7; then
             token_lm)
                 search_args+=(--token_lm_config "${token_lm_exp}/config.yaml"
                     --token_lm_file "${token_lm_exp}/valid.loss.ave.pth") ;;
-            ngram) search_args+=(--lm_dir "${lm_dir}") ;;
-            ngram_llm) search_args+=(--lm_dir "${lm_dir}" --llm "${llm}") ;;
+            ngram) search_args+=(--lm_dir "${lm_dir}" "--unk_score=${unk_score}") ;;
+            ngram_llm) search_args+=(--lm_dir "${lm_dir}" "--unk_score=${unk_score}" --llm "${llm}") ;;
         esac
         if [ "${decoder}" != beam ]; then
             # shellcheck disable=SC2086
