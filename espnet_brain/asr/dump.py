@@ -7,6 +7,7 @@ named: a model would silently train on them otherwise. The program is ``python -
 its help describes the normalisations.
 """
 
+import functools
 import logging
 import os
 import shutil
@@ -14,26 +15,29 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import kaldiio
 import numpy as np
 from tqdm import tqdm
 
+from espnet_brain.asr.online_norm import DEFAULT_TIME_CONSTANT, OnlineZScore
 from espnet_brain.data import brain2text25, datadir, willett
 from espnet_brain.data.datadir import read_2columns
 from espnet_brain.data.willett import DEFAULT_FEATURE_SET
 
 HDF5_SUFFIXES = (".hdf5", ".h5")
 FEATURE_SET_CHOICES = sorted(set(willett.FEATURE_SETS) | set(brain2text25.FEATURE_SETS))
-ZSCORE_CHOICES = ("block", "train", "none")
+ZSCORE_CHOICES = ("block", "train", "online", "none")
+STATS_ZSCORES = ("train", "online")  # the normalisations that start from training-set statistics
 ALL_DAYS = "<all>"  # the day group of a data directory without utt2day
 EPS = 1e-8  # added to the std, as in willett.zscore_by_block
 
 
 @dataclass
 class TrainStats:
-    """Per-day feature statistics of a training set, applied to every set by ``--zscore train``.
+    """Per-day feature statistics of a training set, applied to every set by ``--zscore train`` (and the starting
+    point of ``--zscore online``).
 
     Attributes:
         days: G day names (from the training set's ``days``/``utt2day``).
@@ -80,13 +84,16 @@ class TrainStats:
                 feature_set=str(z["feature_set"]),
             )
 
-    def normalise(self, x: np.ndarray, day: str) -> np.ndarray:
-        """Z-score (T, D) features of one utterance of ``day`` with the training statistics; (T, D) float32."""
+    def day_stats(self, day: str) -> Tuple[np.ndarray, np.ndarray]:
+        """(D,) mean and (D,) std of ``day``; those of all training days for a day absent from the training set."""
         if day in self.days:
             i = self.days.index(day)
-            mean, std = self.mean[i], self.std[i]
-        else:
-            mean, std = self.pooled_mean, self.pooled_std
+            return self.mean[i], self.std[i]
+        return self.pooled_mean, self.pooled_std
+
+    def normalise(self, x: np.ndarray, day: str) -> np.ndarray:
+        """Z-score (T, D) features of one utterance of ``day`` with the training statistics; (T, D) float32."""
+        mean, std = self.day_stats(day)
         return ((x - mean) / (std + EPS)).astype(np.float32)
 
 
@@ -158,8 +165,8 @@ def read_neural_scp(path: Path) -> List[Tuple[str, str, str]]:
     return rows
 
 
-def load_file(path: str, feature_set: str, zscore: bool) -> Dict[str, np.ndarray]:
-    """Features of every trial of one file, by neural.scp key: {key: (T, D) float32}."""
+def load_file_trials(path: str, feature_set: str, zscore: bool) -> List[Tuple[str, int, np.ndarray]]:
+    """Every trial of one file in recording (file) order: ``(neural.scp key, block, (T, D) float32 features)``."""
     if os.path.splitext(path)[1].lower() == ".mat":
         if feature_set not in willett.FEATURE_SETS:
             raise ValueError(
@@ -167,18 +174,67 @@ def load_file(path: str, feature_set: str, zscore: bool) -> Dict[str, np.ndarray
                 f"{sorted(willett.FEATURE_SETS)}"
             )
         sentences = willett.load_willett_day(path, feature_set=feature_set, zscore=zscore, require_text=False)
-        return {str(s.index): s.feats for s in sentences}
+        return [(str(s.index), s.block, s.feats) for s in sentences]
     trials = brain2text25.load_session_file(path, feature_set=feature_set, zscore=zscore)
-    return {t.key: t.feats for t in trials}
+    return [(t.key, t.block, t.feats) for t in trials]
+
+
+def load_file(path: str, feature_set: str, zscore: bool) -> Dict[str, np.ndarray]:
+    """Features of every trial of one file, by neural.scp key: {key: (T, D) float32}."""
+    return {key: x for key, _, x in load_file_trials(path, feature_set, zscore)}
+
+
+def online_normalise_trials(
+    trials: List[Tuple[str, int, np.ndarray]], mean: np.ndarray, std: np.ndarray, time_constant: float, where: str
+) -> Dict[str, np.ndarray]:
+    """``--zscore online`` of one file's trials, as a live decoder would normalise them.
+
+    Each recording block gets one :class:`espnet_brain.asr.online_norm.OnlineZScore` that starts from the training
+    statistics at the block's first trial and runs through all its trials in recording order, in and out of the
+    data directory alike (the time between trials is not in the files and is skipped).
+
+    Args:
+        trials: ``(key, block, (T, D) features)`` in recording order (:func:`load_file_trials`).
+        mean: (D,) training mean of the file's day.
+        std: (D,) training standard deviation.
+        time_constant: Moving-average time constant in bins.
+        where: The file, quoted in errors.
+
+    Returns:
+        {key: (T, D) float32} for every trial.
+    """
+    norms: Dict[int, OnlineZScore] = {}
+    out = {}
+    for key, block, x in trials:
+        if x.shape[1] != mean.shape[0]:
+            raise ValueError(
+                f"{where}: trial {key} has {x.shape[1]} features per bin, the training statistics have {mean.shape[0]}"
+            )
+        if block not in norms:
+            norms[block] = OnlineZScore(mean, std, time_constant, EPS)
+        try:
+            out[key] = norms[block](x)
+        except ValueError as err:
+            raise ValueError(f"{where}: trial {key} (block {block}): {err}") from err
+    return out
 
 
 def _utterances(
-    data_dir: Path, by_file: Dict[str, List[Tuple[str, str]]], feature_set: str, block_zscore: bool, desc: str
+    data_dir: Path,
+    by_file: Dict[str, List[Tuple[str, str]]],
+    feature_set: str,
+    block_zscore: bool,
+    desc: str,
+    per_file: Optional[Callable[[str, List[Tuple[str, str]]], Dict[str, np.ndarray]]] = None,
 ) -> Iterator[Tuple[str, np.ndarray]]:
-    """``(utt, feats (T, D))`` of every utterance, file by file, checked for NaN/Inf and a common width."""
+    """``(utt, feats (T, D))`` of every utterance, file by file, checked for NaN/Inf and a common width.
+
+    ``per_file(path, [(utt, key), ...])``, when given, reads and normalises a file's trials instead of
+    :func:`load_file`.
+    """
     width: Optional[Tuple[str, int]] = None
     for path, items in tqdm(sorted(by_file.items()), desc=desc, unit="file", file=sys.stderr):
-        trials = load_file(path, feature_set, block_zscore)
+        trials = load_file(path, feature_set, block_zscore) if per_file is None else per_file(path, items)
         for utt, key in items:
             if key not in trials:
                 raise ValueError(f"{path}: utterance {utt} refers to trial {key}, the file has {len(trials)} trials")
@@ -199,6 +255,25 @@ def _utterances(
             yield utt, x
 
 
+def _online_file(
+    path: str,
+    items: List[Tuple[str, str]],
+    feature_set: str,
+    stats: TrainStats,
+    utt_days: Dict[str, str],
+    time_constant: float,
+) -> Dict[str, np.ndarray]:
+    """``--zscore online`` of one day file, from its day's training statistics (see :func:`online_normalise_trials`)."""
+    days = sorted({utt_days.get(utt, ALL_DAYS) for utt, _ in items})
+    if len(days) != 1:
+        raise ValueError(
+            f"{path}: its utterances are on {len(days)} days ({days}); --zscore online runs one normaliser per "
+            "recording block of a day file"
+        )
+    mean, std = stats.day_stats(days[0])
+    return online_normalise_trials(load_file_trials(path, feature_set, False), mean, std, time_constant, path)
+
+
 def _train_stats(
     data_dir: Path,
     by_file: Dict[str, List[Tuple[str, str]]],
@@ -206,11 +281,13 @@ def _train_stats(
     utt_days: Dict[str, str],
     stats_file: Optional[Path],
     fit_stats: bool,
+    zscore: str = "train",
 ) -> TrainStats:
-    """Compute (``fit_stats``: this is the training set) and save, or load, the ``--zscore train`` statistics."""
+    """Compute (``fit_stats``: this is the training set) and save, or load, the training statistics of
+    ``--zscore train`` and ``--zscore online``."""
     if stats_file is None:
         raise ValueError(
-            "--zscore train needs --stats_file: the .npz the training set's statistics are written to "
+            f"--zscore {zscore} needs --stats_file: the .npz the training set's statistics are written to "
             "(with --fit_stats true) and read from for every other set"
         )
     if fit_stats:
@@ -223,7 +300,7 @@ def _train_stats(
         return stats
     if not stats_file.is_file():
         raise ValueError(
-            f"{stats_file} not found: with --zscore train the training set is dumped first (with --fit_stats true "
+            f"{stats_file} not found: with --zscore {zscore} the training set is dumped first (with --fit_stats true "
             f"and the same --stats_file), and {data_dir} is normalised with its statistics; dump the training set "
             "before this one"
         )
@@ -248,6 +325,7 @@ def dump(
     zscore: str = "block",
     stats_file: Optional[Path] = None,
     fit_stats: bool = False,
+    online_time_constant: Optional[float] = None,
 ) -> int:
     """Write the features; returns the number of utterances.
 
@@ -255,29 +333,43 @@ def dump(
         data_dir: Data directory with ``neural.scp`` (and ``utt2day``/``days`` for per-day statistics).
         out_dir: Where ``feats.scp``/``feats.ark`` and the copied files go.
         feature_set: Columns to keep (:data:`FEATURE_SET_CHOICES`).
-        zscore: ``block``, ``train`` or ``none`` (see the module docstring).
-        stats_file: ``--zscore train``: the ``.npz`` of the training statistics.
-        fit_stats: ``--zscore train``: ``data_dir`` is the training set; compute the statistics from it and
+        zscore: ``block``, ``train``, ``online`` or ``none`` (see the module docstring).
+        stats_file: ``--zscore train/online``: the ``.npz`` of the training statistics.
+        fit_stats: ``--zscore train/online``: ``data_dir`` is the training set; compute the statistics from it and
             write them to ``stats_file`` (otherwise they are read from it).
+        online_time_constant: ``--zscore online``: time constant of the moving averages in bins (None:
+            :data:`espnet_brain.asr.online_norm.DEFAULT_TIME_CONSTANT`).
     """
     if zscore not in ZSCORE_CHOICES:
         raise ValueError(f"--zscore must be one of {ZSCORE_CHOICES}, got {zscore!r}")
-    if zscore != "train" and (stats_file is not None or fit_stats):
-        raise ValueError(f"--stats_file and --fit_stats are only used with --zscore train, got --zscore {zscore}")
+    if zscore not in STATS_ZSCORES and (stats_file is not None or fit_stats):
+        raise ValueError(
+            f"--stats_file and --fit_stats are only used with --zscore train or online, got --zscore {zscore}"
+        )
+    if online_time_constant is not None and zscore != "online":
+        raise ValueError(f"--online_time_constant is only used with --zscore online, got --zscore {zscore}")
+    time_constant = DEFAULT_TIME_CONSTANT if online_time_constant is None else float(online_time_constant)
+    if not time_constant > 0:
+        raise ValueError(f"--online_time_constant: expected > 0 bins, got {online_time_constant}")
     rows = read_neural_scp(data_dir / "neural.scp")
     by_file: Dict[str, List[Tuple[str, str]]] = defaultdict(list)
     for utt, path, key in rows:
         by_file[path].append((utt, key))
     stats, utt_days = None, {}
-    if zscore == "train":
+    if zscore in STATS_ZSCORES:
         utt_days = read_utt_days(data_dir)
-        stats = _train_stats(data_dir, by_file, feature_set, utt_days, stats_file, fit_stats)
+        stats = _train_stats(data_dir, by_file, feature_set, utt_days, stats_file, fit_stats, zscore)
+    per_file = None
+    if zscore == "online":
+        per_file = functools.partial(
+            _online_file, feature_set=feature_set, stats=stats, utt_days=utt_days, time_constant=time_constant
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     # Written file by file as they are read (a whole corpus does not fit in memory), then the scp is sorted.
     shapes: Dict[str, Tuple[int, int]] = {}
     with kaldiio.WriteHelper(f"ark,scp:{out_dir / 'feats.ark'},{out_dir / 'feats.scp'}") as writer:
-        for utt, x in _utterances(data_dir, by_file, feature_set, zscore == "block", f"dump {data_dir.name}"):
-            if stats is not None:
+        for utt, x in _utterances(data_dir, by_file, feature_set, zscore == "block", f"dump {data_dir.name}", per_file):
+            if zscore == "train":
                 if x.shape[1] != stats.mean.shape[1]:
                     raise ValueError(
                         f"{data_dir}: utterance {utt} has {x.shape[1]} features per bin, the training statistics "
@@ -292,7 +384,10 @@ def dump(
     for name in ("text", "utt2spk", "spk2utt", "utt2day", "days"):
         if (data_dir / name).is_file():
             shutil.copyfile(data_dir / name, out_dir / name)
-    (out_dir / "feats_type").write_text(f"neural {feature_set} zscore={zscore}\n")
+    feats_type = f"neural {feature_set} zscore={zscore}"
+    if zscore == "online":
+        feats_type += f" time_constant={time_constant:g}"
+    (out_dir / "feats_type").write_text(feats_type + "\n")
     dim = next(iter(shapes.values()))[1] if shapes else 0
     logging.info(f"{out_dir}: {len(shapes)} utterances, {dim} features per bin")
     return len(shapes)

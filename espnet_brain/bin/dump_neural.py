@@ -15,6 +15,13 @@ Normalisation (``--zscore``):
   are applied to every set. The training set is dumped first with ``--fit_stats true``, which writes them
   to ``--stats_file`` (an ``.npz``, e.g. beside the training dump); dev and test dumps read that file and
   never look at their own statistics.
+- ``online``: what a live (streaming) decoder can compute. The same training statistics as ``train`` (the same
+  ``--stats_file``/``--fit_stats`` steps) are the starting point of a running z-score whose mean and variance
+  follow the recording with exponential moving averages (``--online_time_constant`` bins); the output at a bin
+  never reads a later bin. Each recording block starts again from the day's training statistics and runs through
+  the block's trials in recording order (all trials of the file's block, whether this data directory lists them
+  or not), so every set, the training set included, is normalised the way it will be seen live
+  (:class:`espnet_brain.asr.online_norm.OnlineZScore`).
 - ``none``: the features as read.
 
 The reader is chosen by the file's extension:
@@ -34,6 +41,12 @@ Example::
         --zscore train --stats_file dump/neural/train/zscore_stats.npz --fit_stats true
     python -m espnet_brain.bin.dump_neural --data_dir data/test --out_dir dump/neural/test \\
         --zscore train --stats_file dump/neural/train/zscore_stats.npz
+
+    # Online normalisation (streaming): the same two steps with --zscore online
+    python -m espnet_brain.bin.dump_neural --data_dir data/train --out_dir dump/neural/train \\
+        --zscore online --stats_file dump/neural/train/zscore_stats.npz --fit_stats true
+    python -m espnet_brain.bin.dump_neural --data_dir data/test --out_dir dump/neural/test \\
+        --zscore online --stats_file dump/neural/train/zscore_stats.npz --online_time_constant 3000
 """
 
 import argparse
@@ -45,6 +58,7 @@ from typing import Optional, Sequence
 from espnet2.utils.types import str2bool
 
 from espnet_brain.asr.dump import FEATURE_SET_CHOICES, ZSCORE_CHOICES, dump
+from espnet_brain.asr.online_norm import DEFAULT_TIME_CONSTANT
 from espnet_brain.data import brain2text25, willett
 from espnet_brain.data.willett import DEFAULT_FEATURE_SET
 
@@ -64,23 +78,39 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         choices=ZSCORE_CHOICES,
         default="block",
         help="block: per recording block with the block's own statistics (test blocks included); train: per day "
-        "with statistics of the training set only (see --stats_file); none: as read",
+        "with statistics of the training set only (see --stats_file); online: a running z-score that starts from "
+        "the training statistics and never reads a later bin; none: as read",
     )
     parser.add_argument(
         "--stats_file",
         type=Path,
         default=None,
-        help="--zscore train: .npz of the training statistics, written with --fit_stats true, read otherwise",
+        help="--zscore train/online: .npz of the training statistics, written with --fit_stats true, read otherwise",
     )
     parser.add_argument(
         "--fit_stats",
         type=str2bool,
         default=False,
-        help="--zscore train: this is the training set; compute the statistics and write --stats_file",
+        help="--zscore train/online: this is the training set; compute the statistics and write --stats_file",
+    )
+    parser.add_argument(
+        "--online_time_constant",
+        type=float,
+        default=None,
+        help=f"--zscore online: time constant of the running mean and variance in bins (default "
+        f"{DEFAULT_TIME_CONSTANT:g}, i.e. {DEFAULT_TIME_CONSTANT * 0.02:g} s at 20 ms bins; inf: never adapt)",
     )
     args = parser.parse_args(cmd)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    dump(args.data_dir, args.out_dir, args.feature_set, args.zscore, args.stats_file, args.fit_stats)
+    dump(
+        args.data_dir,
+        args.out_dir,
+        args.feature_set,
+        args.zscore,
+        args.stats_file,
+        args.fit_stats,
+        args.online_time_constant,
+    )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,16 @@ are not part of this module: features come from an ESPnet frontend (the brain fe
 :class:`espnet_brain.asr.frontend.brain_gru.BrainGRUFrontend` or the audio CNN
 :class:`espnet_brain.asr.frontend.hf_cnn.HFConvFrontend`). What is kept is the HF ``encoder``: the
 positional convolution, its layer norm and the transformer layers.
+
+Streaming (``chunk_size > 0``, ``causal_pos_conv``): frames are grouped into chunks of ``chunk_size`` and frame i
+attends to frames j < (i // chunk_size + 1) * chunk_size + right_context only, and the positional convolution
+reads no frame later than t (+ right context). The mask travels to every layer as a keyword argument through the
+Hugging Face encoder's ``**kwargs`` and is put in place by a forward pre-hook on each attention module: the
+additive/boolean 4-D mask replaces HF's padding mask (Wav2Vec2, HuBERT), or is added to WavLM's gated relative
+position bias (WavLM's attention calls ``F.multi_head_attention_forward`` with that bias as its ``attn_mask``).
 """
 
+import functools
 import logging
 from typing import Dict, Iterator, Optional, Tuple
 
@@ -18,6 +26,58 @@ from espnet_brain.hf.layers import match_truncated_output
 from espnet_brain.hf.loading import load_config, load_model
 
 MODES = ("finetune", "scratch", "frozen")
+CHUNK_MASK_KWARG = "espnet_brain_chunk_mask"  # the keyword the chunk mask travels under through HF's **kwargs
+MASKED_ATTENTION = ("eager", "sdpa")  # HF attention implementations that take an arbitrary (B, 1, T, T) mask
+
+
+def chunk_attention_mask(
+    n_frames: int, chunk_size: int, right_context: int = 0, device: Optional[torch.device] = None
+) -> torch.Tensor:
+    """Which frames each frame may attend to under chunked attention.
+
+    Args:
+        n_frames: Frames T.
+        chunk_size: Frames per chunk (> 0); 1 with ``right_context = 0`` is causal attention.
+        right_context: Frames of look-ahead beyond the end of a frame's chunk.
+        device: Device of the mask.
+
+    Returns:
+        torch.Tensor: (T, T) bool, True where frame i may attend to frame j, i.e.
+        j < (i // chunk_size + 1) * chunk_size + right_context.
+    """
+    i = torch.arange(n_frames, device=device)
+    limit = (torch.div(i, chunk_size, rounding_mode="floor") + 1) * chunk_size + right_context
+    return i[None, :] < limit[:, None]
+
+
+def _use_chunk_mask(module: torch.nn.Module, args, kwargs):
+    # Forward pre-hook of a Wav2Vec2/HuBERT attention: the chunk mask (padding included) replaces HF's padding mask.
+    mask = kwargs.pop(CHUNK_MASK_KWARG, None)
+    if mask is not None:
+        kwargs["attention_mask"] = mask
+    return args, kwargs
+
+
+def _stash_chunk_bias(module: torch.nn.Module, args, kwargs):
+    # Forward pre-hook of a WavLM attention: hold the additive chunk mask for _wavlm_attention_with_bias.
+    module._espnet_brain_chunk_bias = kwargs.pop(CHUNK_MASK_KWARG, None)
+    return args, kwargs
+
+
+def _wavlm_attention_with_bias(module: torch.nn.Module, hidden_states, attention_mask, gated_position_bias):
+    # WavLM's position bias is the attn_mask of F.multi_head_attention_forward: the chunk mask is added to it.
+    bias = module.__dict__.pop("_espnet_brain_chunk_bias", None)
+    if bias is not None:
+        b, t = hidden_states.shape[:2]
+        # (B, 1, T, T) -> (B * heads, T, T), batch-major like HF's gated bias
+        bias = bias.to(gated_position_bias.dtype).expand(b, module.num_heads, t, t).reshape(-1, t, t)
+        gated_position_bias = gated_position_bias + bias
+    return type(module).torch_multi_head_self_attention(module, hidden_states, attention_mask, gated_position_bias)
+
+
+def _pad_time(module: torch.nn.Module, args, left: int, right: int):
+    # Forward pre-hook of the positional convolution (B, H, T): the padding it used to do on both sides.
+    return (torch.nn.functional.pad(args[0], (left, right)),) + tuple(args[1:])
 
 
 class HFSSLEncoder(AbsEncoder):
@@ -39,6 +99,14 @@ class HFSSLEncoder(AbsEncoder):
         activation_dropout: Override of ``config.activation_dropout``.
         layerdrop: Probability of skipping a whole layer in training (HF ``config.layerdrop``).
         gradient_checkpointing: Recompute layer activations in the backward pass to save memory.
+        chunk_size: Chunked attention for streaming: frames per chunk; frame i attends to frames
+            j < (i // chunk_size + 1) * chunk_size + right_context (0: full attention, the default). Frames are the
+            frontend's (e.g. 80 ms for the BFE at stride 4).
+        right_context: Frames of look-ahead beyond a frame's chunk (``chunk_size = 1, right_context = 0``: causal).
+            Through L layers the look-ahead compounds, see :meth:`lookahead_frames`.
+        causal_pos_conv: Make the positional convolution read frames <= t (+ min(right_context, its half width))
+            only, with the pretrained kernel: the convolution is shifted (all the zero padding moved to the left),
+            not retrained.
     """
 
     @typechecked
@@ -53,10 +121,21 @@ class HFSSLEncoder(AbsEncoder):
         activation_dropout: Optional[float] = None,
         layerdrop: float = 0.0,
         gradient_checkpointing: bool = False,
+        chunk_size: int = 0,
+        right_context: int = 0,
+        causal_pos_conv: bool = False,
     ):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"encoder_conf.mode: expected one of {MODES}, got {mode!r}")
+        for key, value in (("chunk_size", chunk_size), ("right_context", right_context)):
+            if value < 0:
+                raise ValueError(f"encoder_conf.{key}: expected an int >= 0 (frames), got {value}")
+        if right_context > 0 and chunk_size == 0:
+            raise ValueError(
+                f"encoder_conf.right_context = {right_context} is only used with chunked attention (chunk_size > 0); "
+                "chunk_size = 0 is full attention"
+            )
         if input_size <= 0:
             raise ValueError(f"encoder input_size: expected a positive int, got {input_size}")
         for key, value in (
@@ -128,6 +207,77 @@ class HFSSLEncoder(AbsEncoder):
             self.transformer.requires_grad_(False)
             self.transformer.eval()
 
+        self.chunk_size = chunk_size
+        self.right_context = right_context
+        self.causal_pos_conv = causal_pos_conv
+        if chunk_size > 0:
+            self._install_chunk_mask()
+        conv = self.transformer.pos_conv_embed.conv
+        half = (conv.kernel_size[0] - 1) // 2  # look-ahead of HF's "same" padding (one frame less for even kernels)
+        self._pos_conv_lookahead = min(right_context, half) if causal_pos_conv else half
+        if causal_pos_conv:
+            self._make_pos_conv_causal()
+
+    def _install_chunk_mask(self) -> None:
+        from transformers.models.wavlm.modeling_wavlm import WavLMAttention
+
+        for layer in self.transformer.layers:
+            attention = layer.attention
+            if isinstance(attention, WavLMAttention):
+                attention.register_forward_pre_hook(_stash_chunk_bias, with_kwargs=True)
+                # an instance attribute (a partial of a module-level function: deep copies stay bound to the copy)
+                attention.torch_multi_head_self_attention = functools.partial(_wavlm_attention_with_bias, attention)
+            else:
+                if self.attention_implementation not in MASKED_ATTENTION:
+                    raise ValueError(
+                        f"encoder_conf.chunk_size needs one of the attention implementations {MASKED_ATTENTION} (they "
+                        f"take a mask per frame pair), {self.model_name_or_path!r} uses "
+                        f"{self.attention_implementation!r}"
+                    )
+                attention.register_forward_pre_hook(_use_chunk_mask, with_kwargs=True)
+
+    def _make_pos_conv_causal(self) -> None:
+        pos_conv = self.transformer.pos_conv_embed
+        k = pos_conv.conv.kernel_size[0]
+        # HF's SamePad layer drops the last output of an even kernel; one more frame on the right feeds it
+        dropped = getattr(getattr(pos_conv, "padding", None), "num_pad_remove", 0)
+        pos_conv.conv.padding = (0,)
+        left, right = k - 1 - self._pos_conv_lookahead, self._pos_conv_lookahead + dropped
+        pos_conv.conv.register_forward_pre_hook(functools.partial(_pad_time, left=left, right=right))
+
+    @property
+    def attention_implementation(self) -> str:
+        """The HF attention implementation (``sdpa``, ``eager``, ...) of the transformer."""
+        return getattr(self.transformer, "config", self.hf_config)._attn_implementation
+
+    def lookahead_frames(self) -> Optional[int]:
+        """Most input frames after frame i that output frame i depends on (None: the whole utterance).
+
+        With chunked attention, output frame i of L layers depends on input frames up to f^L(i) + c, where
+        f(i) = (i // chunk_size + 1) * chunk_size + right_context - 1 and c is the positional convolution's look-ahead;
+        the right context thus compounds through the layers, the chunk does not.
+        """
+        if self.chunk_size == 0:
+            return None
+        frames = torch.arange(self.chunk_size)  # the dependency pattern repeats from chunk to chunk
+        return int((self._last_input_frame(frames) - frames).max())
+
+    def num_final_frames(self, n_frames: int) -> int:
+        """Leading output frames of an ``n_frames``-frame input that later input frames can no longer change.
+
+        A streaming decoder that re-encodes the frames seen so far may emit these as final.
+        """
+        if self.chunk_size == 0 or n_frames <= 0:
+            return 0
+        return int((self._last_input_frame(torch.arange(n_frames)) <= n_frames - 1).sum())
+
+    def _last_input_frame(self, frames: torch.Tensor) -> torch.Tensor:
+        last = frames
+        for _ in range(len(self.transformer.layers)):
+            last = (torch.div(last, self.chunk_size, rounding_mode="floor") + 1) * self.chunk_size
+            last = last + self.right_context - 1
+        return last + self._pos_conv_lookahead
+
     def output_size(self) -> int:
         """Transformer width H."""
         return self._hidden_size
@@ -185,6 +335,18 @@ class HFSSLEncoder(AbsEncoder):
         # Zero padded frames here (a new tensor; HF would do it in place on the caller's tensor): the positional
         # convolution then sees the same zeros beyond an utterance's end as it would for the utterance alone.
         xs_pad = xs_pad.masked_fill(~mask[:, :, None], 0.0)
-        hidden = self.transformer(xs_pad, attention_mask=mask).last_hidden_state  # (B, T, H)
+        extra = {}
+        if self.chunk_size > 0:
+            extra[CHUNK_MASK_KWARG] = self._chunk_mask(mask, xs_pad.dtype)
+        hidden = self.transformer(xs_pad, attention_mask=mask, **extra).last_hidden_state  # (B, T, H)
         hidden = hidden.masked_fill(~mask[:, :, None], 0.0)
         return hidden, ilens, None
+
+    def _chunk_mask(self, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """(B, T) valid frames -> (B, 1, T, T) attention mask: chunks and key padding; boolean (True: attend) for
+        SDPA, additive (0 or the dtype's minimum) for eager attention and WavLM."""
+        allowed = chunk_attention_mask(mask.size(1), self.chunk_size, self.right_context, mask.device)
+        allowed = (allowed[None, :, :] & mask[:, None, :])[:, None]  # (B, 1, T, T)
+        if self.attention_implementation == "sdpa" and self.hf_config.model_type != "wavlm":
+            return allowed
+        return torch.zeros(allowed.shape, dtype=dtype, device=mask.device).masked_fill(~allowed, torch.finfo(dtype).min)

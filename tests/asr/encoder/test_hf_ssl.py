@@ -4,7 +4,7 @@ import torch
 from espnet2.torch_utils.initialize import initialize
 from transformers import AutoModel, HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Model, WavLMConfig, WavLMModel
 
-from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
+from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder, chunk_attention_mask
 
 TINY = dict(
     hidden_size=16,
@@ -253,3 +253,168 @@ def test_errors(tiny_dirs, monkeypatch, tmp_path):
     enc = HFSSLEncoder(input_size=16, model_name_or_path=tiny_dirs["wav2vec2"])
     with pytest.raises(ValueError, match=r"\(B, T, 16\)"):
         enc(torch.randn(2, 5, 12), torch.tensor([5, 4]))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Streaming: chunked attention and a causal positional convolution
+
+
+def test_chunk_attention_mask_pattern():
+    # chunks of 2 with 1 frame of right context: rows 0-1 see 0..2, rows 2-3 see 0..4, rows 4-5 see all
+    want = torch.tensor(
+        [
+            [1, 1, 1, 0, 0, 0],
+            [1, 1, 1, 0, 0, 0],
+            [1, 1, 1, 1, 1, 0],
+            [1, 1, 1, 1, 1, 0],
+            [1, 1, 1, 1, 1, 1],
+            [1, 1, 1, 1, 1, 1],
+        ],
+        dtype=torch.bool,
+    )
+    assert torch.equal(chunk_attention_mask(6, 2, 1), want)
+    assert torch.equal(chunk_attention_mask(5, 1, 0), torch.ones(5, 5, dtype=torch.bool).tril())
+
+
+def _perturb_after(x, first):
+    torch.manual_seed(3)
+    moved = x.clone()
+    moved[:, first:] += 3.0 * torch.randn_like(moved[:, first:])
+    return moved
+
+
+STREAMING = [(1, 0), (3, 0), (2, 1)]  # (chunk_size, right_context)
+
+
+@pytest.mark.parametrize("chunk_size,right_context", STREAMING)
+@pytest.mark.parametrize("kind", KINDS + ["wav2vec2-stable"])
+def test_frames_beyond_the_allowed_context_do_not_change_earlier_outputs(tmp_path, kind, chunk_size, right_context):
+    """Through every layer: an output frame changes only when an input frame within its (compounded) context does.
+    The same check fails without the mask (chunk_size = 0, below)."""
+    if kind == "wav2vec2-stable":
+        save_tiny(tmp_path, "wav2vec2", do_stable_layer_norm=True, feat_extract_norm="layer")
+    else:
+        save_tiny(tmp_path, kind)
+    conf = dict(chunk_size=chunk_size, right_context=right_context, causal_pos_conv=True)
+    enc = HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), **conf).eval()
+    full = HFSSLEncoder(input_size=16, model_name_or_path=str(tmp_path), causal_pos_conv=True).eval()
+    x, lengths = _batch(d_in=16, lengths=(20, 16))
+    for first in (6, 9, 12):
+        moved = _perturb_after(x, first)
+        final = enc.num_final_frames(first)  # outputs that depend on input frames < first only
+        assert 0 < final <= first
+        with torch.no_grad():
+            y, y_moved = enc(x, lengths)[0], enc(moved, lengths)[0]
+            f, f_moved = full(x, lengths)[0], full(moved, lengths)[0]
+        torch.testing.assert_close(y_moved[:, :final], y[:, :final], rtol=0, atol=1e-6)
+        assert not torch.equal(y_moved[:, final], y[:, final])  # the first frame that can see it (maybe faintly)
+        # the control: with full attention the perturbation reaches every earlier frame
+        assert not torch.allclose(f_moved[:, :final], f[:, :final], atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_chunked_batched_equals_alone_backward_and_no_effect_when_a_chunk_covers_everything(tiny_dirs, kind):
+    path = tiny_dirs[kind]
+    enc = HFSSLEncoder(input_size=16, model_name_or_path=path, chunk_size=2, right_context=1).eval()
+    x, lengths = _batch(d_in=16)
+    with torch.no_grad():
+        y, _, _ = enc(x, lengths)
+        for i, n in enumerate(lengths.tolist()):
+            alone, _, _ = enc(x[i : i + 1, :n], lengths[i : i + 1])
+            torch.testing.assert_close(y[i, :n], alone[0], atol=1e-5, rtol=1e-5)
+        # one chunk spanning the utterance is full attention (WavLM: its relative position bias is kept)
+        whole = HFSSLEncoder(input_size=16, model_name_or_path=path, chunk_size=20).eval()
+        plain = HFSSLEncoder(input_size=16, model_name_or_path=path).eval()
+        torch.testing.assert_close(whole(x, lengths)[0], plain(x, lengths)[0], atol=1e-5, rtol=1e-5)
+    enc.train()
+    x.requires_grad_(True)
+    y, _, _ = enc(x, lengths)
+    _loss(y).backward()
+    assert torch.all(x.grad[2, 7:] == 0) and x.grad[2, :7].abs().sum() > 0
+    assert torch.isfinite(x.grad).all()
+    for name, p in enc.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_eager_and_sdpa_masks_agree(tiny_dirs):
+    """SDPA takes a boolean mask, eager attention an additive one: same outputs."""
+    enc = HFSSLEncoder(input_size=16, model_name_or_path=tiny_dirs["wav2vec2"], chunk_size=3, right_context=1).eval()
+    x, lengths = _batch(d_in=16)
+    assert enc.attention_implementation == "sdpa"
+    with torch.no_grad():
+        sdpa = enc(x, lengths)[0]
+        enc.transformer.config._attn_implementation = "eager"
+        eager = enc(x, lengths)[0]
+        enc.transformer.config._attn_implementation = "sdpa"
+    torch.testing.assert_close(eager, sdpa, atol=1e-5, rtol=1e-5)
+
+
+def test_gradient_checkpointing_recomputes_with_the_chunk_mask(tiny_dirs):
+    path = tiny_dirs["wav2vec2"]
+    conf = dict(hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, chunk_size=2)
+    plain = HFSSLEncoder(input_size=16, model_name_or_path=path, **conf).train()
+    ckpt = HFSSLEncoder(input_size=16, model_name_or_path=path, gradient_checkpointing=True, **conf).train()
+    x, lengths = _batch(d_in=16)
+    grads = []
+    for enc in (plain, ckpt):
+        _loss(enc(x, lengths)[0]).backward()
+        grads.append(enc.transformer.layers[0].attention.q_proj.weight.grad)
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_causal_pos_conv_is_the_pretrained_kernel_shifted(tiny_dirs, kind):
+    path = tiny_dirs[kind]
+    plain = HFSSLEncoder(input_size=16, model_name_or_path=path).eval()
+    k = plain.transformer.pos_conv_embed.conv.kernel_size[0]  # 8: HF reads frames t - 4 .. t + 3
+    torch.manual_seed(4)
+    x = torch.randn(1, 24, 16)
+    for right_context in (0, 1):
+        causal = HFSSLEncoder(
+            input_size=16, model_name_or_path=path, chunk_size=1, right_context=right_context, causal_pos_conv=True
+        ).eval()
+        assert causal.transformer.state_dict().keys() == plain.transformer.state_dict().keys()
+        with torch.no_grad():
+            want = plain.transformer.pos_conv_embed(x)
+            got = causal.transformer.pos_conv_embed(x)
+            # the same weights, read right_context frames ahead instead of (k - 1) // 2
+            shift = (k - 1) // 2 - right_context
+            torch.testing.assert_close(got[:, k:], want[:, k - shift : x.size(1) - shift], atol=1e-5, rtol=1e-5)
+            moved = causal.transformer.pos_conv_embed(_perturb_after(x, 10))
+        torch.testing.assert_close(moved[:, : 10 - right_context], got[:, : 10 - right_context], rtol=0, atol=0)
+        assert not torch.allclose(moved[:, 10 - right_context], got[:, 10 - right_context])
+    # reloading the pretrained weights keeps the shift
+    before = got.clone()
+    with torch.no_grad():
+        for p in causal.parameters():
+            p.normal_()
+    causal.reload_pretrained_parameters()
+    with torch.no_grad():
+        torch.testing.assert_close(causal.transformer.pos_conv_embed(x), before)
+
+
+def test_lookahead_and_final_frames(tiny_dirs):
+    path = tiny_dirs["wav2vec2"]  # 2 layers, positional kernel 8 (look-ahead 3)
+
+    def enc(**conf):
+        return HFSSLEncoder(input_size=16, model_name_or_path=path, **conf)
+
+    causal = enc(chunk_size=1, causal_pos_conv=True)
+    assert causal.lookahead_frames() == 0 and causal.num_final_frames(7) == 7
+    chunks = enc(chunk_size=3, causal_pos_conv=True)
+    assert chunks.lookahead_frames() == 2 and chunks.num_final_frames(7) == 6
+    # right context compounds: f(i) = (i // 2 + 1) * 2 twice, then 1 frame of the convolution: 0 -> 2 -> 4 -> 5
+    compounding = enc(chunk_size=2, right_context=1, causal_pos_conv=True)
+    assert compounding.lookahead_frames() == 5 and compounding.num_final_frames(8) == 4  # frames 2, 3: 4 -> 6 -> 7
+    assert enc(chunk_size=1).lookahead_frames() == 3  # HF's centred convolution looks 3 frames ahead
+    full = enc()
+    assert full.lookahead_frames() is None and full.num_final_frames(50) == 0
+    assert not any(layer.attention._forward_pre_hooks for layer in full.transformer.layers)
+
+
+def test_chunk_errors(tiny_dirs):
+    path = tiny_dirs["wav2vec2"]
+    with pytest.raises(ValueError, match="encoder_conf.chunk_size"):
+        HFSSLEncoder(input_size=16, model_name_or_path=path, chunk_size=-1)
+    with pytest.raises(ValueError, match="right_context = 2 is only used with chunked attention"):
+        HFSSLEncoder(input_size=16, model_name_or_path=path, right_context=2)
