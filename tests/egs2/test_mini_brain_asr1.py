@@ -191,3 +191,23 @@ def test_every_decoder_runs_tuned_on_dev_beside_the_others(recipe, tmp_path_fact
     assert [row["llm_weight"] for row in rescored["dev_grid"][9:]] == [0.0, 0.25, 0.5, 1.0]
     rows = _table(decoded / "RESULTS.md")
     assert sorted(name.split()[-1] for name in rows) == sorted(decoders)
+
+
+@pytest.mark.slow
+def test_causal_stage_trains_streaming_decoders_on_online_features_beside_the_offline_ones(recipe):
+    import kaldiio
+    import numpy as np
+    import yaml
+
+    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "10", "--decoders", "greedy")
+    rows = _table(recipe / "exp" / "RESULTS_causal.md")
+    for mode in ("full fine-tune", "from scratch", "frozen transformer"):
+        assert f"{mode}, offline, greedy" in rows and f"{mode}, causal (streaming, online z-score), greedy" in rows
+        assert rows[f"{mode}, causal (streaming, online z-score), greedy"][0] == 6
+    config = yaml.safe_load((recipe / "exp" / "asr_brain_full_causal" / "config.yaml").read_text())
+    assert config["frontend_conf"]["causal"] is True and config["encoder_conf"]["chunk_size"] > 0
+    # The causal systems read features normalised online, not with each block's own statistics.
+    online = kaldiio.load_scp(str(recipe / "dump_online" / "neural" / "brain_test" / "feats.scp"))
+    offline = kaldiio.load_scp(str(recipe / "dump" / "neural" / "brain_test" / "feats.scp"))
+    utt = next(iter(online))
+    assert online[utt].shape == offline[utt].shape and not np.allclose(online[utt], offline[utt])

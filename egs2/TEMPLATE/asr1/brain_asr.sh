@@ -9,6 +9,11 @@
 #   scratch  the same architecture, randomly initialised
 #   frozen   the pretrained transformer and CTC head kept fixed
 #
+# With --causal true the mode trains its streaming variant (<confdir>/train_brain_<mode>_causal.yaml: causal BFE,
+# chunked attention, causal positional convolution; experiment exp/asr_brain_<mode>_causal_<tag>), which
+# espnet_brain.asr.streaming.StreamingDecoder decodes live; pair it with --zscore online. Stage 9 puts the offline
+# and causal experiments of the same features side by side.
+#
 # and names its dump directory dump/<tag> and its experiment exp/asr_brain_<mode>_<tag> (<tag>: the feature set),
 # so that another input never reuses features or a model; stage 9 puts the modes decoded so far side by side.
 #
@@ -56,13 +61,16 @@ test_sets="test"        # Sets to decode, space separated.
 local_data_opts=""      # Options passed to local/data.sh.
 feature_set=tx1_spikepow_6v  # Neural features to dump (see python -m espnet_brain.bin.dump_neural --help).
 zscore=block            # Neural normalisation: block (per recording block, each test block with its own
-                        # statistics), train (per day, statistics of the training set only) or none.
+                        # statistics), train (per day, statistics of the training set only), online (a running
+                        # z-score from the training statistics that never reads a later bin) or none.
+zscore_time_constant=   # --zscore online: time constant of the running statistics in bins (empty: 3000, 60 s).
 tag=                    # Name of the features in --mode dump and experiment names (default: --feature_set, plus
                         # _zscore<mode> unless --zscore is block).
 # Tokens
 token_listdir=data/token_list/char  # Shared by audio and brain systems.
 # Model
 mode=                   # Transfer mode: full, scratch or frozen (empty: train --asr_config as it is).
+causal=false            # With --mode: train the mode's streaming (causal) variant.
 confdir=conf            # Directory of the train_brain_<mode>.yaml configs of --mode (e.g. conf/tiny).
 asr_config=             # Training YAML (default with --mode: <confdir>/train_brain_<mode>.yaml).
 asr_tag=                # Experiment name (default: brain_<mode>_<tag> with --mode, else the config's file name).
@@ -109,8 +117,10 @@ for decoder in ${decoders}; do
     esac
 done
 [ -n "${decoders// /}" ] || die "--decoders is empty"
-require_choice zscore block train none
+require_choice zscore block train online none
+require_choice causal true false
 [ -z "${mode}" ] || require_choice mode full scratch frozen
+[ "${causal}" = false ] || [ -n "${mode}" ] || die "--causal true trains the streaming variant of a --mode; give --mode"
 require_int ngpu 0
 require_int num_nodes 1
 require_int nj 1
@@ -128,7 +138,9 @@ if [ -z "${tag}" ]; then
     tag=${feature_set}
     [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}
 fi
-exp_name() { echo "brain_${1}_${tag}"; }  # the experiment of transfer mode $1
+exp_name() { echo "brain_${1}_${tag}"; }  # the experiment of transfer mode $1 ("full", or "full_causal")
+variant=${mode}
+[ "${causal}" = false ] || variant=${mode}_causal
 has_decoder() { [[ " ${decoders} " == *" $1 "* ]]; }
 needs_ngram() { has_decoder ngram || has_decoder ngram_llm; }
 [ -n "${token_lm_config}" ] || token_lm_config=${confdir}/train_lm.yaml
@@ -142,10 +154,10 @@ if [ -n "${mode}" ]; then
     [ "${pretrained_model}" != none ] || die "--mode ${mode} needs --pretrained_model (hub id or local directory)"
     [ -n "${dumpdir}" ] || dumpdir=dump/${tag}
     if [ -z "${asr_config}" ]; then
-        asr_config=${confdir}/train_brain_${mode}.yaml
+        asr_config=${confdir}/train_brain_${variant}.yaml
         [ -f "${asr_config}" ] || die "--mode ${mode}: ${asr_config} does not exist (--confdir ${confdir})"
     fi
-    [ -n "${asr_tag}" ] || asr_tag=$(exp_name "${mode}")
+    [ -n "${asr_tag}" ] || asr_tag=$(exp_name "${variant}")
 fi
 [ -n "${dumpdir}" ] || dumpdir=dump
 if stage_selected 5 || stage_selected 6 || stage_selected 7 || stage_selected 8 || stage_selected 10; then
@@ -206,7 +218,7 @@ if run_stage 1; then
 fi
 
 if run_stage 2; then
-    # --zscore train: the training set (dumped first) writes the statistics every set is normalised with.
+    # --zscore train/online: the training set (dumped first) writes the statistics every set is normalised with.
     zscore_stats=${data_feats}/${train_set}/zscore_stats.npz
     for dset in ${all_sets}; do
         [ -d "data/${dset}" ] || die "data/${dset} does not exist; run stage 1"
@@ -214,20 +226,21 @@ if run_stage 2; then
         mkdir -p "${out}"
         # Up to date: dumped after the data directory (and the training statistics) were written, with the same
         # feature options.
-        settings="${feats_type} ${feature_set} zscore=${zscore}"
+        settings="${feats_type} ${feature_set} zscore=${zscore}${zscore_time_constant:+ tau=${zscore_time_constant}}"
         if [ -f "${out}/.done" ] && [ "${out}/.done" -nt "data/${dset}/text" ] \
             && [ "$(cat "${out}/.done")" = "${settings}" ] \
-            && { [ "${zscore}" != train ] || [ ! "${zscore_stats}" -nt "${out}/.done" ]; }; then
+            && { [ "${zscore}" = block ] || [ "${zscore}" = none ] || [ ! "${zscore_stats}" -nt "${out}/.done" ]; }; then
             log "${out} is up to date (${settings})"
             continue
         fi
         if [ "${feats_type}" = neural ]; then
             zscore_opts=(--zscore "${zscore}")
-            if [ "${zscore}" = train ]; then
+            if [ "${zscore}" = train ] || [ "${zscore}" = online ]; then
                 fit=false
                 [ "${dset}" != "${train_set}" ] || fit=true
                 zscore_opts+=(--stats_file "${zscore_stats}" --fit_stats "${fit}")
             fi
+            [ -z "${zscore_time_constant}" ] || zscore_opts+=(--online_time_constant "${zscore_time_constant}")
             ${train_cmd} --num_threads "${nj}" "${out}/log/dump.log" \
                 python3 -m espnet_brain.bin.dump_neural --data_dir "data/${dset}" --out_dir "${out}" \
                 --feature_set "${feature_set}" "${zscore_opts[@]}"
@@ -463,16 +476,19 @@ if run_stage 9; then
     read -r test_set _ <<<"${test_sets}"
     [ -n "${results_title}" ] || results_title="${test_set} (${tag}); LM weights chosen on ${valid_set}"
     hyps=()
-    for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer"; do
+    missing=()
+    for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer" \
+        "full_causal:full fine-tune, causal" "scratch_causal:from scratch, causal" "frozen_causal:frozen transformer, causal"; do
         for decoder in ${decoders}; do
             hyp=$(decoded_text "${expdir}/asr_$(exp_name "${mode_name%%:*}")/decode_${test_set}" "${decoder}")
             if [ -f "${hyp}" ]; then
                 hyps+=(--hyp "${mode_name#*:}, ${decoder}=${hyp}")
             else
-                log "no ${hyp}: mode ${mode_name%%:*} with ${decoder} left out of the table"
+                missing+=("${mode_name%%:*}/${decoder}")
             fi
         done
     done
+    [ ${#missing[@]} -eq 0 ] || log "not decoded, left out of the table: ${missing[*]}"
     [ ${#hyps[@]} -gt 0 ] || die "no decoded ${test_set} set under ${expdir}/asr_brain_<mode>_${tag}; train and decode a mode first (--mode, stages 2-7)"
     python3 -m espnet_brain.bin.score --out "${expdir}/RESULTS_${tag}.md" --ref "data/${test_set}/text" \
         "${hyps[@]}" --title "${results_title}"

@@ -27,13 +27,15 @@ nj=4                    # Threads for dumping.
 # Data
 corpus=                 # competitionData directory (default: BRAIN2TEXT24 from db.sh).
 feature_set=tx1_spikepow_6v  # tx1_spikepow_6v (256), all_thresholds_6v (640), tx1_spikepow_44 (256), tx1_spikepow_all (512), all (1280).
-zscore=block            # block (per recording block, each test block with its own statistics) or train
-                        # (training-set statistics only, as an online decoder must).
+zscore=block            # block (per recording block, each test block with its own statistics), train
+                        # (training-set statistics only) or online (running statistics, as a live decoder has;
+                        # use it with --causal true).
 # Model
 pretrained_model=facebook/wav2vec2-base-960h  # Hub id or local directory of a Wav2Vec2ForCTC checkpoint.
 confdir=conf            # Training configs: conf (the reference setting) or conf/tiny (the test-suite variant).
 decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).
 llm=none                # Causal LM of ngram_llm (hub id or local directory).
+causal=false            # Train the streaming (causal) variant of each mode (conf/train_brain_<mode>_causal.yaml).
 submit_decoder=greedy   # The decoder whose holdout hypotheses are submitted (one of --decoders).
 asr_args=""             # Extra trainer arguments for every mode, e.g. "--max_epoch 3".
 submit_mode=full        # The system whose holdout decoding is submitted: full, scratch or frozen.
@@ -46,7 +48,7 @@ $(options_help "$0")"
 . utils/parse_options.sh
 check_stages
 require_choice submit_mode full scratch frozen
-require_choice zscore block train
+require_choice zscore block train online
 
 . ./path.sh
 . ./db.sh
@@ -55,7 +57,7 @@ require_choice zscore block train
 # brain_asr.sh --mode keeps one dump directory and experiment name per feature set
 # (dump/<feature_set>, exp/asr_brain_<mode>_<feature_set>): switching --feature_set never reuses features or a
 # model of another input size.
-common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --llm "${llm}" --feature_set "${feature_set}" --zscore "${zscore}"
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --llm "${llm}" --causal "${causal}" --feature_set "${feature_set}" --zscore "${zscore}"
     --train_set train --valid_set dev --pretrained_model "${pretrained_model}" --confdir "${confdir}")
 
 if run_stage 1; then
@@ -82,7 +84,9 @@ if run_stage 6; then
         --skip_stages "3 4 5 6"
     tag=${feature_set}
     [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}  # brain_asr.sh's --mode naming
-    exp=exp/asr_brain_${submit_mode}_${tag}
+    variant=${submit_mode}
+    [ "${causal}" = false ] || variant=${submit_mode}_causal
+    exp=exp/asr_brain_${variant}_${tag}
     hyp=${exp}/decode_holdout/text
     [ "${submit_decoder}" = greedy ] || hyp=${exp}/decode_holdout/${submit_decoder}/text
     [ -f "${hyp}" ] || die "${hyp} not found: --submit_decoder must be one of --decoders (${decoders})"

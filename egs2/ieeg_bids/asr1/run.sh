@@ -44,6 +44,7 @@ freeze_epochs=7         # Epochs the pretrained transformer is held (scheduler f
 warmup_epochs=4         # Epochs of its linear warm-up afterwards (scheduler warmup_steps).
 decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).
 llm=none                # Causal LM of ngram_llm (hub id or local directory).
+causal=false            # Train the streaming (causal) variant of each mode (conf/train_brain_<mode>_causal.yaml).
 asr_args=""             # Extra trainer arguments for every mode, e.g. "--max_epoch 3".
 # end options
 
@@ -67,7 +68,7 @@ require_int warmup_epochs 0
 feat_tag=hg${band_low}-${band_high}_${sfreq}hz_${reref}
 # The transformer's freeze and warm-up are given in epochs (brain_asr.sh turns them into updates from the
 # training set size), since iEEG datasets differ widely in size.
-common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --llm "${llm}" --feature_set all --zscore none --tag "${feat_tag}"
+common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --llm "${llm}" --causal "${causal}" --feature_set all --zscore none --tag "${feat_tag}"
     --train_set train --valid_set dev --test_sets test --pretrained_model "${pretrained_model}"
     --confdir "${confdir}")
 

@@ -19,11 +19,12 @@ define_stage 6 "Brain decoder, frozen pretrained transformer"
 define_stage 7 "RESULTS.md: audio ASR vs the three brain decoders"
 define_stage 8 "Latent analysis: t-SNE of brain vs audio features (PNG)"
 define_stage 9 "BFE architecture sweep in the three modes (long; local/sweep.sh, run with --stage 9)"
+define_stage 10 "Streaming (causal) brain decoders in the three modes, online z-scoring; exp/RESULTS_causal.md (run with --stage 10)"
 
 # begin options
 # General
 stage=1                 # First stage to run.
-stop_stage=             # Last stage to run (default 8: stage 9, the sweep, takes hours on a CPU).
+stop_stage=             # Last stage to run (default 8; stages 9 (the sweep, hours on a CPU) and 10 (causal) on demand).
 skip_stages=""          # Stages to skip, e.g. "8".
 ngpu=0                  # GPUs for training.
 nj=2                    # Parallel jobs for data preparation and dumping.
@@ -106,6 +107,31 @@ fi
 
 if run_stage 9; then
     local/sweep.sh --confdir "${confdir}" --ngpu "${ngpu}" --asr_args "${asr_args}"
+fi
+
+if run_stage 10; then
+    # The live setting: causal BFE, chunked attention, and features z-scored online from the training statistics
+    # (their own dump), compared with the offline decoders of stages 4-6.
+    for mode in full scratch frozen; do
+        ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --mode "${mode}" --causal true --zscore online \
+            --confdir "${confdir}" --dumpdir dump_online --asr_tag "brain_${mode}_causal" \
+            --pretrained_model "${pretrained}" --stage 2 --stop_stage 8 --asr_args "${asr_args}"
+    done
+    rows=()
+    for decoder in ${decoders}; do
+        sub=""
+        [ "${decoder}" = greedy ] || sub=/${decoder}
+        for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer"; do
+            for variant in "offline:" "causal (streaming, online z-score):_causal"; do
+                hyp=exp/asr_brain_${mode_name%%:*}${variant#*:}/decode_brain_test${sub}/text
+                [ -f "${hyp}" ] || continue
+                rows+=(--hyp "${mode_name#*:}, ${variant%%:*}, ${decoder}=${hyp}")
+            done
+        done
+    done
+    python3 -m espnet_brain.bin.score --out exp/RESULTS_causal.md --ref data/brain_test/text \
+        --title "mini_brain test set (${preset} preset): offline vs causal brain decoders" "${rows[@]}"
+    log "offline vs causal: exp/RESULTS_causal.md"
 fi
 
 log "done; see exp/RESULTS.md"

@@ -18,7 +18,7 @@ import torch
 from typeguard import typechecked
 
 from espnet_brain.asr.ctc_decoding import tokens_to_text
-from espnet_brain.asr.lm.lexicon import SPACE
+from espnet_brain.asr.lm.lexicon import SPACE, read_lexicon
 
 
 @dataclass
@@ -72,6 +72,8 @@ class LexiconBeamSearch:
         if SPACE not in token_list:
             raise ValueError(f"the token list has no word delimiter {SPACE!r}")
         self.token_list = list(token_list)
+        if lexicon is not None:
+            read_lexicon(lexicon, self.token_list)  # a clear error (file:line) instead of the decoder's own
         self.decoder = ctc_decoder(
             lexicon=lexicon,
             tokens=self.token_list,

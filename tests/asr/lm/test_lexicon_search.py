@@ -45,6 +45,10 @@ def test_nbest_is_sorted_and_bad_input_is_refused(lm_files):
         search(torch.zeros(5, 7))
     with pytest.raises(FileNotFoundError, match="nope.arpa"):
         LexiconBeamSearch(TOKENS, lm=str(lm_files / "nope.arpa"))
+    bad = lm_files / "bad_lexicon.txt"
+    bad.write_text("CAT\tC A T <space>\nDOG\tD O G <space>\n")
+    with pytest.raises(ValueError, match=r"bad_lexicon.txt:2: .*'DOG'"):
+        LexiconBeamSearch(TOKENS, lexicon=str(bad))
 
 
 def test_unknown_words_need_a_finite_unk_score(lm_files):
