@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SYSTEMS = ["audio ASR", "brain: full fine-tune", "brain: from scratch", "brain: frozen transformer"]
+SYSTEMS = [
+    "audio ASR",
+    "brain: full fine-tune",
+    "brain: from scratch",
+    "brain: frozen transformer",
+    "brain: BFE only (no transformer)",
+]
 
 
 def _run(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -56,7 +62,7 @@ def _table(results: Path) -> dict:
 @pytest.mark.slow
 def test_results_table_has_the_four_systems_with_each_default_decoder_on_every_test_sentence(recipe):
     rows = _table(recipe / "exp" / "RESULTS.md")
-    assert len(rows) == 8  # 4 systems x the default decoders (greedy, ngram)
+    assert len(rows) == 10  # 5 systems x the default decoders (greedy, ngram)
     for system in SYSTEMS:
         for decoder in ("greedy", "ngram"):
             (name,) = [k for k in rows if k.startswith(system) and k.endswith(f", {decoder}")]
@@ -68,7 +74,7 @@ def test_results_table_has_the_four_systems_with_each_default_decoder_on_every_t
                 assert cer < 100.0, (name, cer)
     n_test = len((recipe / "data" / "brain_test" / "text").read_text().splitlines())
     lexicon = {line.split()[0] for line in (recipe / "data" / "lm" / "brain_train" / "lexicon.txt").open()}
-    for mode in ("full", "scratch", "frozen"):
+    for mode in ("full", "scratch", "frozen", "bfe"):
         decoded = recipe / "exp" / f"asr_brain_{mode}" / "decode_brain_test"
         hyps = (decoded / "text").read_text().splitlines()
         assert len(hyps) == n_test
@@ -101,7 +107,7 @@ def test_latent_analysis_writes_plots(recipe):
 @pytest.mark.slow
 def test_rerunning_a_finished_stage_is_safe_and_reproduces_the_table(recipe):
     before = (recipe / "exp" / "RESULTS.md").read_text()
-    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "7", "--stop_stage", "7")
+    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "8", "--stop_stage", "8")
     assert (recipe / "exp" / "RESULTS.md").read_text() == before
     # Stage 1 again: the corpus and data directories are kept, not regenerated or duplicated.
     mtime = (recipe / "downloads" / "mini_brain" / "MANIFEST.json").stat().st_mtime
@@ -199,7 +205,7 @@ def test_causal_stage_trains_streaming_decoders_on_online_features_beside_the_of
     import numpy as np
     import yaml
 
-    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "10", "--decoders", "greedy")
+    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "11", "--decoders", "greedy")
     rows = _table(recipe / "exp" / "RESULTS_causal.md")
     for mode in ("full fine-tune", "from scratch", "frozen transformer"):
         assert f"{mode}, offline, greedy" in rows and f"{mode}, causal (streaming, online z-score), greedy" in rows

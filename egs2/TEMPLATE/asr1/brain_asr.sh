@@ -8,6 +8,7 @@
 #   full     fine-tune the pretrained transformer, CTC head initialised from the pretrained model
 #   scratch  the same architecture, randomly initialised
 #   frozen   the pretrained transformer and CTC head kept fixed
+#   bfe      the control: the same BFE and CTC head with no transformer (encoder: identity), no pretrained model
 #
 # With --causal true the mode trains its streaming variant (<confdir>/train_brain_<mode>_causal.yaml: causal BFE,
 # chunked attention, causal positional convolution; experiment exp/asr_brain_<mode>_causal_<tag>), which
@@ -69,7 +70,8 @@ tag=                    # Name of the features in --mode dump and experiment nam
 # Tokens
 token_listdir=data/token_list/char  # Shared by audio and brain systems.
 # Model
-mode=                   # Transfer mode: full, scratch or frozen (empty: train --asr_config as it is).
+mode=                   # Transfer mode: full, scratch, frozen or bfe (the BFE-only control; empty: train
+                        # --asr_config as it is).
 causal=false            # With --mode: train the mode's streaming (causal) variant.
 confdir=conf            # Directory of the train_brain_<mode>.yaml configs of --mode (e.g. conf/tiny).
 asr_config=             # Training YAML (default with --mode: <confdir>/train_brain_<mode>.yaml).
@@ -119,7 +121,7 @@ done
 [ -n "${decoders// /}" ] || die "--decoders is empty"
 require_choice zscore block train online none
 require_choice causal true false
-[ -z "${mode}" ] || require_choice mode full scratch frozen
+[ -z "${mode}" ] || require_choice mode full scratch frozen bfe
 [ "${causal}" = false ] || [ -n "${mode}" ] || die "--causal true trains the streaming variant of a --mode; give --mode"
 require_int ngpu 0
 require_int num_nodes 1
@@ -151,7 +153,8 @@ if has_decoder ngram_llm && [ "${llm}" = none ]; then
 fi
 if [ -n "${mode}" ]; then
     [ "${feats_type}" = neural ] || die "--mode ${mode} trains a brain decoder: it needs --feats_type neural"
-    [ "${pretrained_model}" != none ] || die "--mode ${mode} needs --pretrained_model (hub id or local directory)"
+    [ "${pretrained_model}" != none ] || [ "${mode}" = bfe ] \
+        || die "--mode ${mode} needs --pretrained_model (hub id or local directory)"
     [ -n "${dumpdir}" ] || dumpdir=dump/${tag}
     if [ -z "${asr_config}" ]; then
         asr_config=${confdir}/train_brain_${variant}.yaml
@@ -191,7 +194,8 @@ data_model_args() {
 mode_model_args() {
     # The transfer mode's trainer arguments (none without --mode): the pretrained transformer, the pretrained
     # character head in full and frozen (scratch starts from random weights), and the epoch-based schedule.
-    [ -n "${mode}" ] || return 0
+    # The BFE-only control has no transformer and no pretrained head.
+    [ -n "${mode}" ] && [ "${mode}" != bfe ] || return 0
     echo "--encoder_conf model_name_or_path=${pretrained_model}"
     [ "${mode}" = scratch ] || echo "--ctc_init ${pretrained_model}"
     # Only full fine-tuning holds and warms up its transformer: scratch has nothing pretrained to protect and
@@ -477,7 +481,7 @@ if run_stage 9; then
     [ -n "${results_title}" ] || results_title="${test_set} (${tag}); LM weights chosen on ${valid_set}"
     hyps=()
     missing=()
-    for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer" \
+    for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer" "bfe:BFE only (no transformer)" \
         "full_causal:full fine-tune, causal" "scratch_causal:from scratch, causal" "frozen_causal:frozen transformer, causal"; do
         for decoder in ${decoders}; do
             hyp=$(decoded_text "${expdir}/asr_$(exp_name "${mode_name%%:*}")/decode_${test_set}" "${decoder}")

@@ -4,8 +4,8 @@
 # The corpus has no real pretrained Wav2Vec2, so the recipe makes one: an audio ASR model with the
 # same HF parts (CNN frontend + transformer + CTC) is trained on the corpus's synthetic speech and
 # exported in Hugging Face format (stages 2-3). The brain decoders then put a GRU brain feature
-# extractor in front of that transformer in three transfer modes (stages 4-6), and stage 7 writes
-# the comparison to exp/RESULTS.md.
+# extractor in front of that transformer in three transfer modes (stages 4-6), stage 7 trains the
+# same BFE with no transformer (the control), and stage 8 writes the comparison to exp/RESULTS.md.
 set -euo pipefail
 
 . utils/stage_utils.sh
@@ -16,15 +16,16 @@ define_stage 3 "Export the audio model as this corpus's pretrained Wav2Vec2 (HF 
 define_stage 4 "Brain decoder, full fine-tuning of the pretrained transformer"
 define_stage 5 "Brain decoder, same architecture from scratch"
 define_stage 6 "Brain decoder, frozen pretrained transformer"
-define_stage 7 "RESULTS.md: audio ASR vs the three brain decoders"
-define_stage 8 "Latent analysis: t-SNE of brain vs audio features (PNG)"
-define_stage 9 "BFE architecture sweep in the three modes (long; local/sweep.sh, run with --stage 9)"
-define_stage 10 "Streaming (causal) brain decoders in the three modes, online z-scoring; exp/RESULTS_causal.md (run with --stage 10)"
+define_stage 7 "BFE-only control: the same BFE and CTC head without a transformer"
+define_stage 8 "RESULTS.md: audio ASR vs the brain decoders"
+define_stage 9 "Latent analysis: t-SNE of brain vs audio features (PNG)"
+define_stage 10 "BFE architecture sweep in the three modes (long; local/sweep.sh, run with --stage 10)"
+define_stage 11 "Streaming (causal) brain decoders in the three modes, online z-scoring; exp/RESULTS_causal.md (run with --stage 11)"
 
 # begin options
 # General
 stage=1                 # First stage to run.
-stop_stage=             # Last stage to run (default 8; stages 9 (the sweep, hours on a CPU) and 10 (causal) on demand).
+stop_stage=             # Last stage to run (default 9; stages 10 (the sweep, hours on a CPU) and 11 (causal) on demand).
 skip_stages=""          # Stages to skip, e.g. "8".
 ngpu=0                  # GPUs for training.
 nj=2                    # Parallel jobs for data preparation and dumping.
@@ -40,8 +41,8 @@ help_message="Usage: $0 [options]
 mini_brain: brain-to-text on a synthetic corpus, with an audio ASR baseline built from the same parts.
 $(options_help "$0")"
 . utils/parse_options.sh
-# Without --stop_stage, run up to stage 8, or just the sweep when it is asked for with --stage 9.
-[ -n "${stop_stage}" ] || stop_stage=$((stage > 8 ? stage : 8))
+# Without --stop_stage, run up to stage 9, or just the stage asked for with --stage 10 or 11.
+[ -n "${stop_stage}" ] || stop_stage=$((stage > 9 ? stage : 9))
 check_stages
 
 . ./path.sh
@@ -85,6 +86,12 @@ for mode_stage in "4 full" "5 scratch" "6 frozen"; do
 done
 
 if run_stage 7; then
+    # No pretrained model: the BFE's frames go straight to a random CTC head (conf/train_brain_bfe.yaml).
+    ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --mode bfe --confdir "${confdir}" --dumpdir dump \
+        --asr_tag brain_bfe --stage 2 --stop_stage 8 --asr_args "${asr_args}"
+fi
+
+if run_stage 8; then
     # One row per system and decoder; the decoders' LM weights were chosen on each system's dev set.
     rows=()
     for decoder in ${decoders}; do
@@ -92,7 +99,8 @@ if run_stage 7; then
         [ "${decoder}" = greedy ] || sub=/${decoder}
         rows+=(--hyp "audio ASR (same encoder, speech input), ${decoder}=exp/asr_audio/decode_audio_test${sub}/text"
             --ref data/audio_test/text)
-        for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer"; do
+        for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer" \
+            "bfe:BFE only (no transformer)"; do
             rows+=(--hyp "brain: ${mode_name#*:}, ${decoder}=exp/asr_brain_${mode_name%%:*}/decode_brain_test${sub}/text"
                 --ref data/brain_test/text)
         done
@@ -100,16 +108,16 @@ if run_stage 7; then
     python3 -m espnet_brain.bin.score --out exp/RESULTS.md --title "mini_brain test set (${preset} preset)" "${rows[@]}"
 fi
 
-if run_stage 8; then
+if run_stage 9; then
     python3 -m espnet_brain.bin.latent_analysis --brain_exp exp/asr_brain_full --audio_exp exp/asr_audio \
         --brain_data dump/neural/brain_test --audio_data dump/raw/audio_test --out_dir exp/latent_analysis
 fi
 
-if run_stage 9; then
+if run_stage 10; then
     local/sweep.sh --confdir "${confdir}" --ngpu "${ngpu}" --asr_args "${asr_args}"
 fi
 
-if run_stage 10; then
+if run_stage 11; then
     # The live setting: causal BFE, chunked attention, and features z-scored online from the training statistics
     # (their own dump), compared with the offline decoders of stages 4-6.
     for mode in full scratch frozen; do
