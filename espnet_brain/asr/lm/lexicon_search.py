@@ -72,6 +72,7 @@ class LexiconBeamSearch:
         if SPACE not in token_list:
             raise ValueError(f"the token list has no word delimiter {SPACE!r}")
         self.token_list = list(token_list)
+        self.lexicon_mode = lexicon is not None
         if lexicon is not None:
             read_lexicon(lexicon, self.token_list)  # a clear error (file:line) instead of the decoder's own
         self.decoder = ctc_decoder(
@@ -105,5 +106,27 @@ class LexiconBeamSearch:
         hyps = []
         for r in results:
             ids = [int(t) for t in r.tokens if int(t) != 0]
-            hyps.append(Hypothesis(tokens=ids, text=tokens_to_text(ids, self.token_list), score=float(r.score)))
+            text = tokens_to_text(ids, self.token_list)
+            if self.lexicon_mode:
+                text = self._words_text(text.split(), list(r.words))
+                ids = self._spell(text)
+            hyps.append(Hypothesis(tokens=ids, text=text, score=float(r.score)))
         return hyps
+
+    @staticmethod
+    def _words_text(spelled: List[str], words: List[str]) -> str:
+        """The text of the decoded words; an unknown word keeps its spelling.
+
+        The decoder's token path can end in a spelling that never became a word (flashlight keeps hypotheses
+        that stop inside the lexicon tree, without the LM cost of a word): such a tail is not output.
+        """
+        return " ".join(spelled[i] if w == "<unk>" and i < len(spelled) else w for i, w in enumerate(words))
+
+    def _spell(self, text: str) -> List[int]:
+        index = {t: i for i, t in enumerate(self.token_list)}
+        ids: List[int] = []
+        for k, word in enumerate(text.split()):
+            if k:
+                ids.append(index[SPACE])
+            ids.extend(index[c] for c in word)
+        return ids

@@ -59,3 +59,11 @@ def test_unknown_words_need_a_finite_unk_score(lm_files):
     files = dict(lexicon=str(lm_files / "lexicon.txt"), lm=str(lm_files / "words.arpa"), beam_size=20)
     assert LexiconBeamSearch(TOKENS, **files)(probs.log())[0].text == "A CAT"
     assert LexiconBeamSearch(TOKENS, unk_score=0.0, **files)(probs.log())[0].text == "CA CAT"
+
+
+def test_a_spelling_that_never_became_a_word_is_not_output(lm_files):
+    # The decoder's token path may end inside the lexicon tree ("... BA"): only whole words are text.
+    search = LexiconBeamSearch(TOKENS, lexicon=str(lm_files / "lexicon.txt"), beam_size=10)
+    assert search._words_text(["CAT", "BAT", "BA"], ["CAT", "BAT"]) == "CAT BAT"
+    assert search._words_text(["CA", "CAT"], ["<unk>", "CAT"]) == "CA CAT"
+    assert search._spell("CAT A") == [5, 3, 6, 2, 3]
