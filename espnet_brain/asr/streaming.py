@@ -8,18 +8,21 @@ with chunked attention (``encoder_conf.chunk_size > 0``, ``causal_pos_conv: true
 
 - the frontend runs incrementally (:meth:`BrainGRUFrontend.forward_stream`: smoothing history, the incomplete
   window, the GRU's hidden state);
-- the transformer re-encodes all frames of the stream so far at each increment under the chunk mask. This is
-  exact, and O(T^2) per increment, which is cheap for sentence-length streams (see
-  ``tools/benchmarks/bench_streaming.py``). A key/value cache would avoid it, but HF's encoder layers have no cache
-  (they are bidirectional encoders) and WavLM's relative position bias spans the whole sequence, so a cache would
-  mean re-implementing the layers;
+- without right context (``encoder_conf.right_context: 0``) the transformer encodes only the new frames at each
+  increment, with a key/value cache of the frames before (:meth:`HFSSLEncoder.forward_chunk`), so an increment
+  costs the same at any point of a sentence. With right context (the keys and values of a frame then change with
+  the next chunk) the transformer re-encodes all frames of the stream so far under the chunk mask: exact, and
+  O(T^2) per increment;
 - frames whose encoder output no later bin can change (:meth:`HFSSLEncoder.num_final_frames`) are final: their
   CTC log-posteriors are kept as first computed; the later frames are provisional until more bins (or
   :meth:`StreamingDecoder.finish`) arrive;
-- the running hypothesis is greedy CTC over all frames so far; its part over the final frames never changes.
+- the running hypothesis is greedy CTC over all frames so far; its part over the final frames never changes;
+- optionally a lexicon + word n-gram beam search (:class:`espnet_brain.asr.lm.lexicon_search.LexiconBeamSearch`)
+  runs online over the final frames (torchaudio's ``decode_begin`` / ``decode_step`` / ``decode_end``), so each
+  result also carries the running beam + LM text.
 
-At the end of a sentence (:meth:`StreamingDecoder.finish`), the log-posteriors and the hypothesis are those of the
-offline forward of the same model on the whole sentence.
+At the end of a sentence (:meth:`StreamingDecoder.finish`), the log-posteriors and the hypotheses are those of the
+offline forward of the same model (and of the offline beam search) on the whole sentence.
 """
 
 import logging
@@ -32,6 +35,7 @@ import torch
 from espnet_brain.asr.ctc_decoding import greedy_ctc, tokens_to_text
 from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
 from espnet_brain.asr.frontend.brain_gru import BrainGRUFrontend, BrainGRUStreamState
+from espnet_brain.asr.lm.lexicon_search import Hypothesis, LexiconBeamSearch
 from espnet_brain.asr.online_norm import OnlineZScore
 
 DEFAULT_INCREMENT = 4  # bins: 80 ms at 20 ms bins, the update rate of the reference BFE (stride 4)
@@ -50,6 +54,10 @@ class StreamingHypothesis:
         n_frames: Frames encoded.
         n_final_frames: Leading frames whose log-posteriors are final.
         is_final: True once :meth:`StreamingDecoder.finish` has been called.
+        lm_token_ids: With an ``lm_search``: token ids of the best beam + LM hypothesis over the final frames, up to
+            its last complete word while the stream runs (flashlight's ``get_best_hypothesis``), the search's best
+            hypothesis once final; as :class:`LexiconBeamSearch` gives them. None without an ``lm_search``.
+        lm_text: Its text, as :class:`LexiconBeamSearch` gives it (None without an ``lm_search``).
     """
 
     token_ids: List[int]
@@ -59,6 +67,8 @@ class StreamingHypothesis:
     n_frames: int = 0
     n_final_frames: int = 0
     is_final: bool = False
+    lm_token_ids: Optional[List[int]] = None
+    lm_text: Optional[str] = None
 
 
 class StreamingDecoder:
@@ -72,6 +82,13 @@ class StreamingDecoder:
         normalizer: Optional online z-scoring of the raw bins (e.g. :class:`OnlineZScore` built from the training
             statistics of ``dump_neural --zscore online``), applied before the model; it is reset with the stream.
         token_list: Tokens for the text (default: ``model.token_list``).
+        kv_cache: Encode only the new frames at each increment, with a key/value cache
+            (:meth:`HFSSLEncoder.forward_chunk`), when the encoder allows it (no right context); False, or an
+            encoder that does not allow it: re-encode all frames so far at each increment.
+        lm_search: Optional lexicon + word n-gram beam search run online over the final frames: each result then
+            carries its running text (``lm_text``), and at :meth:`finish` it is the search run offline on the
+            sentence's log-posteriors. The search object holds the stream's beam: give each decoder its own, and do
+            not decode other utterances with it while a stream runs.
 
     Example::
 
@@ -90,6 +107,8 @@ class StreamingDecoder:
         day: Optional[int] = None,
         normalizer: Optional[OnlineZScore] = None,
         token_list: Optional[Sequence[str]] = None,
+        kv_cache: bool = True,
+        lm_search: Optional[LexiconBeamSearch] = None,
     ):
         frontend, encoder = getattr(model, "frontend", None), getattr(model, "encoder", None)
         if not isinstance(frontend, BrainGRUFrontend) or not frontend.causal:
@@ -129,6 +148,18 @@ class StreamingDecoder:
         self.token_list = list(token_list if token_list is not None else model.token_list)
         self.blank = int(getattr(model, "blank_id", 0))
         self.device = next(model.parameters()).device
+        reason = encoder.stream_cache_unsupported()
+        self.kv_cache = kv_cache and reason is None
+        if kv_cache and reason is not None:
+            logging.info(
+                f"StreamingDecoder: all frames are re-encoded at each increment (no key/value cache: {reason})"
+            )
+        if lm_search is not None and list(lm_search.token_list) != self.token_list:
+            raise ValueError(
+                f"StreamingDecoder: the lm_search has {len(lm_search.token_list)} tokens that differ from the "
+                f"model's {len(self.token_list)} (token_list)"
+            )
+        self.lm_search = lm_search
         self.reset(day)
 
     # ------------------------------------------------------------------------------------------------------------
@@ -139,13 +170,18 @@ class StreamingDecoder:
         self._day = self._check_day(day)
         self._state: Optional[BrainGRUStreamState] = None
         self._pending = torch.zeros(0, self.frontend.input_size, device=self.device)  # (t, C) waiting bins
-        self._frames = torch.zeros(1, 0, self.frontend.output_size(), device=self.device)  # (1, T', D)
+        self._frames = torch.zeros(1, 0, self.frontend.output_size(), device=self.device)  # (1, T', D), no cache
+        self._cache = None  # the encoder's key/value cache (kv_cache)
         self._log_probs = torch.zeros(0, len(self.token_list), device=self.device)  # (T', V)
         self._n_final = 0
         self.n_bins = 0
         self._finished = False
         if self.normalizer is not None:
             self.normalizer.reset()
+        self._lm_best: Optional[Hypothesis] = None
+        if self.lm_search is not None:
+            self.lm_search.decoder.decode_begin()
+            self._lm_best = Hypothesis(tokens=[], text="", score=0.0)
 
     @torch.no_grad()
     def push(self, bins: Union[np.ndarray, torch.Tensor]) -> StreamingHypothesis:
@@ -171,8 +207,9 @@ class StreamingDecoder:
         complete = self._pending.size(0) // self.increment * self.increment
         if complete:
             ready, self._pending = self._pending[:complete], self._pending[complete:]
-            if self._consume(ready):
-                self._encode(finish=False)
+            frames = self._consume(ready)
+            if frames is not None:
+                self._encode(frames, finish=False)
         return self.hypothesis()
 
     @torch.no_grad()
@@ -181,11 +218,14 @@ class StreamingDecoder:
         frame becomes final, and the result is the offline forward of the model on all bins received. Bins after
         the last complete frame (fewer than ``frontend_conf.stride``) make no frame, as offline."""
         if not self._finished:
-            if self._pending.size(0):
-                self._consume(self._pending)
-                self._pending = self._pending[:0]
-            if self._n_final < self._frames.size(1):
-                self._encode(finish=True)
+            frames = self._consume(self._pending) if self._pending.size(0) else None
+            self._pending = self._pending[:0]
+            if frames is not None or self._n_final < self._log_probs.size(0):
+                self._encode(frames, finish=True)
+            if self.lm_search is not None:
+                search = self.lm_search.decoder
+                search.decode_end()  # the LM's end of sentence; the hypotheses come out sorted
+                self._lm_best = self._lm_convert(search.get_final_hypothesis())
             self._finished = True
         return self.hypothesis()
 
@@ -210,28 +250,57 @@ class StreamingDecoder:
             n_frames=n,
             n_final_frames=self._n_final,
             is_final=self._finished,
+            lm_token_ids=None if self._lm_best is None else list(self._lm_best.tokens),
+            lm_text=None if self._lm_best is None else self._lm_best.text,
         )
 
     # ------------------------------------------------------------------------------------------------------------
     # Internals
 
-    def _consume(self, bins: torch.Tensor) -> bool:
-        """Run the frontend on (t, C) bins; True when new frames came out."""
+    def _consume(self, bins: torch.Tensor) -> Optional[torch.Tensor]:
+        """Run the frontend on (t, C) bins; the new frames (1, t', D), None when none came out."""
         frames, self._state = self.frontend.forward_stream(bins[None], self._state, day=self._day)
-        if frames.size(1) == 0:
-            return False
-        self._frames = torch.cat([self._frames, frames], dim=1)
-        return True
+        return frames if frames.size(1) else None
 
-    def _encode(self, finish: bool) -> None:
-        n = self._frames.size(1)
-        # All frames so far are re-encoded (no key/value cache, see the module docstring); the chunk mask makes the
-        # outputs of the frames that are final equal to what they were.
-        hidden, _, _ = self.encoder(self._frames, torch.tensor([n], device=self.device))
-        log_probs = self.model.ctc.log_softmax(hidden)[0]  # (T', V)
-        # Final frames keep the values they had when they became final (equal up to rounding, never re-decided).
-        self._log_probs = torch.cat([self._log_probs[: self._n_final], log_probs[self._n_final :]])
-        self._n_final = n if finish else max(self._n_final, self.encoder.num_final_frames(n))
+    def _encode(self, frames: Optional[torch.Tensor], finish: bool) -> None:
+        """Encode the new frames (1, t', D) (None: none) and update the log-posteriors and the final frames."""
+        if self.kv_cache:
+            # Only the new frames (and those of an incomplete chunk) go through the transformer; at the end of a
+            # stream the outputs of an incomplete last chunk are already those of the offline forward.
+            if frames is not None:
+                start = 0 if self._cache is None else self._cache.n_frames
+                hidden, self._cache = self.encoder.forward_chunk(frames, self._cache)
+                log_probs = self.model.ctc.log_softmax(hidden)[0]  # (t_p + t', V)
+                self._log_probs = torch.cat([self._log_probs[:start], log_probs])
+            n_final = self._log_probs.size(0) if finish else self._cache.n_frames
+        else:
+            if frames is not None:
+                self._frames = torch.cat([self._frames, frames], dim=1)
+            n = self._frames.size(1)
+            # All frames so far are re-encoded; the chunk mask makes the outputs of the final frames equal to what
+            # they were.
+            hidden, _, _ = self.encoder(self._frames, torch.tensor([n], device=self.device))
+            log_probs = self.model.ctc.log_softmax(hidden)[0]  # (T', V)
+            # Final frames keep the values they had when they became final (equal up to rounding, never re-decided).
+            self._log_probs = torch.cat([self._log_probs[: self._n_final], log_probs[self._n_final :]])
+            n_final = n if finish else max(self._n_final, self.encoder.num_final_frames(n))
+        if self.lm_search is not None and n_final > self._n_final:
+            self._search_step(self._log_probs[self._n_final : n_final])
+        self._n_final = n_final
+
+    def _search_step(self, log_probs: torch.Tensor) -> None:
+        """Feed the (t, V) log-posteriors of newly final frames to the online beam search."""
+        search = self.lm_search.decoder
+        search.decode_step(log_probs.detach().to("cpu", torch.float32).contiguous())
+        # torchaudio's CTCDecoder has no get_best_hypothesis (its get_final_hypothesis takes the first nbest
+        # hypotheses, unsorted until decode_end); flashlight's does: the best path back to its last complete word.
+        best = search.decoder.get_best_hypothesis()
+        self._lm_best = self._lm_convert(search._to_hypo([best]))  # torchaudio's conversion of flashlight's result
+
+    def _lm_convert(self, results: list) -> Hypothesis:
+        """The best of torchaudio's hypotheses (best first), converted as the offline search converts them."""
+        hyps = self.lm_search.convert(results)
+        return hyps[0] if hyps else Hypothesis(tokens=[], text="", score=0.0)
 
     def _check_day(self, day: Optional[int]) -> Optional[torch.Tensor]:
         # A stream's day is set when it starts (bin 0): one input layer for the whole stream.

@@ -13,19 +13,28 @@ for two sizes:
 
 Columns:
 
-- **per-increment compute**: wall time of one ``push`` of an increment (BFE step, re-encoding of all frames so far,
-  CTC, greedy decoding), median and 99th percentile over all increments of all sentences. The transformer is
-  re-run over the whole stream at each increment (no key/value cache), so this grows with the sentence length;
+- **per-increment compute**: wall time of one ``push`` of an increment (BFE step, transformer, CTC, greedy
+  decoding), median and 99th percentile over all increments of all sentences. Without right context the transformer
+  encodes only the increment's new frames with a key/value cache (:meth:`HFSSLEncoder.forward_chunk`), so this does
+  not grow with the sentence length; ``--no_kv_cache`` (or a right context) re-encodes all frames so far at each
+  increment, as before the cache;
+- **CPU time**: the median thread CPU time of a ``push`` (CPU only): on a machine shared with other jobs it leaves out
+  the time the thread waited for a core, which the wall times include;
 - **algorithmic latency**: with infinitely fast compute, the longest time from the start of a bin to the first
   final output frame that includes it: the increment plus the model's look-ahead (right context compounded
   through the layers), whatever part of a chunk does not line up with the increments;
 - **last bin -> final**: wall time from the ``push`` of the increment holding a sentence's last bin to the return
   of ``finish()`` (the final hypothesis), median over sentences.
 
+``--breakdown`` adds a table of where the time of an increment goes: the BFE (``forward_stream``: smoothing, day
+layer, GRU), the transformer (``forward_chunk`` or the re-encoding ``forward``), the CTC head (``log_softmax``) and
+the rest (greedy decoding of the running hypothesis, buffering), median wall time per increment.
+
 On one CPU thread (``torch.set_num_threads(1)``), and on CUDA when it is available::
 
     python tools/benchmarks/bench_streaming.py                        # 3 sentences of 4 s per model
-    python tools/benchmarks/bench_streaming.py --seconds 8 --sentences 5 --models reference
+    python tools/benchmarks/bench_streaming.py --seconds 8 --sentences 5 --models reference --breakdown
+    python tools/benchmarks/bench_streaming.py --no_kv_cache          # re-encode all frames at each increment
 """
 
 import argparse
@@ -142,19 +151,73 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run_stream(decoder, sentences: List[np.ndarray], increment: int, device: torch.device):
-    """Per-increment push times and last-bin-to-final times (seconds) over the sentences."""
-    pushes, finals = [], []
+PARTS = ("BFE", "transformer", "CTC")
+
+
+class PartTimer:
+    """Wall time per increment of the decoder's parts, by wrapping their methods on the instances (no profiler
+    overhead); :meth:`remove` puts the methods back."""
+
+    def __init__(self, decoder, device: torch.device):
+        self.device = device
+        self.current: Dict[str, float] = {}
+        self.per_push: Dict[str, List[float]] = {part: [] for part in PARTS}
+        self._wrapped = []
+        encoder = decoder.encoder
+        for part, obj, name in (
+            ("BFE", decoder.frontend, "forward_stream"),
+            ("transformer", encoder, "forward_chunk"),
+            ("transformer", encoder, "forward"),
+            ("CTC", decoder.model.ctc, "log_softmax"),
+        ):
+            self._wrap(part, obj, name)
+
+    def _wrap(self, part: str, obj, name: str) -> None:
+        method = getattr(obj, name)
+
+        def timed(*args, **kwargs):
+            _sync(self.device)
+            t0 = time.perf_counter()
+            out = method(*args, **kwargs)
+            _sync(self.device)
+            self.current[part] = self.current.get(part, 0.0) + time.perf_counter() - t0
+            return out
+
+        setattr(obj, name, timed)
+        self._wrapped.append((obj, name))
+
+    def end_push(self) -> None:
+        for part in PARTS:
+            self.per_push[part].append(self.current.get(part, 0.0))
+        self.current = {}
+
+    def remove(self) -> None:
+        for obj, name in self._wrapped:
+            delattr(obj, name)  # the instance attribute hid the class's method
+
+
+def run_stream(
+    decoder,
+    sentences: List[np.ndarray],
+    increment: int,
+    device: torch.device,
+    parts: Optional[PartTimer] = None,
+):
+    """Per-increment push wall and CPU times and last-bin-to-final times (seconds) over the sentences."""
+    pushes, cpu, finals = [], [], []
     for x in sentences:
         decoder.reset(day=1)
         n_full = len(x) // increment * increment
         for start in range(0, n_full, increment):
             _sync(device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             decoder.push(x[start : start + increment])
             _sync(device)
             elapsed = time.perf_counter() - t0
             pushes.append(elapsed)
+            cpu.append(time.thread_time() - c0)
+            if parts is not None:
+                parts.end_push()
         # the last increment holds the sentence's last bin: its push and finish() are the end-of-sentence delay
         t_last = elapsed
         t0 = time.perf_counter()
@@ -164,8 +227,10 @@ def run_stream(decoder, sentences: List[np.ndarray], increment: int, device: tor
         hyp = decoder.finish()
         _sync(device)
         finals.append(t_last + time.perf_counter() - t0)
+        if parts is not None:
+            parts.current = {}  # finish() is not an increment
         assert hyp.is_final
-    return pushes, finals
+    return pushes, cpu, finals
 
 
 def _p99(xs: List[float]) -> float:
@@ -180,6 +245,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--increment", type=int, default=4, help="bins per push (4 = 80 ms)")
     parser.add_argument("--right_context", type=int, default=0, help="encoder_conf.right_context (frames)")
     parser.add_argument("--devices", default="auto", help="'auto' (cpu, and cuda when available) or e.g. 'cpu'")
+    parser.add_argument(
+        "--no_kv_cache", action="store_true", help="re-encode all frames so far at each increment (no key/value cache)"
+    )
+    parser.add_argument("--breakdown", action="store_true", help="also time the BFE, transformer and CTC per increment")
     parser.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -195,7 +264,7 @@ def main(cmd: Optional[List[str]] = None) -> int:
     if args.devices != "auto":
         devices = [d for d in args.devices.split(",") if d]
     rng = np.random.default_rng(args.seed)
-    rows = []
+    rows, breakdown = [], []
     with tempfile.TemporaryDirectory(prefix="bench_streaming_") as work:
         for name in [m for m in args.models.split(",") if m]:
             p = MODELS[name]
@@ -206,21 +275,37 @@ def main(cmd: Optional[List[str]] = None) -> int:
             n_params = sum(q.numel() for q in model.parameters()) / 1e6
             for dev in devices:
                 device = torch.device(dev)
-                decoder = StreamingDecoder(model.to(device), increment=args.increment, day=1)
+                decoder = StreamingDecoder(
+                    model.to(device), increment=args.increment, day=1, kv_cache=not args.no_kv_cache
+                )
                 run_stream(decoder, sentences[:1], args.increment, device)  # warm-up (kernels, allocator)
-                pushes, finals = run_stream(decoder, sentences, args.increment, device)
+                pushes, cpu, finals = run_stream(decoder, sentences, args.increment, device)
+                where = "CPU, 1 thread" if dev == "cpu" else torch.cuda.get_device_name(device)
                 rows.append(
                     (
                         name,
                         f"{n_params:.1f}",
-                        "CPU, 1 thread" if dev == "cpu" else torch.cuda.get_device_name(device),
+                        where,
+                        "key/value cache" if decoder.kv_cache else "re-encode all",
                         f"{statistics.median(pushes) * 1e3:.1f}",
                         f"{_p99(pushes) * 1e3:.1f}",
+                        f"{statistics.median(cpu) * 1e3:.1f}" if dev == "cpu" else "-",
                         f"{args.increment * BIN_MS:.0f}",
                         f"{latency:.0f}",
                         f"{statistics.median(finals) * 1e3:.1f}",
                     )
                 )
+                if args.breakdown:
+                    # a separate run: the timers synchronise the device, which would slow the timed pushes above
+                    parts = PartTimer(decoder, device)
+                    pushes, _, _ = run_stream(decoder, sentences, args.increment, device, parts)
+                    parts.remove()
+                    medians = [statistics.median(parts.per_push[part]) for part in PARTS]
+                    rest = statistics.median([p - sum(t) for p, *t in zip(pushes, *parts.per_push.values())])
+                    breakdown.append(
+                        (name, where, *(f"{t * 1e3:.2f}" for t in medians), f"{rest * 1e3:.2f}")
+                        + (f"{statistics.median(pushes) * 1e3:.2f}",)
+                    )
             model.to("cpu")
     print(
         f"Streaming decoding: {args.sentences} sentence(s) of {args.seconds:g} s per model and device "
@@ -229,12 +314,18 @@ def main(cmd: Optional[List[str]] = None) -> int:
         f"{os.cpu_count()} CPU(s) on the machine" + ("" if torch.cuda.is_available() else "; CUDA not available") + "\n"
     )
     print(
-        "| model | params (M) | device | per-increment compute, median (ms) | p99 (ms) | increment (ms) "
-        "| algorithmic latency (ms) | last bin -> final hypothesis (ms) |"
+        "| model | params (M) | device | transformer | per-increment compute, median (ms) | p99 (ms) "
+        "| CPU time, median (ms) | increment (ms) | algorithmic latency (ms) | last bin -> final hypothesis (ms) |"
     )
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    if breakdown:
+        print("\nWhere an increment's time goes (median wall time per increment, ms; medians need not add up):\n")
+        print("| model | device | " + " | ".join(PARTS) + " | rest (greedy decoding, buffering) | push |")
+        print("|---|---|" + "---:|" * (len(PARTS) + 2))
+        for row in breakdown:
+            print("| " + " | ".join(row) + " |")
     return 0
 
 

@@ -12,6 +12,8 @@ reads no frame later than t (+ right context). The mask travels to every layer a
 Hugging Face encoder's ``**kwargs`` and is put in place by a forward pre-hook on each attention module: the
 additive/boolean 4-D mask replaces HF's padding mask (Wav2Vec2, HuBERT), or is added to WavLM's gated relative
 position bias (WavLM's attention calls ``F.multi_head_attention_forward`` with that bias as its ``attn_mask``).
+Without right context, :meth:`HFSSLEncoder.forward_chunk` encodes a stream incrementally with a key/value cache
+(:mod:`espnet_brain.asr.encoder.stream_cache`).
 """
 
 import functools
@@ -22,6 +24,8 @@ import torch
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
 from typeguard import typechecked
 
+from espnet_brain.asr.encoder import stream_cache
+from espnet_brain.asr.encoder.stream_cache import EncoderStreamCache
 from espnet_brain.hf.layers import match_truncated_output
 from espnet_brain.hf.loading import load_config, load_model
 
@@ -277,6 +281,69 @@ class HFSSLEncoder(AbsEncoder):
             last = (torch.div(last, self.chunk_size, rounding_mode="floor") + 1) * self.chunk_size
             last = last + self.right_context - 1
         return last + self._pos_conv_lookahead
+
+    def stream_cache_unsupported(self) -> Optional[str]:
+        """Why :meth:`forward_chunk` cannot encode this model incrementally; None when it can.
+
+        The key/value cache needs outputs that no later frame changes once their chunk is complete: chunked
+        attention without right context and a causal positional convolution.
+        """
+        if self.chunk_size == 0:
+            return "full attention (encoder_conf.chunk_size = 0): every frame attends to every later frame"
+        if self.right_context > 0:
+            return (
+                f"encoder_conf.right_context = {self.right_context}: a frame's keys and values change with the "
+                "next chunk's frames"
+            )
+        if not self.causal_pos_conv:
+            return "encoder_conf.causal_pos_conv = false: the positional convolution reads later frames"
+        return None
+
+    def init_stream_cache(self, batch_size: int = 1) -> EncoderStreamCache:
+        """The key/value cache of ``batch_size`` streams that have no frame yet (see :meth:`forward_chunk`)."""
+        reason = self.stream_cache_unsupported()
+        if reason is not None:
+            raise ValueError(f"HFSSLEncoder: no incremental encoding with a key/value cache: {reason}")
+        bias = self.transformer.pos_conv_embed.conv.bias  # a plain parameter (projections may be quantized modules)
+        return stream_cache.init_cache(self.transformer, batch_size, bias.device, bias.dtype)
+
+    def forward_chunk(
+        self, xs: torch.Tensor, cache: Optional[EncoderStreamCache] = None
+    ) -> Tuple[torch.Tensor, EncoderStreamCache]:
+        """Encode the next frames of live streams, reusing the keys and values of the frames before.
+
+        Feeding an utterance frame chunk by frame chunk, of any sizes, gives the outputs :meth:`forward` gives for
+        the whole utterance (up to rounding); each call costs the new frames' projections and feed-forward blocks
+        and their attention over the cached frames, whatever the stream's length. Needs chunked attention without
+        right context and a causal positional convolution (:meth:`stream_cache_unsupported`), and eval mode.
+        Wav2Vec2, HuBERT and WavLM (its gated relative position bias included), post-norm and stable-layer-norm.
+
+        Args:
+            xs: Features (B, t, D_in) of the next t frames of B streams (t >= 1).
+            cache: What the previous call returned; None at the start of the streams.
+
+        Returns:
+            Tuple of hidden states (B, t_p + t, H) and the cache (updated in place). They are the outputs of the
+            frames from ``cache.n_frames`` (its value before the call) on: the t_p frames of the chunk that was
+            incomplete, encoded again with the new frames, then the t new ones. Frames before ``cache.n_frames``
+            (after the call) are final: their chunks are complete; the others may change with the next frames.
+        """
+        if self.training:
+            raise ValueError("HFSSLEncoder.forward_chunk runs in eval mode (no dropout); call .eval() first")
+        if xs.dim() != 3 or xs.size(-1) != self._input_size or xs.size(1) == 0:
+            raise ValueError(
+                f"HFSSLEncoder.forward_chunk: expected input (B, t >= 1, {self._input_size}), got {tuple(xs.shape)}"
+            )
+        if cache is None:
+            cache = self.init_stream_cache(xs.size(0))
+        elif cache.pending.size(0) != xs.size(0):
+            raise ValueError(
+                f"HFSSLEncoder.forward_chunk: the cache holds {cache.pending.size(0)} streams, the input "
+                f"{xs.size(0)}"
+            )
+        if self.input_proj is not None:
+            xs = self.input_proj(xs)  # (B, t, D_in) -> (B, t, H)
+        return stream_cache.forward_chunk(self.transformer, self.hf_config, self.chunk_size, xs, cache)
 
     def output_size(self) -> int:
         """Transformer width H."""

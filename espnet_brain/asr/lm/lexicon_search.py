@@ -102,7 +102,14 @@ class LexiconBeamSearch:
         if log_probs.dim() != 2 or log_probs.shape[1] != len(self.token_list):
             raise ValueError(f"expected (T, {len(self.token_list)}) log-posteriors, got {tuple(log_probs.shape)}")
         emissions = log_probs.detach().to("cpu", torch.float32).contiguous()[None]
-        results = self.decoder(emissions)[0]
+        return self.convert(self.decoder(emissions)[0])
+
+    def convert(self, results: list) -> List[Hypothesis]:
+        """torchaudio's hypotheses of one utterance (``CTCHypothesis``, best first) as :class:`Hypothesis`.
+
+        Public so that an online search (``decode_begin``/``decode_step``/``decode_end`` on ``self.decoder``) gives
+        the same text as the offline one.
+        """
         hyps = []
         for r in results:
             ids = [int(t) for t in r.tokens if int(t) != 0]

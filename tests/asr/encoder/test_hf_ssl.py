@@ -4,6 +4,7 @@ import torch
 from espnet2.torch_utils.initialize import initialize
 from transformers import AutoModel, HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Model, WavLMConfig, WavLMModel
 
+from espnet_brain.asr.encoder import stream_cache
 from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder, chunk_attention_mask
 
 TINY = dict(
@@ -418,3 +419,95 @@ def test_chunk_errors(tiny_dirs):
         HFSSLEncoder(input_size=16, model_name_or_path=path, chunk_size=-1)
     with pytest.raises(ValueError, match="right_context = 2 is only used with chunked attention"):
         HFSSLEncoder(input_size=16, model_name_or_path=path, right_context=2)
+
+
+# Streaming with a key/value cache (forward_chunk)
+
+STABLE = dict(do_stable_layer_norm=True, feat_extract_norm="layer")
+BUCKETS = dict(num_buckets=16, max_bucket_distance=24)  # WavLM: exact and logarithmic buckets within 23 frames
+CACHED = {  # id: (kind, config overrides, encoder_conf)
+    "wav2vec2": ("wav2vec2", {}, {}),  # post-norm, even positional kernel (HF drops its last output)
+    "wav2vec2-stable": ("wav2vec2", STABLE, {}),
+    "wav2vec2-stable-cut": ("wav2vec2", dict(STABLE, num_hidden_layers=3), dict(num_layers=2)),  # no final norm
+    "hubert": ("hubert", dict(num_conv_pos_embeddings=5), {}),  # odd kernel
+    "hubert-stable": ("hubert", STABLE, {}),
+    "hubert-pos-batch-norm": ("hubert", dict(conv_pos_batch_norm=True), {}),
+    "wavlm": ("wavlm", BUCKETS, {}),
+    "wavlm-stable": ("wavlm", dict(STABLE, **BUCKETS), {}),
+}
+
+
+def _cached_encoder(path, chunk_size, **conf):
+    enc = HFSSLEncoder(input_size=12, model_name_or_path=path, chunk_size=chunk_size, causal_pos_conv=True, **conf)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        for module in enc.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):  # running statistics that are not the identity
+                module.running_mean.normal_()
+                module.running_var.uniform_(0.5, 2.0)
+        for layer in enc.transformer.layers:
+            if hasattr(layer.attention, "rel_attn_embed"):  # a WavLM position bias that matters (init std 0.02)
+                layer.attention.rel_attn_embed.weight.normal_(std=2.0)
+    return enc.eval()
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3])
+@pytest.mark.parametrize("case", list(CACHED))
+def test_forward_chunk_equals_the_offline_forward_of_the_stream_so_far(tmp_path, monkeypatch, case, chunk_size):
+    """Frame chunks of any sizes through the cache give, at every call, the offline outputs of the stream so far:
+    final frames (complete chunks) and the frames of the incomplete chunk alike."""
+    kind, overrides, conf = CACHED[case]
+    save_tiny(tmp_path, kind, **overrides)
+    enc = _cached_encoder(str(tmp_path), chunk_size, **conf)
+    monkeypatch.setattr(stream_cache, "INITIAL_CAPACITY", 2)  # the key/value storage grows during the stream
+    torch.manual_seed(6)
+    x = torch.randn(2, 23, 12)  # two streams
+    cache, pos = None, 0
+    with torch.no_grad():
+        for n in (1, 2, 4, 1, 5, 3, 7):
+            start = 0 if cache is None else cache.n_frames
+            y, cache = enc.forward_chunk(x[:, pos : pos + n], cache)
+            pos += n
+            want = enc(x[:, :pos], torch.tensor([pos, pos]))[0]
+            assert y.shape == (2, pos - start, 16)
+            torch.testing.assert_close(y, want[:, start:], rtol=1e-5, atol=1e-5)
+            assert cache.n_frames == pos // chunk_size * chunk_size
+    assert cache.keys[0].size(2) >= 23 and len(cache.keys) == len(enc.transformer.layers)
+
+
+def test_forward_chunk_needs_the_cache_of_the_frames_before(tiny_dirs):
+    """The guard of the test above: a stream whose cache is dropped after its first frames is encoded as a new
+    stream, which is not the offline result."""
+    enc = _cached_encoder(tiny_dirs["wav2vec2"], chunk_size=2)
+    torch.manual_seed(6)
+    x = torch.randn(1, 12, 12)
+    with torch.no_grad():
+        want = enc(x, torch.tensor([12]))[0]
+        _, cache = enc.forward_chunk(x[:, :6])
+        carried, _ = enc.forward_chunk(x[:, 6:], cache)
+        dropped, _ = enc.forward_chunk(x[:, 6:], None)
+    torch.testing.assert_close(carried, want[:, 6:], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(dropped, want[:, 6:], atol=1e-2)
+
+
+def test_forward_chunk_errors(tiny_dirs):
+    path = tiny_dirs["wav2vec2"]
+    for conf, reason in (
+        (dict(), r"full attention \(encoder_conf.chunk_size = 0\)"),
+        (dict(chunk_size=2, right_context=1, causal_pos_conv=True), "encoder_conf.right_context = 1"),
+        (dict(chunk_size=2), "encoder_conf.causal_pos_conv = false"),
+    ):
+        enc = HFSSLEncoder(input_size=16, model_name_or_path=path, **conf).eval()
+        assert enc.stream_cache_unsupported() is not None
+        with pytest.raises(ValueError, match="no incremental encoding with a key/value cache: " + reason):
+            enc.forward_chunk(torch.zeros(1, 2, 16))
+    enc = HFSSLEncoder(input_size=16, model_name_or_path=path, chunk_size=1, causal_pos_conv=True)
+    assert enc.stream_cache_unsupported() is None
+    with pytest.raises(ValueError, match=r"eval mode.*\.eval\(\)"):
+        enc.train().forward_chunk(torch.zeros(1, 2, 16))
+    enc.eval()
+    with pytest.raises(ValueError, match=r"expected input \(B, t >= 1, 16\), got \(1, 2, 15\)"):
+        enc.forward_chunk(torch.zeros(1, 2, 15))
+    _, cache = enc.forward_chunk(torch.zeros(1, 2, 16))
+    with pytest.raises(ValueError, match="the cache holds 1 streams, the input 2"):
+        enc.forward_chunk(torch.zeros(2, 2, 16), cache)
