@@ -14,6 +14,7 @@ factor is search seconds over signal seconds, at ``--frame_ms`` per CTC frame. P
 """
 
 import argparse
+import itertools
 import json
 import multiprocessing as mp
 import random
@@ -37,16 +38,16 @@ def _words(n: int, rng: random.Random) -> List[str]:
 
 def _sentences(words: List[str], n: int, rng: random.Random) -> List[List[str]]:
     # Zipf-like draws with a little structure: a word's successor often comes from a small per-word set.
-    weights = [1.0 / (r + 1) for r in range(len(words))]
+    cum = list(itertools.accumulate(1.0 / (r + 1) for r in range(len(words))))  # cumulative: O(log V) draws
     followers = {}
     out = []
     for _ in range(n):
-        sent = [rng.choices(words, weights)[0]]
+        sent = [rng.choices(words, cum_weights=cum)[0]]
         for _ in range(rng.randint(3, 11)):
             prev = sent[-1]
             if prev not in followers:
-                followers[prev] = rng.choices(words, weights, k=3)
-            sent.append(rng.choice(followers[prev]) if rng.random() < 0.7 else rng.choices(words, weights)[0])
+                followers[prev] = rng.choices(words, cum_weights=cum, k=3)
+            sent.append(rng.choice(followers[prev]) if rng.random() < 0.7 else rng.choices(words, cum_weights=cum)[0])
         out.append(sent)
     return out
 
