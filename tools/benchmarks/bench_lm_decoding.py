@@ -74,6 +74,16 @@ def _posteriors(sentence: List[str], rng: random.Random, confuse: float):
     return probs.log()
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a
+    spawned child would report its parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _run_one(args: Dict, queue) -> None:
     import torch
 
@@ -100,7 +110,7 @@ def _run_one(args: Dict, queue) -> None:
         start = time.perf_counter()
         best, _ = decode_set(cfg, tokens, logps, llm_scorer=scorer)
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     queue.put({"seconds": seconds, "peak_mb": peak_mb, "wer": wer_of(refs, best) if refs else None})
 
 
