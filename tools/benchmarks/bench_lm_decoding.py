@@ -139,6 +139,7 @@ def main() -> None:
     parser.add_argument("--lm_dir", default=None, help="build_lm output for --logp_scp")
     parser.add_argument("--token_list", default=None, help="tokens.txt for --logp_scp")
     parser.add_argument("--ref_text", default=None, help="transcripts of --logp_scp (WER column)")
+    parser.add_argument("--logp_frame_ms", type=float, default=40.0, help="ms per CTC frame of --logp_scp")
     args = parser.parse_args()
 
     import torch
@@ -168,7 +169,7 @@ def main() -> None:
         f"synthetic: {len(lexicon_words)} lexicon words, 3-gram from {args.lm_sentences} sentences "
         f"({n_ngrams} n-grams, estimated in {estimate_s:.1f} s, ARPA {arpa_mb:.0f} MB)"
     )
-    workloads.append(("synthetic", tmp / "synthetic.pt", tmp / "synthetic.json", tmp, None))
+    workloads.append(("synthetic", tmp / "synthetic.pt", tmp / "synthetic.json", tmp, None, args.frame_ms))
 
     if args.logp_scp:
         import kaldiio
@@ -184,7 +185,7 @@ def main() -> None:
             )
             refs_path = tmp / "saved.json"
         tokens = Path(args.token_list).read_text().split()
-        workloads.append(("logp", tmp / "saved.pt", refs_path, Path(args.lm_dir), tokens))
+        workloads.append(("logp", tmp / "saved.pt", refs_path, Path(args.lm_dir), tokens, args.logp_frame_ms))
 
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -196,12 +197,13 @@ def main() -> None:
     config.n_layer, config.n_embd, config.n_head = args.llm_layers, 768, 12  # distilgpt2-sized, random weights
     GPT2LMHeadModel(config).save_pretrained(llm_dir)
 
-    print(f"\none process per row, 1 thread; RTF at {args.frame_ms:.0f} ms per CTC frame\n")
+    print("\none process per row, 1 thread; RTF = search time / signal time (synthetic: --frame_ms, logp:")
+    print("--logp_frame_ms per CTC frame); peak RSS of the row's process, torch and the log-posteriors included\n")
     print("| workload | decoder | beam | utts | signal (s) | search (s) | RTF | peak RSS (MB) | WER (%) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, logps_path, refs_path, lm_dir, tokens in workloads:
+    for name, logps_path, refs_path, lm_dir, tokens, frame_ms in workloads:
         frames = sum(x.shape[0] for x in torch.load(logps_path).values())
-        signal = frames * args.frame_ms / 1000
+        signal = frames * frame_ms / 1000
         n = len(torch.load(logps_path))
         rows = [("greedy", {"decoder": "greedy"}, 0)]
         for beam in args.beams:
