@@ -162,7 +162,7 @@ def test_stage_beyond_the_last_is_refused(tmp_path):
         timeout=60,
     )
     assert proc.returncode != 0
-    assert "stage 42 does not exist; stages are 1..9" in proc.stderr
+    assert "stage 42 does not exist; stages are 1..11" in proc.stderr
 
 
 def test_help_lists_stages_and_options():
