@@ -209,7 +209,7 @@ def test_every_decoder_runs_tuned_on_dev_beside_the_others(recipe, tmp_path_fact
 
 
 @pytest.mark.slow
-def test_causal_stage_trains_streaming_decoders_on_online_features_beside_the_offline_ones(recipe):
+def test_causal_stage_trains_streaming_decoders_on_online_features_beside_the_offline_ones(recipe, monkeypatch):
     import kaldiio
     import numpy as np
     import yaml
@@ -222,7 +222,8 @@ def test_causal_stage_trains_streaming_decoders_on_online_features_beside_the_of
     config = yaml.safe_load((recipe / "exp" / "asr_brain_full_causal" / "config.yaml").read_text())
     assert config["frontend_conf"]["causal"] is True and config["encoder_conf"]["chunk_size"] > 0
     # The causal systems read features normalised online, not with each block's own statistics.
-    online = kaldiio.load_scp(str(recipe / "dump_online" / "neural" / "brain_test" / "feats.scp"))
-    offline = kaldiio.load_scp(str(recipe / "dump" / "neural" / "brain_test" / "feats.scp"))
+    monkeypatch.chdir(recipe)  # scp files hold ark paths relative to the recipe
+    online = kaldiio.load_scp("dump_online/neural/brain_test/feats.scp")
+    offline = kaldiio.load_scp("dump/neural/brain_test/feats.scp")
     utt = next(iter(online))
     assert online[utt].shape == offline[utt].shape and not np.allclose(online[utt], offline[utt])
