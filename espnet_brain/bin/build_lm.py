@@ -16,6 +16,7 @@ import sys
 from typing import Optional, Sequence
 
 from espnet_brain.asr.lm.prepare import prepare_lm
+from espnet_brain.hf.tokens import read_token_list
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -35,8 +36,7 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd: Optional[Sequence[str]] = None) -> None:
     args = get_parser().parse_args(cmd)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    with open(args.token_list, encoding="utf-8") as f:
-        token_list = [line.strip() for line in f if line.strip()]
+    token_list = read_token_list(args.token_list)
     checks = {}
     for item in args.check:
         name, sep, path = item.partition("=")

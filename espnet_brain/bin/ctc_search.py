@@ -22,6 +22,7 @@ import torch
 
 from espnet_brain.asr.lm.search import DECODERS, SearchConfig, run
 from espnet_brain.data.datadir import read_2columns
+from espnet_brain.hf.tokens import read_token_list
 
 
 def read_logps(scp: str) -> Dict[str, torch.Tensor]:
@@ -65,8 +66,7 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd: Optional[Sequence[str]] = None) -> None:
     args = get_parser().parse_args(cmd)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    with open(args.token_list, encoding="utf-8") as f:
-        token_list = [line.strip() for line in f if line.strip()]
+    token_list = read_token_list(args.token_list)
     files = {"lexicon": args.lexicon, "ngram": args.ngram}
     if args.lm_dir is not None:
         for key, name in (("lexicon", "lexicon.txt"), ("ngram", "words.arpa")):
