@@ -27,12 +27,12 @@ offline forward of the same model (and of the offline beam search) on the whole 
 
 import logging
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from espnet_brain.asr.ctc_decoding import greedy_ctc, tokens_to_text
+from espnet_brain.asr.ctc_decoding import tokens_to_text
 from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
 from espnet_brain.asr.frontend.brain_gru import BrainGRUFrontend, BrainGRUStreamState
 from espnet_brain.asr.lm.lexicon_search import Hypothesis, LexiconBeamSearch
@@ -174,6 +174,10 @@ class StreamingDecoder:
         self._cache = None  # the encoder's key/value cache (kv_cache)
         self._log_probs = torch.zeros(0, len(self.token_list), device=self.device)  # (T', V)
         self._n_final = 0
+        # best path of the final frames, collapsed as they become final, so that a push's greedy decoding only
+        # looks at the frames that may still change (its cost does not grow with the sentence)
+        self._final_ids: List[int] = []
+        self._final_last: Optional[int] = None  # best-path symbol of the last final frame
         self.n_bins = 0
         self._finished = False
         if self.normalizer is not None:
@@ -240,8 +244,8 @@ class StreamingDecoder:
     def hypothesis(self) -> StreamingHypothesis:
         """The running hypothesis (greedy CTC)."""
         n = self._log_probs.size(0)
-        ids = greedy_ctc(self._log_probs[None], torch.tensor([n]), blank=self.blank)[0]
-        final_ids = greedy_ctc(self._log_probs[None], torch.tensor([self._n_final]), blank=self.blank)[0]
+        final_ids = list(self._final_ids)
+        ids = final_ids + self._collapse(self._log_probs[self._n_final :], self._final_last)[0]
         return StreamingHypothesis(
             token_ids=ids,
             text=tokens_to_text(ids, self.token_list),
@@ -286,7 +290,20 @@ class StreamingDecoder:
             n_final = n if finish else max(self._n_final, self.encoder.num_final_frames(n))
         if self.lm_search is not None and n_final > self._n_final:
             self._search_step(self._log_probs[self._n_final : n_final])
+        if n_final > self._n_final:
+            new_ids, self._final_last = self._collapse(self._log_probs[self._n_final : n_final], self._final_last)
+            self._final_ids.extend(new_ids)
         self._n_final = n_final
+
+    def _collapse(self, log_probs: torch.Tensor, prev: Optional[int]) -> Tuple[List[int], Optional[int]]:
+        """Greedy CTC over (t, V) frames that follow a frame whose best-path symbol was ``prev``: the new tokens
+        (repeats of ``prev`` merged, blanks dropped) and the last frame's symbol."""
+        out = []
+        for symbol in log_probs.argmax(dim=-1).tolist():
+            if symbol != prev and symbol != self.blank:
+                out.append(symbol)
+            prev = symbol
+        return out, prev
 
     def _search_step(self, log_probs: torch.Tensor) -> None:
         """Feed the (t, V) log-posteriors of newly final frames to the online beam search."""

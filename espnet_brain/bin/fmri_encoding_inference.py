@@ -10,12 +10,18 @@ For every story of each ``--data_dir`` (``wav.scp`` of 16 kHz mono audio and ``n
 
 Without ``--model_file`` the model is built from ``--train_config`` alone: the pretrained speech model with its
 frozen weights (the head is untrained, so only ``feats`` is meaningful) -- the features of a ridge baseline.
-``--layer`` then picks another hidden layer of it. The work is done by ``espnet_brain.fmri.inference``.
+``--layer`` then picks another hidden layer of it, or several: ``--layer 3 6 9`` runs the speech model once and
+writes each layer into its own directory (``{layer}`` in ``--output_dir``). ``--frontend logmel`` writes the
+spectral baseline's features (log mel energies, ``espnet_brain.fmri.spectral``) on the config's window grid. The
+work is done by ``espnet_brain.fmri.inference``.
 
 Example::
 
     python -m espnet_brain.bin.fmri_encoding_inference --train_config exp/enc/config.yaml \\
         --model_file exp/enc/valid.loss.ave.pth --data_dir dump/test/stories --output_dir exp/enc/infer_test
+    python -m espnet_brain.bin.fmri_encoding_inference --train_config conf/train_enc_lora.yaml --layer 3 6 9 \\
+        --data_dir dump/train/stories dump/test/stories \\
+        --output_dir 'exp/feats_frozen_layer{layer}/train' 'exp/feats_frozen_layer{layer}/test'
 """
 
 import argparse
@@ -47,7 +53,16 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output_dir", nargs="+", required=True, help="one per --data_dir")
     parser.add_argument(
-        "--layer", type=int, default=None, help="hidden layer of the pretrained model (no --model_file)"
+        "--layer",
+        type=int,
+        nargs="+",
+        default=None,
+        help="hidden layer(s) of the pretrained model (no --model_file); several: one pass, {layer} in --output_dir",
+    )
+    parser.add_argument(
+        "--frontend",
+        default=None,
+        help="another frontend on the config's window grid, e.g. logmel (the spectral baseline; no --model_file)",
     )
     parser.add_argument(
         "--frontend_conf",
@@ -66,7 +81,20 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     model_file = None if args.model_file in (None, "", "none") else args.model_file
     try:
         overrides = _key_values(args.frontend_conf, "--frontend_conf")
-        infer(args.train_config, args.data_dir, args.output_dir, model_file, args.layer, args.ngpu, True, overrides)
+        layer = args.layer
+        if layer is not None and len(layer) == 1 and not any("{layer}" in d for d in args.output_dir):
+            layer = layer[0]
+        infer(
+            args.train_config,
+            args.data_dir,
+            args.output_dir,
+            model_file,
+            layer,
+            args.ngpu,
+            True,
+            overrides,
+            args.frontend,
+        )
     except ValueError as e:
         print(f"fmri_encoding_inference: {e}", file=sys.stderr)
         return 1

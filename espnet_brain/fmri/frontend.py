@@ -37,7 +37,8 @@ class SSLWindowFrontend(AbsEncodingFrontend):
     Args:
         model_name_or_path: local directory written by ``save_pretrained`` or a Hub id
             (e.g. "microsoft/wavlm-base-plus"; offline, a Hub id fails with a message asking for a directory).
-        layer: hidden-state index (0 = transformer input, i = output of layer i, -1 = last) or "weighted".
+        layer: hidden-state index (0 = transformer input, i = output of layer i, -1 = last), "weighted", or a list
+            of indices concatenated into (B, N, len(layer) * D) (several layers from one pass).
         weighted_layers: layers of the weighted sum (None: all).
         lora_conf: LoRA adapters, e.g. {"r": 4, "alpha": 4, "dropout": 0.1} (None: no adapters);
             see :class:`espnet_brain.fmri.ssl_model.SSLSpeechModel`.
@@ -56,7 +57,7 @@ class SSLWindowFrontend(AbsEncodingFrontend):
     def __init__(
         self,
         model_name_or_path: str,
-        layer: Union[int, str] = 9,
+        layer: Union[int, str, Sequence[int]] = 9,
         weighted_layers: Optional[Sequence[int]] = None,
         lora_conf: Optional[Dict] = None,
         freeze: bool = True,

@@ -26,8 +26,10 @@ class SSLSpeechModel(nn.Module):
 
     Args:
         model_name_or_path: local directory (``save_pretrained``) or Hub id.
-        layer: hidden-state index (0 = transformer input, i = output of layer i, -1 = last), or "weighted" for a
-            learned softmax-weighted sum of ``weighted_layers``.
+        layer: hidden-state index (0 = transformer input, i = output of layer i, -1 = last), "weighted" for a
+            learned softmax-weighted sum of ``weighted_layers``, or a list of indices whose hidden states are
+            concatenated, (B, T, len(layer) * D) in the list's order: several layers from one forward pass (feature
+            extraction for a ridge per layer).
         weighted_layers: layers of the weighted sum (None: all, 0..num_layers).
         lora_conf: None for no adapters, else a dict with keys among ``r`` (4), ``alpha`` (4), ``dropout``
             (0.1), ``targets`` (["q_proj", "k_proj", "v_proj"]; add "out_proj", "intermediate_dense",
@@ -48,7 +50,7 @@ class SSLSpeechModel(nn.Module):
     def __init__(
         self,
         model_name_or_path: str,
-        layer: Union[int, str] = 9,
+        layer: Union[int, str, Sequence[int]] = 9,
         weighted_layers: Optional[Sequence[int]] = None,
         lora_conf: Optional[Dict] = None,
         freeze: bool = True,
@@ -77,6 +79,7 @@ class SSLSpeechModel(nn.Module):
             hf.config.feat_extract_norm == "layer" if use_attention_mask is None else use_attention_mask
         )
         self.hidden_size = hf.config.hidden_size
+        self.concat = isinstance(layer, (list, tuple))
         self.frozen = freeze
         self.freeze_feature_encoder = freeze_feature_encoder
 
@@ -105,8 +108,12 @@ class SSLSpeechModel(nn.Module):
             ids = list(range(n_layers + 1)) if weighted_layers is None else sorted(set(weighted_layers))
         elif isinstance(layer, int):
             ids = [layer + n_layers + 1 if layer < 0 else layer]
+        elif isinstance(layer, (list, tuple)) and layer and all(isinstance(i, int) for i in layer):
+            ids = [i + n_layers + 1 if i < 0 else i for i in layer]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"layer: the list {list(layer)} names a layer twice")
         else:
-            raise ValueError(f"layer: expected an int or 'weighted', got {layer!r}")
+            raise ValueError(f"layer: expected an int, 'weighted' or a non-empty list of ints, got {layer!r}")
         bad = [i for i in ids if not 0 <= i <= n_layers]
         if bad or not ids:
             raise ValueError(f"layer / weighted_layers: expected indices in [0, {n_layers}], got {layer!r}, {ids}")
@@ -134,8 +141,8 @@ class SSLSpeechModel(nn.Module):
         return self._base(self.model)
 
     def output_size(self) -> int:
-        """Feature dimension D."""
-        return self.hidden_size
+        """Feature dimension: D, or len(layer) * D for a list of layers."""
+        return self.hidden_size * (len(self.layer_ids) if self.concat else 1)
 
     def num_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
         """Frames produced for waveforms of ``num_samples`` samples: (B,) -> (B,)."""
@@ -151,7 +158,8 @@ class SSLSpeechModel(nn.Module):
             speech_lengths: (B,) valid samples (None: all L).
 
         Returns:
-            feats (B, T, D) and feats_lengths (B,) in frames (20 ms for the usual models).
+            feats (B, T, D) (B, T, len(layer) * D for a list of layers) and feats_lengths (B,) in frames (20 ms
+            for the usual models).
         """
         if speech.dim() != 2:
             raise ValueError(f"speech: expected shape (B, L), got {tuple(speech.shape)}")
@@ -171,6 +179,8 @@ class SSLSpeechModel(nn.Module):
         if self.weighted:
             weights = torch.softmax(self.layer_weights, dim=0)
             feats = sum(w * hidden[i] for w, i in zip(weights, self.layer_ids))
+        elif self.concat:
+            feats = torch.cat([hidden[i] for i in self.layer_ids], dim=-1)
         else:
             feats = hidden[self.layer_ids[0]]
         feats_lengths = self.num_frames(speech_lengths).clamp(max=feats.shape[1])

@@ -31,10 +31,11 @@ from typeguard import typechecked
 from espnet_brain.fmri.espnet_model import ESPnetFMRIEncodingModel
 from espnet_brain.fmri.frontend import AbsEncodingFrontend, SSLWindowFrontend
 from espnet_brain.fmri.readout import FIRLinearHead, FIRLowRankHead, FIRReadout
+from espnet_brain.fmri.spectral import LogMelWindowFrontend
 
 frontend_choices = ClassChoices(
     "frontend",
-    classes=dict(ssl_windows=SSLWindowFrontend),
+    classes=dict(ssl_windows=SSLWindowFrontend, logmel=LogMelWindowFrontend),
     type_check=AbsEncodingFrontend,
     default="ssl_windows",
 )

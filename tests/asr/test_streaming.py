@@ -122,6 +122,24 @@ def test_stream_ends_with_the_offline_posteriors_and_hypothesis(
         assert hyps[-1].token_ids == want_ids
 
 
+@pytest.mark.parametrize("kv_cache,right_context", [(True, 0), (False, 1)])
+def test_running_hypothesis_is_the_greedy_path_of_the_frames_so_far(tiny_wav2vec2, kv_cache, right_context):
+    """The final frames' best path is collapsed once, as they become final; every running hypothesis must still
+    be the greedy decoding of all frames so far (and its final part that of the final frames)."""
+    decoder = StreamingDecoder(_model(tiny_wav2vec2, 2, right_context), increment=3, day=1, kv_cache=kv_cache)
+    x = _sentence()
+    seen_non_final = False
+    for start in range(0, len(x), 3):
+        h = decoder.push(x[start : start + 3])
+        lp = decoder.log_probs[None]
+        assert h.token_ids == greedy_ctc(lp, torch.tensor([h.n_frames]))[0]
+        assert h.final_token_ids == greedy_ctc(lp, torch.tensor([h.n_final_frames]))[0]
+        seen_non_final |= h.n_final_frames < h.n_frames
+    assert seen_non_final or right_context == 0
+    end = decoder.finish()
+    assert end.token_ids == end.final_token_ids == greedy_ctc(decoder.log_probs[None], torch.tensor([end.n_frames]))[0]
+
+
 def test_finish_flushes_a_stream_that_stops_mid_sentence_and_reset_starts_again(tiny_wav2vec2):
     model = _model(tiny_wav2vec2, chunk_size=2, right_context=1)
     x = _sentence()

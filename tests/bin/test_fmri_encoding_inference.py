@@ -42,6 +42,47 @@ def test_frozen_features_of_any_layer_on_the_stimulus_grid(setup, tmp_path):
     assert not (tmp_path / "l2" / "pred.scp").exists()  # an untrained head predicts nothing worth writing
 
 
+def test_several_layers_in_one_pass_equal_one_pass_per_layer(setup, tmp_path):
+    stories = setup["dump"] / "test" / "stories"
+    args = ["--train_config", str(setup["config"]), "--data_dir", str(stories)]
+    assert main(args + ["--output_dir", str(tmp_path / "layer{layer}"), "--layer", "2", "0"]) == 0
+    for layer in (0, 2):
+        assert main(args + ["--output_dir", str(tmp_path / f"alone{layer}"), "--layer", str(layer)]) == 0
+        together = kaldiio.load_scp(str(tmp_path / f"layer{layer}" / "feats.scp"))["wheretheressmoke"]
+        alone = kaldiio.load_scp(str(tmp_path / f"alone{layer}" / "feats.scp"))["wheretheressmoke"]
+        assert together.shape == alone.shape
+        np.testing.assert_allclose(together, alone, atol=1e-5)
+    l0 = kaldiio.load_scp(str(tmp_path / "layer0" / "feats.scp"))["wheretheressmoke"]
+    l2 = kaldiio.load_scp(str(tmp_path / "layer2" / "feats.scp"))["wheretheressmoke"]
+    assert not np.allclose(l0, l2)  # the split hands each directory its own layer
+
+
+def test_several_layers_need_a_directory_each(setup, tmp_path, capsys):
+    stories = str(setup["dump"] / "test" / "stories")
+    rc = main([
+        "--train_config", str(setup["config"]), "--data_dir", stories, "--output_dir", str(tmp_path / "feats"),
+        "--layer", "0", "2",
+    ])  # fmt: skip
+    assert rc == 1 and "put {layer} in the path" in capsys.readouterr().err
+
+
+def test_spectral_baseline_features_on_the_same_grid(setup, tmp_path):
+    stories = setup["dump"] / "test" / "stories"
+    rc = main([
+        "--train_config", str(setup["config"]), "--data_dir", str(stories), "--output_dir", str(tmp_path),
+        "--frontend", "logmel", "--frontend_conf", "n_mels=12",
+    ])  # fmt: skip
+    assert rc == 0
+    n = int(read_2columns_text(str(stories / "num_trs"))["wheretheressmoke"])
+    feats = kaldiio.load_scp(str(tmp_path / "feats.scp"))["wheretheressmoke"]
+    assert feats.shape == (n - 5, 12) and np.isfinite(feats).all()
+    # the window grid of the config (window_s 1.0, stride_s 0.5) reached the spectral frontend
+    model = build_model(str(setup["config"]), None, frontend="logmel")
+    assert (model.frontend.window_s, model.frontend.stride_s) == (1.0, 0.5)
+    with pytest.raises(ValueError, match="only for the speech model"):
+        build_model(str(setup["config"]), None, layer=1, frontend="logmel")
+
+
 def test_trained_model_predictions_are_its_story_outputs_on_the_response_rows(setup, tmp_path):
     config = yaml.safe_load(setup["config"].read_text())
     config["n_voxels"] = 60

@@ -32,6 +32,7 @@ def test_recipe_runs_on_files_in_the_published_layout(corpus, tmp_path):
         "| ridge, frozen pretrained features (layer 1) |",
         "| fine-tuned model, its own head (wavlm_lora_UTS01) |",
         "| ridge refit on fine-tuned features (wavlm_lora_UTS01) |",
+        "| ridge, log-mel spectrogram (low-level control) |",
     ):
         assert system in results
     assert "CC_max from 4 repeats" in results
@@ -40,6 +41,8 @@ def test_recipe_runs_on_files_in_the_published_layout(corpus, tmp_path):
     assert (rec / "data" / "test" / "wav.scp").read_text().split()[0] == "wheretheressmoke"
     r0, r1 = (np.load(rec / "exp" / f"r_ridge_frozen_pretrained_features_layer_{k}.npy") for k in (0, 1))
     assert r0.shape == r1.shape == (60,) and not np.allclose(r0, r1)  # two layers, two feature spaces
+    infer_log = (rec / "exp" / "feats_frozen_layers" / "infer.log").read_text()
+    assert "feats_frozen_layer0/test" in infer_log and "feats_frozen_layer1/test" in infer_log  # one pass, both
 
 
 def test_missing_corpus_says_where_to_get_it(tmp_path):

@@ -11,6 +11,7 @@ from fixtures.recipes import REPO, run
 TINY = ("--preset", "tiny", "--confdir", "conf/tiny")
 SYSTEMS = [
     "ridge, frozen pretrained features",
+    "ridge, log-mel spectrogram (low-level control)",
     "fine-tuned model, its own head (lora)",
     "ridge refit on fine-tuned features (lora)",
     "ridge, simulator's true features (upper bound)",

@@ -28,7 +28,7 @@ def _args(wavlm_dir, *extra):
 
 def test_parser_lists_the_components_by_name():
     actions = {a.dest: a for a in FMRIEncodingTask.get_parser()._actions}
-    assert set(actions["frontend"].choices) == {"ssl_windows"}
+    assert set(actions["frontend"].choices) == {"ssl_windows", "logmel"}
     assert set(actions["head"].choices) == {"fir_linear", "fir_lowrank"}
     assert set(actions["model"].choices) == {"fmri_encoding"}
     defaults = FMRIEncodingTask.get_parser().parse_args([])

@@ -41,6 +41,8 @@ enc_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
 inference_model=valid.loss.best.pth  # Checkpoint for inference.
 # Ridge
 ridge_layers=""         # Hidden layers for frozen-feature ridge (empty: the config's layer), e.g. "6 9 12".
+spectral_baseline=true  # Also fit the ridge on log mel energies (the low-level control; same grid and delays).
+spectral_conf=""        # Its settings, e.g. "n_mels=64 f_max=8000" (espnet_brain.fmri.spectral.LogMelWindowFrontend).
 ridge_args=""           # Extra ridge arguments, e.g. "--chunk_len 20" (--alphas in himalaya units: S/(S^2+alpha)).
 # Scoring
 extra_systems=""        # More rows for RESULTS.md: "NAME=PATH;NAME=PATH" (pred.scp or a directory of .npy).
@@ -56,6 +58,7 @@ check_stages
 require_int ngpu 0
 require_int num_nodes 1
 require_int chunk_trs 1
+require_choice spectral_baseline true false
 
 . ./path.sh
 . ./cmd.sh
@@ -132,28 +135,47 @@ if run_stage 3; then
         "$(wc -l <"${dumpdir}/${train_set}/wav.scp") training chunks"
 fi
 
-# Frozen-feature ridge: one system per layer (the config's layer when ridge_layers is empty).
+# Frozen-feature ridge: one system per layer (the config's layer when ridge_layers is empty), and the spectral
+# baseline (log mel energies on the same window grid, through the same resampling, delays and ridge).
 ridge_tags=()
 if [ -z "${ridge_layers}" ]; then
     ridge_tags=(frozen)
 else
     for layer in ${ridge_layers}; do ridge_tags+=("frozen_layer${layer}"); done
 fi
+"${spectral_baseline}" && ridge_tags+=(logmel)
 
 if run_stage 4; then
-    for tag in "${ridge_tags[@]}"; do
-        layer_args=()
-        [ "${tag}" = frozen ] || layer_args=(--layer "${tag#frozen_layer}")
+    # The speech model runs once for every requested layer; the spectral features need no model.
+    for features in speech logmel; do
+        [ "${features}" = speech ] || "${spectral_baseline}" || continue
+        feature_args=()
+        if [ "${features}" = logmel ]; then
+            pattern="${expdir}/feats_logmel"
+            feature_args=(--frontend logmel)
+            read -r -a spectral_opts <<<"${spectral_conf}"
+            for item in "${spectral_opts[@]}"; do feature_args+=(--frontend_conf "${item}"); done
+        elif [ -z "${ridge_layers}" ]; then
+            pattern="${expdir}/feats_frozen"
+            feature_args=("${frontend_override[@]}")
+        else
+            pattern="${expdir}/feats_frozen_layer{layer}"
+            # shellcheck disable=SC2086
+            feature_args=(--layer ${ridge_layers} "${frontend_override[@]}")
+        fi
         data_dirs=()
         out_dirs=()
         for dset in ${all_sets}; do
             data_dirs+=("${dumpdir}/${dset}/stories")
-            out_dirs+=("${expdir}/feats_${tag}/${dset}")
+            out_dirs+=("${pattern}/${dset}")
         done
-        ${cuda_cmd} --gpu "${ngpu}" "${expdir}/feats_${tag}/infer.log" \
+        log_dir=${pattern/\{layer\}/s}
+        mkdir -p "${log_dir}"
+        ${cuda_cmd} --gpu "${ngpu}" "${log_dir}/infer.log" \
             python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${enc_config}" \
-            --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" \
-            --ngpu "${ngpu}" "${layer_args[@]}" "${frontend_override[@]}"
+            --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" --ngpu "${ngpu}" "${feature_args[@]}"
+    done
+    for tag in "${ridge_tags[@]}"; do
         # shellcheck disable=SC2086
         ${train_cmd} "${expdir}/ridge_${tag}/ridge.log" \
             python3 -m espnet_brain.bin.ridge_encoding \
@@ -221,6 +243,8 @@ if run_stage 9; then
     for tag in "${ridge_tags[@]}"; do
         if [ "${tag}" = frozen ]; then
             name="ridge, frozen pretrained features"
+        elif [ "${tag}" = logmel ]; then
+            name="ridge, log-mel spectrogram (low-level control)"
         else
             name="ridge, frozen pretrained features (layer ${tag#frozen_layer})"
         fi

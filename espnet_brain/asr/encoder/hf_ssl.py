@@ -18,7 +18,7 @@ Without right context, :meth:`HFSSLEncoder.forward_chunk` encodes a stream incre
 
 import functools
 import logging
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import torch
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
@@ -28,8 +28,10 @@ from espnet_brain.asr.encoder import stream_cache
 from espnet_brain.asr.encoder.stream_cache import EncoderStreamCache
 from espnet_brain.hf.layers import match_truncated_output
 from espnet_brain.hf.loading import load_config, load_model
+from espnet_brain.hf.lora import check_adapters_reached, lora_target_names, patch_attention_for_adapters, reset_lora
 
-MODES = ("finetune", "scratch", "frozen")
+MODES = ("finetune", "scratch", "frozen", "adapter")
+LORA_DEFAULTS = dict(r=8, alpha=16.0, dropout=0.1, targets=["q_proj", "k_proj", "v_proj", "out_proj"], layers=None)
 CHUNK_MASK_KWARG = "espnet_brain_chunk_mask"  # the keyword the chunk mask travels under through HF's **kwargs
 MASKED_ATTENTION = ("eager", "sdpa")  # HF attention implementations that take an arbitrary (B, 1, T, T) mask
 
@@ -68,15 +70,26 @@ def _stash_chunk_bias(module: torch.nn.Module, args, kwargs):
     return args, kwargs
 
 
-def _wavlm_attention_with_bias(module: torch.nn.Module, hidden_states, attention_mask, gated_position_bias):
+def _wavlm_attention_with_bias(
+    module: torch.nn.Module, inner: Optional[Callable], hidden_states, attention_mask, gated_position_bias
+):
     # WavLM's position bias is the attn_mask of F.multi_head_attention_forward: the chunk mask is added to it.
+    # `inner`: the attention that was in place before (LoRA adapters' patched one), else the class's.
     bias = module.__dict__.pop("_espnet_brain_chunk_bias", None)
     if bias is not None:
         b, t = hidden_states.shape[:2]
         # (B, 1, T, T) -> (B * heads, T, T), batch-major like HF's gated bias
         bias = bias.to(gated_position_bias.dtype).expand(b, module.num_heads, t, t).reshape(-1, t, t)
         gated_position_bias = gated_position_bias + bias
+    if inner is not None:
+        return inner(hidden_states, attention_mask, gated_position_bias)
     return type(module).torch_multi_head_self_attention(module, hidden_states, attention_mask, gated_position_bias)
+
+
+def _base_layer_key(key: str) -> str:
+    # "layers.0.attention.q_proj.weight" -> "layers.0.attention.q_proj.base_layer.weight" (peft's LoRA wrapper)
+    module, _, param = key.rpartition(".")
+    return f"{module}.base_layer.{param}"
 
 
 def _pad_time(module: torch.nn.Module, args, left: int, right: int):
@@ -94,7 +107,12 @@ class HFSSLEncoder(AbsEncoder):
             see :func:`espnet_brain.asr.ctc_init.init_ctc_from_hf`).
         mode: ``"finetune"`` (pretrained weights, trained), ``"scratch"`` (same config, HF's random
             initialisation, trained) or ``"frozen"`` (pretrained weights, ``requires_grad=False`` and always
-            in eval mode, so no dropout; gradients still flow through it to the frontend).
+            in eval mode, so no dropout; gradients still flow through it to the frontend) or ``"adapter"``
+            (pretrained weights frozen, LoRA adapters in the transformer trained: ``lora_conf``).
+        lora_conf: LoRA adapters of ``mode: adapter`` (peft), keys among ``r`` (8), ``alpha`` (16; the update
+            is scaled by alpha / r), ``dropout`` (0.1), ``targets`` (["q_proj", "k_proj", "v_proj", "out_proj"];
+            add "intermediate_dense", "output_dense" for the feed-forward blocks) and ``layers`` (None: all;
+            0-based transformer layers). :meth:`merge_adapters` folds them into the weights for export.
         num_layers: Keep only the first ``num_layers`` transformer layers (None: all). The output is then the full
             model's ``hidden_states[num_layers]``: a stable-layer-norm model (e.g. wav2vec2-large-lv60) keeps its
             final layer norm only when no layer is dropped, since that norm belongs to the last layer's output.
@@ -119,6 +137,7 @@ class HFSSLEncoder(AbsEncoder):
         input_size: int,
         model_name_or_path: str = "facebook/wav2vec2-base-960h",
         mode: str = "finetune",
+        lora_conf: Optional[Dict] = None,
         num_layers: Optional[int] = None,
         hidden_dropout: Optional[float] = None,
         attention_dropout: Optional[float] = None,
@@ -132,6 +151,8 @@ class HFSSLEncoder(AbsEncoder):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"encoder_conf.mode: expected one of {MODES}, got {mode!r}")
+        if lora_conf is not None and mode != "adapter":
+            raise ValueError(f"encoder_conf.lora_conf is for mode: adapter (LoRA adapters), not mode: {mode}")
         for key, value in (("chunk_size", chunk_size), ("right_context", right_context)):
             if value < 0:
                 raise ValueError(f"encoder_conf.{key}: expected an int >= 0 (frames), got {value}")
@@ -210,6 +231,9 @@ class HFSSLEncoder(AbsEncoder):
         if mode == "frozen":
             self.transformer.requires_grad_(False)
             self.transformer.eval()
+        self.lora_conf: Optional[Dict] = None
+        if mode == "adapter":
+            self._add_adapters(lora_conf or {})
 
         self.chunk_size = chunk_size
         self.right_context = right_context
@@ -221,6 +245,50 @@ class HFSSLEncoder(AbsEncoder):
         self._pos_conv_lookahead = min(right_context, half) if causal_pos_conv else half
         if causal_pos_conv:
             self._make_pos_conv_causal()
+        if self.lora_conf is not None:
+            # every adapter must be on the forward path, chunk mask included (else it would silently not train)
+            x = torch.zeros(1, 4, input_size)
+            check_adapters_reached(self, lambda: self.forward(x, torch.tensor([4])))
+
+    def _add_adapters(self, lora_conf: Dict) -> None:
+        from peft import LoraConfig, inject_adapter_in_model
+
+        unknown = sorted(set(lora_conf) - set(LORA_DEFAULTS))
+        if unknown:
+            raise ValueError(f"encoder_conf.lora_conf: unknown keys {unknown}; expected among {sorted(LORA_DEFAULTS)}")
+        conf = {**LORA_DEFAULTS, **lora_conf}
+        if int(conf["r"]) < 1:
+            raise ValueError(f"encoder_conf.lora_conf.r: expected a rank >= 1, got {conf['r']}")
+        self.transformer.requires_grad_(False)
+        # WavLM's attention reads the projection weights directly: patched to call the modules the adapters wrap
+        patch_attention_for_adapters(self.transformer)
+        names = lora_target_names(self.transformer, conf["targets"], conf["layers"])
+        config = LoraConfig(
+            r=int(conf["r"]), lora_alpha=float(conf["alpha"]), lora_dropout=float(conf["dropout"]), target_modules=names
+        )
+        # peft's injection works on any module (the HF encoder here is not a PreTrainedModel); only lora_A/B train
+        inject_adapter_in_model(config, self.transformer)
+        self.lora_conf = conf
+        n = sum(p.numel() for name, p in self.transformer.named_parameters() if "lora_" in name)
+        logging.info(f"HFSSLEncoder: LoRA adapters on {len(names)} linear layers, {n} trainable parameters")
+
+    def adapter_state_dict(self) -> Dict[str, torch.Tensor]:
+        """The LoRA adapter weights alone (what ``mode: adapter`` trained in the transformer; a few % of it)."""
+        return {k: v for k, v in self.transformer.state_dict().items() if "lora_" in k}
+
+    def merge_adapters(self) -> None:
+        """Fold the LoRA updates into the pretrained weights and drop the adapters: the plain HF transformer
+        computes what the adapted one did (for export with :mod:`espnet_brain.bin.export_hf`, or faster
+        inference). The encoder is then an ordinary fine-tuned transformer."""
+        from peft.tuners.lora import LoraLayer
+
+        wrapped = [(name, m) for name, m in self.transformer.named_modules() if isinstance(m, LoraLayer)]
+        for name, module in wrapped:
+            module.merge()
+            parent_name, _, child = name.rpartition(".")
+            parent = self.transformer.get_submodule(parent_name) if parent_name else self.transformer
+            setattr(parent, child, module.get_base_layer())
+        self.lora_conf = None
 
     def _install_chunk_mask(self) -> None:
         from transformers.models.wavlm.modeling_wavlm import WavLMAttention
@@ -229,8 +297,12 @@ class HFSSLEncoder(AbsEncoder):
             attention = layer.attention
             if isinstance(attention, WavLMAttention):
                 attention.register_forward_pre_hook(_stash_chunk_bias, with_kwargs=True)
-                # an instance attribute (a partial of a module-level function: deep copies stay bound to the copy)
-                attention.torch_multi_head_self_attention = functools.partial(_wavlm_attention_with_bias, attention)
+                # an instance attribute (a partial of a module-level function: deep copies stay bound to the copy),
+                # wrapping the adapters' attention when they replaced the class's
+                inner = attention.__dict__.get("torch_multi_head_self_attention")
+                attention.torch_multi_head_self_attention = functools.partial(
+                    _wavlm_attention_with_bias, attention, inner
+                )
             else:
                 if self.attention_implementation not in MASKED_ATTENTION:
                     raise ValueError(
@@ -374,7 +446,17 @@ class HFSSLEncoder(AbsEncoder):
         match_truncated_output(
             backbone.encoder, self.hf_config, self.hf_config.num_hidden_layers, self._full_num_layers
         )
-        self.transformer.load_state_dict(backbone.encoder.state_dict())
+        state = backbone.encoder.state_dict()
+        if self.lora_conf is not None:
+            # adapted linears keep their pretrained weights one level down; the adapters start again (B = 0)
+            own = self.transformer.state_dict()
+            state = {(k if k in own else _base_layer_key(k)): v for k, v in state.items()}
+            missing, unexpected = self.transformer.load_state_dict(state, strict=False)
+            if unexpected or any("lora_" not in k for k in missing):
+                raise RuntimeError(f"HFSSLEncoder: pretrained weights do not fit: {unexpected[:3]} {missing[:3]}")
+            reset_lora(self.transformer)
+        else:
+            self.transformer.load_state_dict(state)
         logging.info(f"HFSSLEncoder: reloaded pretrained transformer weights from {self.model_name_or_path}")
 
     def forward(
