@@ -43,6 +43,8 @@ def export(asr_train_config: str, asr_model_file: str, output_dir: str) -> Path:
     if model.encoder.input_proj is not None:
         raise ValueError(f"{asr_train_config}: the encoder has an input projection, which HF models do not have")
     token_list = list(model.token_list)
+    if model.encoder.lora_conf is not None:
+        model.encoder.merge_adapters()  # an adapter-trained transformer is exported with its adapters folded in
     config = model.encoder.hf_config
     config.vocab_size = len(token_list)
     config.pad_token_id = blank_id(token_list)

@@ -18,7 +18,7 @@ Dtype policy: weights are always loaded in float32, whatever the checkpoint stor
 
 import logging
 import os
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import torch
 
@@ -117,7 +117,11 @@ def _from_pretrained(
 
 
 def load_config(
-    name_or_path: str, what: str, overrides: Optional[Dict[str, Any]] = None, local_files_only: bool = False
+    name_or_path: str,
+    what: str,
+    overrides: Optional[Dict[str, Any]] = None,
+    local_files_only: bool = False,
+    model_types: Sequence[str] = SUPPORTED_MODEL_TYPES,
 ):
     """Load an HF config (``AutoConfig``), check its model type and apply attribute overrides.
 
@@ -126,6 +130,7 @@ def load_config(
         what: The config key, quoted in errors.
         overrides: Attributes to set on the config (e.g. ``{"layerdrop": 0.0}``).
         local_files_only: Never touch the network.
+        model_types: The model types the caller accepts (the speech SSL models by default).
 
     Returns:
         transformers.PretrainedConfig: The config.
@@ -133,10 +138,10 @@ def load_config(
     from transformers import AutoConfig
 
     config = _from_pretrained(AutoConfig.from_pretrained, name_or_path, what, local_files_only)
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
+    if config.model_type not in model_types:
         raise ValueError(
             f"{what}: model type {config.model_type!r} of {name_or_path!r} is not supported; "
-            f"expected one of {SUPPORTED_MODEL_TYPES}"
+            f"expected one of {tuple(model_types)}"
         )
     for key, value in (overrides or {}).items():
         setattr(config, key, value)

@@ -19,7 +19,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
-FFN_TARGETS = ("intermediate_dense", "output_dense")
+FFN_TARGETS = ("intermediate_dense", "output_dense", "fc1", "fc2")  # Wav2Vec2/WavLM/HuBERT, Whisper
+# parents of the adaptable linears inside a transformer block: Wav2Vec2/WavLM/HuBERT, and Whisper (whose
+# feed-forward linears sit in the block itself)
+BLOCK_PARTS = ("attention", "feed_forward", "self_attn")
+# LoRA settings of the decoding encoders' ``mode: adapter`` (``lora_conf`` keys)
+LORA_DEFAULTS = dict(r=8, alpha=16.0, dropout=0.1, targets=["q_proj", "k_proj", "v_proj", "out_proj"], layers=None)
 
 
 def _wavlm_self_attention(
@@ -111,7 +116,8 @@ def lora_target_names(
         if not isinstance(module, nn.Linear) or parts[-1] not in targets or "layers" not in parts:
             continue
         block = parts[parts.index("layers") + 1]
-        if parts[-2] not in ("attention", "feed_forward") or not block.isdigit():
+        in_block = parts[-2] in BLOCK_PARTS or (parts[-1] in ("fc1", "fc2") and parts[-2] == block)
+        if not in_block or not block.isdigit():
             continue
         if layers is None or int(block) in layers:
             names.append(name)
@@ -194,3 +200,73 @@ def reset_lora(model: nn.Module) -> None:
         if isinstance(module, LoraLayer):
             for adapter in list(module.lora_A.keys()):
                 module.reset_lora_parameters(adapter, True)
+
+
+def inject_lora(model: nn.Module, lora_conf: Dict, what: str = "encoder_conf.lora_conf") -> Dict:
+    """Freeze ``model`` and put trainable LoRA adapters in it, in place (any module, not only a PreTrainedModel).
+
+    Args:
+        model: a Hugging Face transformer stack (e.g. a Wav2Vec2 or Whisper encoder).
+        lora_conf: keys among :data:`LORA_DEFAULTS` (the others keep their defaults).
+        what: the config key, quoted in errors.
+
+    Returns:
+        The settings used (:data:`LORA_DEFAULTS` updated with ``lora_conf``).
+    """
+    from peft import LoraConfig, inject_adapter_in_model
+
+    unknown = sorted(set(lora_conf) - set(LORA_DEFAULTS))
+    if unknown:
+        raise ValueError(f"{what}: unknown keys {unknown}; expected among {sorted(LORA_DEFAULTS)}")
+    conf = {**LORA_DEFAULTS, **lora_conf}
+    if int(conf["r"]) < 1:
+        raise ValueError(f"{what}.r: expected a rank >= 1, got {conf['r']}")
+    model.requires_grad_(False)
+    # WavLM's attention reads the projection weights directly: patched to call the modules the adapters wrap
+    patch_attention_for_adapters(model)
+    names = lora_target_names(model, conf["targets"], conf["layers"])
+    config = LoraConfig(
+        r=int(conf["r"]), lora_alpha=float(conf["alpha"]), lora_dropout=float(conf["dropout"]), target_modules=names
+    )
+    inject_adapter_in_model(config, model)
+    return conf
+
+
+def lora_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """The adapter weights alone (``lora_A``/``lora_B``), a small fraction of the model."""
+    return {k: v for k, v in model.state_dict().items() if "lora_" in k}
+
+
+def merge_lora(model: nn.Module) -> int:
+    """Fold every LoRA update into its base weight and put the plain linear back in place of the wrapper.
+
+    Returns:
+        The number of merged layers; ``model`` then computes what the adapted model did, with the module names
+        and state-dict keys of the original Hugging Face model.
+    """
+    from peft.tuners.lora import LoraLayer
+
+    wrapped = [(name, m) for name, m in model.named_modules() if isinstance(m, LoraLayer)]
+    for name, module in wrapped:
+        module.merge()
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, module.get_base_layer())
+    return len(wrapped)
+
+
+def load_base_weights(model: nn.Module, state: Dict[str, torch.Tensor]) -> None:
+    """Load the weights of the plain model into its adapted copy (wrapped linears keep theirs one level down,
+    ``....q_proj.base_layer.weight``) and start the adapters again (B = 0)."""
+    own = model.state_dict()
+
+    def key(k: str) -> str:
+        if k in own:
+            return k
+        module, _, param = k.rpartition(".")
+        return f"{module}.base_layer.{param}"
+
+    missing, unexpected = model.load_state_dict({key(k): v for k, v in state.items()}, strict=False)
+    if unexpected or any("lora_" not in k for k in missing):
+        raise RuntimeError(f"pretrained weights do not fit the adapted model: {unexpected[:3]} {missing[:3]}")
+    reset_lora(model)

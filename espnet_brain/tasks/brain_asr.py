@@ -1,8 +1,8 @@
 """Brain-to-text task: ESPnet's ASR task with brain frontends, HF SSL encoders and day ids.
 
 Importing this module registers the plugin's components in ESPnet's own ``ClassChoices``, so
-``frontend: brain_gru``, ``encoder: hf_ssl`` (or ``identity``), ``model: brain`` and ``scheduler: transferlr``
-are accepted by every ESPnet program that builds the ASR parser in this process (and in the
+``frontend: brain_gru``, ``encoder: hf_ssl`` (or ``hf_whisper``, ``identity``), ``model: brain`` and
+``scheduler: transferlr`` are accepted by every ESPnet program that builds the ASR parser in this process (and in the
 worker processes ESPnet spawns for multi-GPU training, which import this module again).
 """
 
@@ -20,13 +20,14 @@ from typeguard import typechecked
 
 from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
 from espnet_brain.asr.encoder.identity import IdentityEncoder
+from espnet_brain.asr.encoder.whisper import HFSeq2SeqSpeechEncoder
 from espnet_brain.asr.espnet_model import BrainESPnetASRModel
 from espnet_brain.asr.frontend.brain_gru import BrainGRUFrontend
 from espnet_brain.asr.frontend.hf_cnn import HFConvFrontend
 from espnet_brain.schedulers.transfer_lr import TransferLR
 
 FRONTENDS = {"brain_gru": BrainGRUFrontend, "hf_cnn": HFConvFrontend}
-ENCODERS = {"hf_ssl": HFSSLEncoder, "identity": IdentityEncoder}
+ENCODERS = {"hf_ssl": HFSSLEncoder, "hf_whisper": HFSeq2SeqSpeechEncoder, "identity": IdentityEncoder}
 MODELS = {"brain": BrainESPnetASRModel}
 SCHEDULERS = {"transferlr": TransferLR}
 

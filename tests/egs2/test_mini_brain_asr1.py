@@ -15,6 +15,7 @@ SYSTEMS = [
     "brain: full fine-tune",
     "brain: from scratch",
     "brain: frozen transformer",
+    "brain: adapters (LoRA) in the frozen transformer",
     "brain: BFE only (no transformer)",
 ]
 
@@ -60,9 +61,9 @@ def _table(results: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_results_table_has_the_four_systems_with_each_default_decoder_on_every_test_sentence(recipe):
+def test_results_table_has_every_system_with_each_default_decoder_on_every_test_sentence(recipe):
     rows = _table(recipe / "exp" / "RESULTS.md")
-    assert len(rows) == 10  # 5 systems x the default decoders (greedy, ngram)
+    assert len(rows) == 12  # 6 systems x the default decoders (greedy, ngram)
     for system in SYSTEMS:
         for decoder in ("greedy", "ngram"):
             (name,) = [k for k in rows if k.startswith(system) and k.endswith(f", {decoder}")]
@@ -74,7 +75,7 @@ def test_results_table_has_the_four_systems_with_each_default_decoder_on_every_t
                 assert cer < 100.0, (name, cer)
     n_test = len((recipe / "data" / "brain_test" / "text").read_text().splitlines())
     lexicon = {line.split()[0] for line in (recipe / "data" / "lm" / "brain_train" / "lexicon.txt").open()}
-    for mode in ("full", "scratch", "frozen", "bfe"):
+    for mode in ("full", "scratch", "frozen", "adapter", "bfe"):
         decoded = recipe / "exp" / f"asr_brain_{mode}" / "decode_brain_test"
         hyps = (decoded / "text").read_text().splitlines()
         assert len(hyps) == n_test

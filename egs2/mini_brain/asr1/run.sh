@@ -4,7 +4,8 @@
 # The corpus has no real pretrained Wav2Vec2, so the recipe makes one: an audio ASR model with the
 # same HF parts (CNN frontend + transformer + CTC) is trained on the corpus's synthetic speech and
 # exported in Hugging Face format (stages 2-3). The brain decoders then put a GRU brain feature
-# extractor in front of that transformer in three transfer modes (stages 4-6), stage 7 trains the
+# extractor in front of that transformer in four transfer modes (stages 4-6: full fine-tuning, from scratch,
+# frozen, and frozen with LoRA adapters), stage 7 trains the
 # same BFE with no transformer (the control), and stage 8 writes the comparison to exp/RESULTS.md.
 set -euo pipefail
 
@@ -15,7 +16,7 @@ define_stage 2 "Audio ASR baseline: train, decode, score"
 define_stage 3 "Export the audio model as this corpus's pretrained Wav2Vec2 (HF format)"
 define_stage 4 "Brain decoder, full fine-tuning of the pretrained transformer"
 define_stage 5 "Brain decoder, same architecture from scratch"
-define_stage 6 "Brain decoder, frozen pretrained transformer"
+define_stage 6 "Brain decoder, frozen pretrained transformer: as it is, and with trained LoRA adapters"
 define_stage 7 "BFE-only control: the same BFE and CTC head without a transformer"
 define_stage 8 "RESULTS.md: audio ASR vs the brain decoders"
 define_stage 9 "Latent analysis: t-SNE of brain vs audio features (PNG)"
@@ -74,7 +75,7 @@ if run_stage 3; then
         --asr_model_file exp/asr_audio/valid.loss.ave.pth --output_dir "${pretrained}"
 fi
 
-for mode_stage in "4 full" "5 scratch" "6 frozen"; do
+for mode_stage in "4 full" "5 scratch" "6 frozen" "6 adapter"; do
     read -r n mode <<<"${mode_stage}"
     if run_stage "${n}"; then
         # One dump of the brain sets (dump/neural) and short experiment names (exp/asr_brain_<mode>) for this
@@ -100,7 +101,7 @@ if run_stage 8; then
         rows+=(--hyp "audio ASR (same encoder, speech input), ${decoder}=exp/asr_audio/decode_audio_test${sub}/text"
             --ref data/audio_test/text)
         for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer" \
-            "bfe:BFE only (no transformer)"; do
+            "adapter:adapters (LoRA) in the frozen transformer" "bfe:BFE only (no transformer)"; do
             rows+=(--hyp "brain: ${mode_name#*:}, ${decoder}=exp/asr_brain_${mode_name%%:*}/decode_brain_test${sub}/text"
                 --ref data/brain_test/text)
         done

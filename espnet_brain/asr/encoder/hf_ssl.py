@@ -28,10 +28,9 @@ from espnet_brain.asr.encoder import stream_cache
 from espnet_brain.asr.encoder.stream_cache import EncoderStreamCache
 from espnet_brain.hf.layers import match_truncated_output
 from espnet_brain.hf.loading import load_config, load_model
-from espnet_brain.hf.lora import check_adapters_reached, lora_target_names, patch_attention_for_adapters, reset_lora
+from espnet_brain.hf.lora import check_adapters_reached, inject_lora, load_base_weights, lora_state_dict, merge_lora
 
 MODES = ("finetune", "scratch", "frozen", "adapter")
-LORA_DEFAULTS = dict(r=8, alpha=16.0, dropout=0.1, targets=["q_proj", "k_proj", "v_proj", "out_proj"], layers=None)
 CHUNK_MASK_KWARG = "espnet_brain_chunk_mask"  # the keyword the chunk mask travels under through HF's **kwargs
 MASKED_ATTENTION = ("eager", "sdpa")  # HF attention implementations that take an arbitrary (B, 1, T, T) mask
 
@@ -84,12 +83,6 @@ def _wavlm_attention_with_bias(
     if inner is not None:
         return inner(hidden_states, attention_mask, gated_position_bias)
     return type(module).torch_multi_head_self_attention(module, hidden_states, attention_mask, gated_position_bias)
-
-
-def _base_layer_key(key: str) -> str:
-    # "layers.0.attention.q_proj.weight" -> "layers.0.attention.q_proj.base_layer.weight" (peft's LoRA wrapper)
-    module, _, param = key.rpartition(".")
-    return f"{module}.base_layer.{param}"
 
 
 def _pad_time(module: torch.nn.Module, args, left: int, right: int):
@@ -251,43 +244,19 @@ class HFSSLEncoder(AbsEncoder):
             check_adapters_reached(self, lambda: self.forward(x, torch.tensor([4])))
 
     def _add_adapters(self, lora_conf: Dict) -> None:
-        from peft import LoraConfig, inject_adapter_in_model
-
-        unknown = sorted(set(lora_conf) - set(LORA_DEFAULTS))
-        if unknown:
-            raise ValueError(f"encoder_conf.lora_conf: unknown keys {unknown}; expected among {sorted(LORA_DEFAULTS)}")
-        conf = {**LORA_DEFAULTS, **lora_conf}
-        if int(conf["r"]) < 1:
-            raise ValueError(f"encoder_conf.lora_conf.r: expected a rank >= 1, got {conf['r']}")
-        self.transformer.requires_grad_(False)
-        # WavLM's attention reads the projection weights directly: patched to call the modules the adapters wrap
-        patch_attention_for_adapters(self.transformer)
-        names = lora_target_names(self.transformer, conf["targets"], conf["layers"])
-        config = LoraConfig(
-            r=int(conf["r"]), lora_alpha=float(conf["alpha"]), lora_dropout=float(conf["dropout"]), target_modules=names
-        )
-        # peft's injection works on any module (the HF encoder here is not a PreTrainedModel); only lora_A/B train
-        inject_adapter_in_model(config, self.transformer)
-        self.lora_conf = conf
-        n = sum(p.numel() for name, p in self.transformer.named_parameters() if "lora_" in name)
-        logging.info(f"HFSSLEncoder: LoRA adapters on {len(names)} linear layers, {n} trainable parameters")
+        self.lora_conf = inject_lora(self.transformer, lora_conf)
+        n = sum(v.numel() for v in self.adapter_state_dict().values())
+        logging.info(f"HFSSLEncoder: LoRA adapters ({self.lora_conf}), {n} trainable parameters")
 
     def adapter_state_dict(self) -> Dict[str, torch.Tensor]:
         """The LoRA adapter weights alone (what ``mode: adapter`` trained in the transformer; a few % of it)."""
-        return {k: v for k, v in self.transformer.state_dict().items() if "lora_" in k}
+        return lora_state_dict(self.transformer)
 
     def merge_adapters(self) -> None:
         """Fold the LoRA updates into the pretrained weights and drop the adapters: the plain HF transformer
         computes what the adapted one did (for export with :mod:`espnet_brain.bin.export_hf`, or faster
         inference). The encoder is then an ordinary fine-tuned transformer."""
-        from peft.tuners.lora import LoraLayer
-
-        wrapped = [(name, m) for name, m in self.transformer.named_modules() if isinstance(m, LoraLayer)]
-        for name, module in wrapped:
-            module.merge()
-            parent_name, _, child = name.rpartition(".")
-            parent = self.transformer.get_submodule(parent_name) if parent_name else self.transformer
-            setattr(parent, child, module.get_base_layer())
+        merge_lora(self.transformer)
         self.lora_conf = None
 
     def _install_chunk_mask(self) -> None:
@@ -446,17 +415,10 @@ class HFSSLEncoder(AbsEncoder):
         match_truncated_output(
             backbone.encoder, self.hf_config, self.hf_config.num_hidden_layers, self._full_num_layers
         )
-        state = backbone.encoder.state_dict()
         if self.lora_conf is not None:
-            # adapted linears keep their pretrained weights one level down; the adapters start again (B = 0)
-            own = self.transformer.state_dict()
-            state = {(k if k in own else _base_layer_key(k)): v for k, v in state.items()}
-            missing, unexpected = self.transformer.load_state_dict(state, strict=False)
-            if unexpected or any("lora_" not in k for k in missing):
-                raise RuntimeError(f"HFSSLEncoder: pretrained weights do not fit: {unexpected[:3]} {missing[:3]}")
-            reset_lora(self.transformer)
+            load_base_weights(self.transformer, backbone.encoder.state_dict())  # the adapters start again
         else:
-            self.transformer.load_state_dict(state)
+            self.transformer.load_state_dict(backbone.encoder.state_dict())
         logging.info(f"HFSSLEncoder: reloaded pretrained transformer weights from {self.model_name_or_path}")
 
     def forward(
