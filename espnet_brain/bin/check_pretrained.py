@@ -10,7 +10,10 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from espnet_brain.hf.loading import load_model
+from espnet_brain.hf.loading import SUPPORTED_MODEL_TYPES, load_config, load_model
+
+# the speech SSL models of hf_ssl and Whisper of hf_whisper
+MODEL_TYPES = SUPPORTED_MODEL_TYPES + ("whisper",)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -23,7 +26,11 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(cmd)
     try:
-        model = load_model(args.model_name_or_path, "pretrained_model", local_files_only=args.local_files_only)
+        local = args.local_files_only
+        config = load_config(
+            args.model_name_or_path, "pretrained_model", local_files_only=local, model_types=MODEL_TYPES
+        )
+        model = load_model(args.model_name_or_path, "pretrained_model", config=config, local_files_only=local)
     except (OSError, ValueError) as err:
         print(f"check_pretrained: {err}", file=sys.stderr)
         return 1

@@ -3,7 +3,7 @@ import shutil
 import huggingface_hub.constants
 import pytest
 import torch
-from fixtures.hf_models import TINY_WAV2VEC2, save_tiny_wav2vec2_ctc
+from fixtures.hf_models import TINY_WAV2VEC2, save_tiny_wav2vec2_ctc, save_tiny_whisper
 
 from espnet_brain.asr.ctc_init import init_ctc_from_hf
 from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
@@ -95,6 +95,9 @@ def test_check_pretrained_uses_the_training_loader(tmp_path, capsys, offline):
     path = save_tiny_wav2vec2_ctc(tmp_path / "ctc", vocab_size=4)
     assert check_pretrained.main([path]) == 0
     assert "wav2vec2, hidden size 16, 2 layers" in capsys.readouterr().out
+    whisper = save_tiny_whisper(tmp_path / "whisper")  # the hf_whisper encoder's checkpoints pass the check too
+    assert check_pretrained.main([whisper]) == 0
+    assert "whisper, hidden size 16, 2 layers" in capsys.readouterr().out
     assert check_pretrained.main([MISSING_ID]) == 1
     err = capsys.readouterr().err
     assert err.startswith("check_pretrained: pretrained_model: could not load") and "save_pretrained(DIR)" in err

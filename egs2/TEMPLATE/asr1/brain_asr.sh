@@ -9,6 +9,8 @@
 #   scratch  the same architecture, randomly initialised
 #   frozen   the pretrained transformer and CTC head kept fixed
 #   adapter  the pretrained transformer kept fixed, LoRA adapters in it trained with the BFE and the CTC head
+#   whisper  Whisper's encoder in place of the Wav2Vec2 transformer (--pretrained_model: a Whisper checkpoint;
+#            train_brain_whisper.yaml, LoRA adapters by default), with a new CTC head
 #   bfe      the control: the same BFE and CTC head with no transformer (encoder: identity), no pretrained model
 #
 # With --causal true the mode trains its streaming variant (<confdir>/train_brain_<mode>_causal.yaml: causal BFE,
@@ -71,7 +73,7 @@ tag=                    # Name of the features in --mode dump and experiment nam
 # Tokens
 token_listdir=data/token_list/char  # Shared by audio and brain systems.
 # Model
-mode=                   # Transfer mode: full, scratch, frozen, adapter (LoRA) or bfe (the BFE-only control; empty: train
+mode=                   # Transfer mode: full, scratch, frozen, adapter (LoRA), whisper or bfe (the BFE-only control; empty: train
                         # --asr_config as it is).
 causal=false            # With --mode: train the mode's streaming (causal) variant.
 confdir=conf            # Directory of the train_brain_<mode>.yaml configs of --mode (e.g. conf/tiny).
@@ -107,7 +109,7 @@ results_title=          # Title of the stage 9 table (default: "<test set> (<tag
 help_message="Usage: $0 [options]
 Brain-to-text (and audio ASR) recipe stages on top of ESPnet; with --mode, one transfer mode of a BFE + pretrained
 speech transformer brain decoder (exp/asr_brain_<mode>_<tag>) and the table exp/RESULTS_<tag>.md of the modes
-full, scratch, frozen, adapter and bfe.
+full, scratch, frozen, adapter, whisper and bfe.
 $(options_help "$0")"
 . utils/parse_options.sh
 [ $# -eq 0 ] || die "unexpected arguments: $* (options are --name value; see --help)"
@@ -122,7 +124,7 @@ done
 [ -n "${decoders// /}" ] || die "--decoders is empty"
 require_choice zscore block train online none
 require_choice causal true false
-[ -z "${mode}" ] || require_choice mode full scratch frozen adapter bfe
+[ -z "${mode}" ] || require_choice mode full scratch frozen adapter whisper bfe
 [ "${causal}" = false ] || [ -n "${mode}" ] || die "--causal true trains the streaming variant of a --mode; give --mode"
 require_int ngpu 0
 require_int num_nodes 1
@@ -198,7 +200,8 @@ mode_model_args() {
     # The BFE-only control has no transformer and no pretrained head.
     [ -n "${mode}" ] && [ "${mode}" != bfe ] || return 0
     echo "--encoder_conf model_name_or_path=${pretrained_model}"
-    [ "${mode}" = scratch ] || echo "--ctc_init ${pretrained_model}"
+    # scratch starts from random weights; Whisper has no CTC head to start from
+    [ "${mode}" = scratch ] || [ "${mode}" = whisper ] || echo "--ctc_init ${pretrained_model}"
     # Only full fine-tuning (and its adapters) holds and warms up the transformer: scratch has nothing pretrained
     # to protect and trains it from the first update (Fiedler et al.), frozen does not train it at all.
     if [ -n "${freeze_epochs}${warmup_epochs}" ] && { [ "${mode}" = full ] || [ "${mode}" = adapter ]; }; then
@@ -483,7 +486,7 @@ if run_stage 9; then
     hyps=()
     missing=()
     for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer" \
-        "adapter:adapters (LoRA) in the frozen transformer" "bfe:BFE only (no transformer)" \
+        "adapter:adapters (LoRA) in the frozen transformer" "whisper:Whisper encoder" "bfe:BFE only (no transformer)" \
         "full_causal:full fine-tune, causal" "scratch_causal:from scratch, causal" "frozen_causal:frozen transformer, causal"; do
         for decoder in ${decoders}; do
             hyp=$(decoded_text "${expdir}/asr_$(exp_name "${mode_name%%:*}")/decode_${test_set}" "${decoder}")

@@ -32,6 +32,9 @@ zscore=block            # block (per recording block, each test block with its o
                         # use it with --causal true).
 # Model
 pretrained_model=facebook/wav2vec2-base-960h  # Hub id or local directory of a Wav2Vec2ForCTC checkpoint.
+extra_modes=""          # More transfer modes trained in stage 4 after frozen: adapter (LoRA in the frozen
+                        # transformer), whisper (Whisper's encoder, --whisper_model), bfe (the BFE-only control).
+whisper_model=openai/whisper-base  # Hub id or local directory of the Whisper checkpoint of --extra_modes whisper.
 confdir=conf            # Training configs: conf (the reference setting) or conf/tiny (the test-suite variant).
 decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).
 llm=none                # Causal LM of ngram_llm (hub id or local directory).
@@ -64,10 +67,14 @@ if run_stage 1; then
     local/data.sh --corpus "${corpus}"
 fi
 
-for mode_stage in "2 full" "3 scratch" "4 frozen"; do
+mode_stages=("2 full" "3 scratch" "4 frozen")
+for mode in ${extra_modes}; do mode_stages+=("4 ${mode}"); done
+for mode_stage in "${mode_stages[@]}"; do
     read -r n mode <<<"${mode_stage}"
     if run_stage "${n}"; then
-        ./brain_asr.sh "${common[@]}" --mode "${mode}" --test_sets test --asr_args "${asr_args}" --stage 2 \
+        mode_model=()
+        [ "${mode}" != whisper ] || mode_model=(--pretrained_model "${whisper_model}")
+        ./brain_asr.sh "${common[@]}" "${mode_model[@]}" --mode "${mode}" --test_sets test --asr_args "${asr_args}" --stage 2 \
             --stop_stage 8
     fi
 done

@@ -39,6 +39,9 @@ dev_fraction=0.1        # Without split_column: fraction of the distinct sentenc
 test_fraction=0.1       # Without split_column: fraction of the distinct sentences for test.
 # Model
 pretrained_model=facebook/wav2vec2-base-960h  # Hub id or local directory of a Wav2Vec2ForCTC checkpoint.
+extra_modes=""          # More transfer modes trained in stage 4 after frozen: adapter (LoRA in the frozen
+                        # transformer), whisper (Whisper's encoder, --whisper_model), bfe (the BFE-only control).
+whisper_model=openai/whisper-base  # Hub id or local directory of the Whisper checkpoint of --extra_modes whisper.
 confdir=conf            # Training configs: conf (the reference setting) or conf/tiny (the test-suite variant).
 freeze_epochs=7         # Epochs the pretrained transformer is held (scheduler freeze_steps, from the data size).
 warmup_epochs=4         # Epochs of its linear warm-up afterwards (scheduler warmup_steps).
@@ -79,10 +82,14 @@ if run_stage 1; then
         --dev_fraction "${dev_fraction}" --test_fraction "${test_fraction}"
 fi
 
-for mode_stage in "2 full" "3 scratch" "4 frozen"; do
+mode_stages=("2 full" "3 scratch" "4 frozen")
+for mode in ${extra_modes}; do mode_stages+=("4 ${mode}"); done
+for mode_stage in "${mode_stages[@]}"; do
     read -r n mode <<<"${mode_stage}"
     if run_stage "${n}"; then
-        ./brain_asr.sh "${common[@]}" --mode "${mode}" --freeze_epochs "${freeze_epochs}" \
+        mode_model=()
+        [ "${mode}" != whisper ] || mode_model=(--pretrained_model "${whisper_model}")
+        ./brain_asr.sh "${common[@]}" "${mode_model[@]}" --mode "${mode}" --freeze_epochs "${freeze_epochs}" \
             --warmup_epochs "${warmup_epochs}" --asr_args "${asr_args}" --stage 2 --stop_stage 8
     fi
 done
