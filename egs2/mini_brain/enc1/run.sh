@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # mini_brain enc1: speech-to-fMRI encoding on the offline synthetic corpus (LeBel et al. 2023 format).
 #
-# The corpus has no real WavLM: stage 2 writes a RANDOMLY INITIALISED WavLM (conf/wavlm_mini.yaml) that plays the
-# part of microsoft/wavlm-base-plus, so every number below tests the pipeline, not WavLM. What the corpus has instead
-# is ground truth: stage 3 fits the same ridge on the simulator's true stimulus features (the upper bound a
+# The corpus has no real WavLM. The speech model (--speech_model) is the Wav2Vec2 that ../asr1 trains on the
+# corpus's synthetic speech when that recipe has run (it knows the speech), else the RANDOMLY INITIALISED WavLM
+# of stage 2 (conf/wavlm_mini.yaml), whose numbers test the pipeline only. Stage 4 also fits the ridge on a log-mel
+# spectrogram, the field's low-level control. What the corpus has besides is ground truth: stage 3 fits the same ridge on the simulator's true stimulus features (the upper bound a
 # feature space can reach) and scores the noiseless simulated signal (the oracle). Stage 4 runs the encoding
 # recipe: ridge on frozen features, LoRA fine-tuning with the spatial-correlation loss, the fine-tuned head's own
 # predictions and a ridge refit on fine-tuned features, all scored on wheretheressmoke against the noise ceiling
@@ -27,6 +28,10 @@ seed=0                  # Corpus seed.
 subject=UTS01           # Simulated subject.
 confdir=conf            # Configs: conf (default run) or conf/tiny (the test-suite variant).
 enc_args=""             # Extra trainer arguments, e.g. "--max_epoch 2".
+speech_model=auto       # The speech model: asr1 (the Wav2Vec2 that ../asr1 trains on this corpus's speech and
+                        # exports in its stage 3: it knows the speech), random (stage 2's randomly initialised
+                        # WavLM), auto (asr1 when ../asr1 has exported it, else random), or a local directory of a
+                        # Hugging Face speech model.
 # end options
 
 help_message="Usage: $0 [options]
@@ -41,6 +46,24 @@ check_stages
 enc_config=${confdir}/train_enc_lora.yaml
 gt=${MINI_BRAIN}/lebel2023/derivative/ground_truth/${subject}
 common=(--ngpu "${ngpu}" --enc_config "${enc_config}" --enc_tag lora)
+if [ "${speech_model}" = auto ]; then
+    speech_model=random
+    [ ! -f ../asr1/exp/audio_wav2vec2_hf/config.json ] || speech_model=asr1
+    log "--speech_model auto: ${speech_model}$([ "${speech_model}" = asr1 ] || echo " (run ../asr1/run.sh --stop_stage 3 for a model that knows the corpus's speech)")"
+fi
+case "${speech_model}" in
+    random)
+        model_note="The pretrained WavLM of this recipe is RANDOMLY INITIALISED (no real WavLM offline): the numbers test the pipeline, not WavLM" ;;
+    asr1)
+        speech_model=../asr1/exp/audio_wav2vec2_hf
+        [ -f "${speech_model}/config.json" ] \
+            || die "--speech_model asr1: ${speech_model} does not exist; run ../asr1/run.sh --stop_stage 3 first"
+        model_note="Speech model: the Wav2Vec2 of ../asr1 (trained there on this corpus's synthetic speech)" ;;
+    *)
+        [ -f "${speech_model}/config.json" ] || die "--speech_model ${speech_model}: no config.json there"
+        model_note="Speech model: ${speech_model}" ;;
+esac
+[ "${speech_model}" = random ] || common+=(--pretrained_model "${speech_model}")
 
 if run_stage 1; then
     # The stand-in pretrained model does not exist yet: its check (brain_enc.sh stage 2) comes in stage 4.
@@ -63,7 +86,7 @@ fi
 if run_stage 4; then
     ./brain_enc.sh "${common[@]}" --stage 2 --stop_stage 9 --skip_stages 3 --enc_args "${enc_args}" \
         --results_title "mini_brain enc1: wheretheressmoke, ${subject} (${preset} preset, seed ${seed})" \
-        --results_notes "The pretrained WavLM of this recipe is RANDOMLY INITIALISED (no real WavLM offline): the numbers test the pipeline, not WavLM;The last two rows use the simulator's ground truth: ridge on the true features (upper bound of a feature space) and the noiseless signal (oracle)" \
+        --results_notes "${model_note};The last two rows use the simulator's ground truth: ridge on the true features (upper bound of a feature space) and the noiseless signal (oracle)" \
         --extra_systems "ridge, simulator's true features (upper bound)=exp/ridge_true_features/pred.scp;noiseless simulated signal (oracle)=${gt}/signal"
 fi
 
