@@ -8,6 +8,10 @@ against the mean of the repeats, which is what the LeBel ``data`` of the test st
 voxels whose ceiling exceeds ``min_ceiling``. Voxels outside the voxel mask (voxels with NaN) are left out of every
 number and counted. matplotlib is imported only when plots are asked for.
 
+Every system after the first is also compared with the first on the same voxels, whole cortex and per ROI: the
+mean difference in r, the share of voxels it wins and Wilcoxon's signed-rank p over voxels
+(:func:`espnet_brain.voxelwise.scoring.paired_difference`).
+
 Shapes: ``T`` TRs, ``V`` voxels, ``R`` repeats.
 """
 
@@ -21,7 +25,14 @@ import numpy as np
 
 from espnet_brain.voxelwise.io import read_arrays
 from espnet_brain.voxelwise.noise_ceiling import noise_ceiling
-from espnet_brain.voxelwise.scoring import _pyplot, normalized_correlation, pearson_r, plot_score_histogram, roi_summary
+from espnet_brain.voxelwise.scoring import (
+    _pyplot,
+    normalized_correlation,
+    paired_difference,
+    pearson_r,
+    plot_score_histogram,
+    roi_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +133,10 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "system"
 
 
+def _fmt_p(p: float) -> str:
+    return "-" if not np.isfinite(p) else f"{p:.2g}"
+
+
 def _fmt(x: float) -> str:
     return "-" if x is None or not np.isfinite(x) else f"{x:.3f}"
 
@@ -202,9 +217,16 @@ def score(
         for name, r in r_maps.items():
             hist = plot_score_histogram(r, os.path.join(plot_dir, f"{_slug(name)}_hist.png"), title=name[:40])
             plots.append((f"histogram of voxelwise r: {name}", os.path.relpath(hist, out_dir)))
+    # every other system against the first (the frozen-feature ridge in the recipes), per ROI
+    names = list(r_maps)
+    sel = {"all": slice(None), **roi_table}
+    paired = {
+        name: {roi: paired_difference(r_maps[names[0]][idx], r_maps[name][idx]) for roi, idx in sel.items()}
+        for name in names[1:]
+    }
     _write_markdown(
         out, title, stories, resp.shape[0], n_voxels, mask, results, roi_table, ceiling, n_repeats, ceiling_reference,
-        min_ceiling, plots, notes,
+        min_ceiling, plots, notes, paired,
     )  # fmt: skip
     logger.info(f"wrote {out}")
     return results
@@ -212,7 +234,7 @@ def score(
 
 def _write_markdown(
     out, title, stories, n_trs, n_voxels, mask, results, roi_table, ceiling, n_repeats, reference, min_ceiling, plots,
-    notes,
+    notes, paired=None,
 ):  # fmt: skip
     n_valid = n_voxels if mask is None else int(mask.sum())
     lines = [f"# {title}", ""]
@@ -259,6 +281,17 @@ def _write_markdown(
             sel = {"all": slice(None), **roi_table}
             cells = [_fmt(float(np.nanmean(ceiling[sel[n]]))) for n in names]
             lines.append("| noise ceiling (mean CC_max) | " + " | ".join(cells) + " |")
+    if paired:
+        first = next(iter(results))
+        names = ["all"] + list(roi_table)
+        lines += ["", f'## Paired differences from "{first}"', ""]
+        lines += ["Mean difference in r over the same voxels (system minus the first row), the fraction of voxels "
+                  "where the system is higher, and Wilcoxon's signed-rank p over voxels (two-sided).", ""]  # fmt: skip
+        lines += ["| system | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        for name, rows in paired.items():
+            cells = [f"{rows[n]['mean_diff']:+.3f} ({rows[n]['wins']:.0%}, p={_fmt_p(rows[n]['p'])})"
+                     if np.isfinite(rows[n]["mean_diff"]) else "-" for n in names]  # fmt: skip
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if plots:
         lines += ["", "## Plots", ""]
         lines += [f"- [{what}]({path})" for what, path in plots]

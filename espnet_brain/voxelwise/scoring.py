@@ -96,6 +96,39 @@ def roi_summary(
     return out
 
 
+def paired_difference(r_a: np.ndarray, r_b: np.ndarray, min_voxels: int = 6) -> Dict[str, float]:
+    """Whether model B scores higher than model A on the same voxels: a paired test over voxels.
+
+    Wilcoxon's signed-rank test (scipy) on the voxelwise differences ``r_b - r_a``, two-sided: voxels are the
+    pairs, so it asks whether B beats A on the typical voxel, without assuming normal differences. (Voxels are
+    spatially correlated, so p is optimistic on real data; a bootstrap over test TRs is the stricter test.)
+
+    Args:
+        r_a: (V,) voxelwise r of model A (NaN: not scored).
+        r_b: (V,) voxelwise r of model B, same voxels.
+        min_voxels: with fewer finite pairs, p is NaN (too few for the test).
+
+    Returns:
+        {"n_voxels", "mean_diff", "median_diff", "wins" (fraction of voxels where B > A), "p"}.
+    """
+    from scipy.stats import wilcoxon
+
+    if r_a.shape != r_b.shape:
+        raise ValueError(f"paired_difference: r_a {r_a.shape} and r_b {r_b.shape} must have the same shape")
+    d = np.asarray(r_b, dtype=np.float64) - np.asarray(r_a, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    out = {"n_voxels": float(d.size), "mean_diff": float("nan"), "median_diff": float("nan"), "wins": float("nan"),
+           "p": float("nan")}  # fmt: skip
+    if d.size == 0:
+        return out
+    out.update(mean_diff=float(d.mean()), median_diff=float(np.median(d)), wins=float((d > 0).mean()))
+    if d.size < min_voxels:
+        return out
+    # all-zero differences (B is A) have no ranks: no evidence of a difference
+    out["p"] = 1.0 if not np.any(d) else float(wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
+    return out
+
+
 def _pyplot():
     import matplotlib
 

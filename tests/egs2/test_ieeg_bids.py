@@ -5,11 +5,13 @@ of the full fine-tuning mode with a tiny local Wav2Vec2, decoding and scoring of
 """
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
 import h5py
 import pytest
+import yaml
 from fixtures.recipes import (
     REFERENCE_SETTINGS,
     REPO,
@@ -106,6 +108,28 @@ def test_trains_from_the_local_model_decodes_and_scores_the_test_set(recipe):
     # 9 training sentences at batch 8: 2 updates per epoch; 7 and 4 epochs of them.
     assert (config["scheduler_conf"]["freeze_steps"], config["scheduler_conf"]["warmup_steps"]) == (14, 8)
     assert row[1] == str(len((rec / "data" / "test" / "text").read_text().splitlines()))
+
+
+@pytest.mark.slow
+def test_learning_rates_chosen_on_the_dev_set_from_short_runs(recipe):
+    """brain_asr.sh --lr_grid: one short run per pair, the best dev loss picks the rates of the full run."""
+    rec, model = recipe
+    run(
+        rec, "--feature_set", "all", "--zscore", "none", "--tag", FEAT_TAG, "--feats_type", "neural",
+        "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--pretrained_model", str(model),
+        "--confdir", "conf/tiny", "--mode", "full", "--asr_tag", "lr_search", "--stage", "6", "--stop_stage", "6",
+        "--lr_grid", "0.001:0.0001 1e-9:1e-9", "--lr_grid_epochs", "1", "--asr_args", "--max_epoch 1",
+        script="./brain_asr.sh",
+    )  # fmt: skip
+    exp = rec / "exp" / "asr_lr_search"
+    selection = json.loads((exp / "lr_selection.json").read_text())
+    assert [(r["lr"], r["encoder_lr"]) for r in selection["runs"]] == [(0.001, 0.0001), (1e-9, 1e-9)]
+    assert all((exp / "lr_search" / d / "checkpoint.pth").is_file() for d in ("lr0.001_enc0.0001", "lr1e-9_enc1e-9"))
+    # a rate of 1e-9 learns nothing in one epoch: the usable rate wins and the full run trains with it
+    assert (selection["chosen"]["lr"], selection["chosen"]["encoder_lr"]) == (0.001, 0.0001)
+    config = yaml.safe_load((exp / "config.yaml").read_text())
+    assert config["optim_conf"]["lr"] == 0.001 and config["encoder_lr"] == 0.0001
+    assert "| 0.001 | 0.0001 |" in (exp / "lr_selection.md").read_text()
 
 
 def test_missing_dataset_names_the_variable_and_what_it_needs(tmp_path):

@@ -14,6 +14,8 @@ SYSTEMS = [
     "ridge, log-mel spectrogram (low-level control)",
     "fine-tuned model, its own head (lora)",
     "ridge refit on fine-tuned features (lora)",
+    "fine-tuned model, its own head (lora, tuned on auditory only)",
+    "ridge refit on fine-tuned features (lora, tuned on auditory only)",
     "ridge, simulator's true features (upper bound)",
     "noiseless simulated signal (oracle)",
 ]
@@ -57,6 +59,9 @@ def test_results_have_every_system_whole_cortex_and_per_roi(recipe):
         assert r.shape == (60,) and np.isfinite(r).all()
     assert (recipe / "exp" / "plots" / "ridge_frozen_pretrained_features_hist.png").stat().st_size > 1000
     assert (recipe / "exp" / "plots" / "roi_mean_r.png").stat().st_size > 1000
+    # every system against the frozen-feature ridge, per ROI, with a paired test over voxels
+    paired = text.split('## Paired differences from "ridge, frozen pretrained features"')[1].split("##")[0]
+    assert all(f"| {system} |" in paired for system in SYSTEMS[1:]) and "p=" in paired
 
 
 @pytest.mark.slow
@@ -76,6 +81,13 @@ def test_training_ran_through_espnet_with_lora_and_the_dump_geometry(recipe, mon
     frozen = kaldiio.load_scp(str(recipe / "exp" / "feats_frozen" / "test" / "feats.scp"))["wheretheressmoke"]
     tuned = kaldiio.load_scp(str(exp / "infer_test" / "feats.scp"))["wheretheressmoke"]
     assert frozen.shape == tuned.shape and not np.array_equal(frozen, tuned)
+    # the auditory-targeted model's loss saw the auditory voxels only
+    roi_log = (recipe / "exp" / "enc_lora_roi_auditory" / "train.log").read_text()
+    assert "loss_rois" in roi_log and "2epoch results" in roi_log
+    import json
+
+    n_auditory = len(json.loads((recipe / "dump" / "rois.json").read_text())["auditory"])
+    assert f"spatial_corr on {n_auditory} of 60 voxels" in roi_log
     readme = (recipe / "exp" / "wavlm_random" / "README.md").read_text()
     assert "NOT a pretrained model" in readme
 

@@ -57,6 +57,12 @@ def test_scores_masks_ceiling_and_report(files):
         assert (tmp / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "[histogram of voxelwise r: oracle](plots/oracle_hist.png)" in report
     assert "(plots/roi_mean_r.png)" in report
+    # the second system against the first, on the same voxels: the shuffled prediction loses on every ROI
+    section = report.split('## Paired differences from "oracle"')[1].split("##")[0]
+    row = [line for line in section.splitlines() if line.startswith("| shuffled |")][0]
+    cells = [c.strip() for c in row.strip("|").split("|")[1:]]
+    assert len(cells) == 3 and all(c.startswith("-0.") for c in cells)  # all, a, b
+    assert "(0%, p=-)" in cells[0]  # no voxel where the shuffled one is better; 5 voxels are too few for a p
 
 
 def test_single_repeat_reference_gives_a_lower_ceiling(files):

@@ -4,6 +4,7 @@ from scipy.stats import pearsonr
 
 from espnet_brain.voxelwise.scoring import (
     normalized_correlation,
+    paired_difference,
     pearson_r,
     plot_roi_bars,
     plot_score_histogram,
@@ -49,3 +50,21 @@ def test_roi_summary_and_plots(tmp_path):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="p95"):
         plot_roi_bars(summary, tmp_path / "x.png", key="p95")
+
+
+def test_paired_difference_finds_a_consistent_gain_and_not_noise():
+    rng = np.random.default_rng(0)
+    r_a = rng.uniform(0.0, 0.5, size=300)
+    better = r_a + 0.05 + rng.normal(0, 0.02, size=300)
+    same = r_a + rng.normal(0, 0.02, size=300)
+    gain = paired_difference(r_a, better)
+    assert gain["p"] < 1e-10 and gain["wins"] > 0.95 and abs(gain["mean_diff"] - 0.05) < 0.01
+    noise = paired_difference(r_a, same)
+    assert noise["p"] > 0.01 and abs(noise["mean_diff"]) < 0.01
+    assert paired_difference(r_a, r_a)["p"] == 1.0  # identical models: no evidence of a difference
+    with_nan = r_a.copy()
+    with_nan[:10] = np.nan
+    assert paired_difference(with_nan, better)["n_voxels"] == 290  # masked voxels are left out of the pairs
+    assert np.isnan(paired_difference(r_a[:3], better[:3])["p"])
+    with pytest.raises(ValueError, match="same shape"):
+        paired_difference(r_a, better[:10])

@@ -85,6 +85,9 @@ freeze_epochs=          # Epochs the pretrained transformer is held in mode full
 warmup_epochs=          # Epochs of its linear warm-up afterwards, as scheduler warmup_steps (empty: the config's).
 ctc_max_infeasible=0.05 # Stage 5 stops when a larger fraction of train/valid utterances is too short for CTC.
 asr_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
+lr_grid=""              # Learning rates chosen on the dev set before training: "LR:ENCODER_LR ..." pairs, one short
+                        # run each (e.g. "1e-4:1e-5 1e-3:1e-4 3e-3:1e-3"); empty: the config's rates.
+lr_grid_epochs=5        # Epochs of each short run of --lr_grid.
 # Language models
 lm_dir=                 # n-gram decoders' files (words.arpa, lexicon.txt), written in stage 3
                         # (default: data/lm/<train_set>).
@@ -129,6 +132,7 @@ require_choice causal true false
 require_int ngpu 0
 require_int num_nodes 1
 require_int nj 1
+require_int lr_grid_epochs 1
 require_int inference_nj 1
 for name in freeze_epochs warmup_epochs; do
     [ -z "${!name}" ] || require_int "${name}" 0
@@ -370,20 +374,21 @@ if run_stage 5; then
         || die "CTC feasibility check failed (see above); --ctc_max_infeasible sets the allowed fraction"
 fi
 
-if run_stage 6; then
-    mkdir -p "${asr_exp}"
-    day_args=()
+train_asr() {
+    # train_asr OUTPUT_DIR NAME [EXTRA TRAINER ARGS...]: ESPnet's trainer on the training set, config and mode.
+    local out=$1 name=$2
+    shift 2
+    local day_args=()
     if [ -f "${data_feats}/${train_set}/utt2day" ]; then
         day_args=(--train_data_path_and_name_and_type "${data_feats}/${train_set}/utt2day,day,text_int"
             --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/utt2day,day,text_int")
     fi
-    model_args=$(data_model_args)
-    log "training ${asr_exp} (log: ${asr_exp}/train.log)${model_args:+; from the data: ${model_args//$'\n'/ }}"
+    mkdir -p "${out}"
     # ESPnet's launcher picks the multi-GPU / multi-node method (srun for slurm.pl) from ${cuda_cmd}.
-    # --resume true: an interrupted run continues from ${asr_exp}/checkpoint.pth.
+    # --resume true: an interrupted run continues from ${out}/checkpoint.pth.
     # shellcheck disable=SC2086
-    python3 -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${asr_tag}" --log "${asr_exp}/train.log" \
-        --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${asr_exp}/.dist_init_" \
+    python3 -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${name}" --log "${out}/train.log" \
+        --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${out}/.dist_init_" \
         --multiprocessing_distributed true -- \
         python3 -m espnet_brain.bin.brain_asr_train --ngpu "${ngpu}" --resume true --use_preprocessor true \
         --token_type char --token_list "${token_list}" --non_linguistic_symbols none --cleaner none --g2p none \
@@ -396,7 +401,33 @@ if run_stage 6; then
         --train_shape_file "${stats_dir}/train/text_shape" \
         --valid_shape_file "${stats_dir}/valid/speech_shape" \
         --valid_shape_file "${stats_dir}/valid/text_shape" \
-        --output_dir "${asr_exp}" --config "${asr_config}" ${model_args} ${mode_args} ${asr_args}
+        --output_dir "${out}" --config "${asr_config}" ${model_args} ${mode_args} ${asr_args} "$@"
+}
+
+if run_stage 6; then
+    mkdir -p "${asr_exp}"
+    model_args=$(data_model_args)
+    lr_args=()
+    if [ -n "${lr_grid}" ]; then
+        # Short runs, one per (lr, encoder_lr) pair, everything else as configured; the best dev loss picks the
+        # rates of the full run (espnet_brain.bin.select_lr; table in ${asr_exp}/lr_selection.md).
+        runs=()
+        for pair in ${lr_grid}; do
+            [[ ${pair} =~ ^[0-9.eE+-]+:[0-9.eE+-]+$ ]] || die "--lr_grid: expected LR:ENCODER_LR pairs, got ${pair}"
+            lr=${pair%%:*} enc_lr=${pair#*:}
+            run_dir=${asr_exp}/lr_search/lr${lr}_enc${enc_lr}
+            log "learning-rate search: lr ${lr}, encoder_lr ${enc_lr}, ${lr_grid_epochs} epochs (${run_dir})"
+            train_asr "${run_dir}" "${asr_tag}_lr${lr}_enc${enc_lr}" --max_epoch "${lr_grid_epochs}" \
+                --optim_conf "lr=${lr}" --encoder_lr "${enc_lr}" --keep_nbest_models 1 \
+                || log "learning-rate search: the run lr ${lr}, encoder_lr ${enc_lr} failed (see ${run_dir}/train.log)"
+            runs+=(--run "${run_dir}:${lr}:${enc_lr}")
+        done
+        read -r -a lr_args < <(python3 -m espnet_brain.bin.select_lr "${runs[@]}" --out "${asr_exp}/lr_selection") \
+            || die "learning-rate search: no run has a finite dev loss (see ${asr_exp}/lr_search/*/train.log)"
+        log "learning rates chosen on ${valid_set}: ${lr_args[*]} (${asr_exp}/lr_selection.md)"
+    fi
+    log "training ${asr_exp} (log: ${asr_exp}/train.log)${model_args:+; from the data: ${model_args//$'\n'/ }}"
+    train_asr "${asr_exp}" "${asr_tag}" "${lr_args[@]}"
 fi
 
 if run_stage 7; then

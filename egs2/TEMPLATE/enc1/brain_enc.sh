@@ -11,7 +11,7 @@ define_stage 2 "Pretrained model check (local directory or hub id)"
 define_stage 3 "Dumping (16 kHz stories, z-scored responses, NaN voxel mask, chunks of TRs with their audio context)"
 define_stage 4 "Ridge on frozen features (pretrained model, per-voxel alpha by CV)"
 define_stage 5 "Shape statistics (ESPnet collect_stats)"
-define_stage 6 "Fine-tuning (ESPnet trainer: LoRA adapters + readout head on chunks of TRs)"
+define_stage 6 "Fine-tuning (ESPnet trainer: LoRA adapters + readout head on chunks of TRs; whole cortex, and each --target_rois)"
 define_stage 7 "Inference: fine-tuned features and predictions of every story"
 define_stage 8 "Ridge refit on fine-tuned features"
 define_stage 9 "Scoring (voxelwise r, noise ceiling, per ROI, plots -> RESULTS.md)"
@@ -41,6 +41,7 @@ enc_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
 inference_model=valid.loss.best.pth  # Checkpoint for inference.
 # Ridge
 ridge_layers=""         # Hidden layers for frozen-feature ridge (empty: the config's layer), e.g. "6 9 12".
+target_rois=""          # ROIs to tune a model on alone, besides the whole cortex (stages 6-9), e.g. "auditory".
 spectral_baseline=true  # Also fit the ridge on log mel energies (the low-level control; same grid and delays).
 spectral_conf=""        # Its settings, e.g. "n_mels=64 f_max=8000" (espnet_brain.fmri.spectral.LogMelWindowFrontend).
 ridge_args=""           # Extra ridge arguments, e.g. "--chunk_len 20" (--alphas in himalaya units: S/(S^2+alpha)).
@@ -198,44 +199,64 @@ if run_stage 5; then
         --output_dir "${stats_dir}" --config "${enc_config}" $(model_args)
 fi
 
+# Tuned models: the whole cortex (${enc_exp}) and, with --target_rois, one per ROI whose loss sees only that ROI's
+# voxels (${enc_exp}_roi_<roi>; BrainWavLM's auditory-targeted tuning); each is then run on every story and refit.
+tuned=("${enc_exp}")
+for roi in ${target_rois}; do tuned+=("${enc_exp}_roi_${roi}"); done
+tuned_args() {
+    # The trainer arguments of tuned model $1 beyond the config's: the loss's ROI.
+    case "$1" in
+        "${enc_exp}_roi_"*) echo "--model_conf loss_rois=[${1#"${enc_exp}"_roi_}]" ;;
+    esac
+}
+if [ -n "${target_rois}" ] && { stage_selected 6 || stage_selected 9; }; then
+    [ -f "${dumpdir}/rois.json" ] || die "--target_rois ${target_rois}: no ROI file (${dumpdir}/rois.json; local/data.sh --roi_file)"
+fi
+
 if run_stage 6; then
-    mkdir -p "${enc_exp}"
-    log "training ${enc_exp} (log: ${enc_exp}/train.log)"
-    # ESPnet's launcher picks the multi-GPU / multi-node method (srun for slurm.pl) from ${cuda_cmd}.
-    # --resume true: an interrupted run continues from ${enc_exp}/checkpoint.pth.
-    # shellcheck disable=SC2046,SC2086
-    python3 -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${enc_tag}" --log "${enc_exp}/train.log" \
-        --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${enc_exp}/.dist_init_" \
-        --multiprocessing_distributed true -- \
-        python3 -m espnet_brain.bin.fmri_encoding_train --ngpu "${ngpu}" --resume true \
-        $(data_args "${train_set}" "${valid_set}") \
-        --train_shape_file "${stats_dir}/train/speech_shape" --train_shape_file "${stats_dir}/train/response_shape" \
-        --valid_shape_file "${stats_dir}/valid/speech_shape" --valid_shape_file "${stats_dir}/valid/response_shape" \
-        --output_dir "${enc_exp}" --config "${enc_config}" $(model_args) ${enc_args}
+    for exp in "${tuned[@]}"; do
+        mkdir -p "${exp}"
+        log "training ${exp} (log: ${exp}/train.log)"
+        # ESPnet's launcher picks the multi-GPU / multi-node method (srun for slurm.pl) from ${cuda_cmd}.
+        # --resume true: an interrupted run continues from ${exp}/checkpoint.pth.
+        # shellcheck disable=SC2046,SC2086
+        python3 -m espnet2.bin.launch --cmd "${cuda_cmd} --name $(basename "${exp}")" --log "${exp}/train.log" \
+            --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${exp}/.dist_init_" \
+            --multiprocessing_distributed true -- \
+            python3 -m espnet_brain.bin.fmri_encoding_train --ngpu "${ngpu}" --resume true \
+            $(data_args "${train_set}" "${valid_set}") \
+            --train_shape_file "${stats_dir}/train/speech_shape" --train_shape_file "${stats_dir}/train/response_shape" \
+            --valid_shape_file "${stats_dir}/valid/speech_shape" --valid_shape_file "${stats_dir}/valid/response_shape" \
+            --output_dir "${exp}" --config "${enc_config}" $(model_args) $(tuned_args "${exp}") ${enc_args}
+    done
 fi
 
 if run_stage 7; then
-    [ -f "${enc_exp}/${inference_model}" ] || die "${enc_exp}/${inference_model} not found; train first (stage 6)"
-    data_dirs=()
-    out_dirs=()
-    for dset in ${all_sets}; do
-        data_dirs+=("${dumpdir}/${dset}/stories")
-        out_dirs+=("${enc_exp}/infer_${dset}")
+    for exp in "${tuned[@]}"; do
+        [ -f "${exp}/${inference_model}" ] || die "${exp}/${inference_model} not found; train first (stage 6)"
+        data_dirs=()
+        out_dirs=()
+        for dset in ${all_sets}; do
+            data_dirs+=("${dumpdir}/${dset}/stories")
+            out_dirs+=("${exp}/infer_${dset}")
+        done
+        ${cuda_cmd} --gpu "${ngpu}" "${exp}/infer.log" \
+            python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${exp}/config.yaml" \
+            --model_file "${exp}/${inference_model}" --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" \
+            --ngpu "${ngpu}"
     done
-    ${cuda_cmd} --gpu "${ngpu}" "${enc_exp}/infer.log" \
-        python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${enc_exp}/config.yaml" \
-        --model_file "${enc_exp}/${inference_model}" --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" \
-        --ngpu "${ngpu}"
 fi
 
 if run_stage 8; then
-    # shellcheck disable=SC2086
-    ${train_cmd} "${enc_exp}/ridge_refit/ridge.log" \
-        python3 -m espnet_brain.bin.ridge_encoding \
-        --train_feats "${enc_exp}/infer_${train_set}/feats.scp" --train_feats "${enc_exp}/infer_${valid_set}/feats.scp" \
-        --train_responses "${dumpdir}/${train_set}/stories/response.scp" \
-        --train_responses "${dumpdir}/${valid_set}/stories/response.scp" \
-        --test_feats "${enc_exp}/infer_${test_set}/feats.scp" --output_dir "${enc_exp}/ridge_refit" ${ridge_args}
+    for exp in "${tuned[@]}"; do
+        # shellcheck disable=SC2086
+        ${train_cmd} "${exp}/ridge_refit/ridge.log" \
+            python3 -m espnet_brain.bin.ridge_encoding \
+            --train_feats "${exp}/infer_${train_set}/feats.scp" --train_feats "${exp}/infer_${valid_set}/feats.scp" \
+            --train_responses "${dumpdir}/${train_set}/stories/response.scp" \
+            --train_responses "${dumpdir}/${valid_set}/stories/response.scp" \
+            --test_feats "${exp}/infer_${test_set}/feats.scp" --output_dir "${exp}/ridge_refit" ${ridge_args}
+    done
 fi
 
 if run_stage 9; then
@@ -250,10 +271,14 @@ if run_stage 9; then
         fi
         [ -f "${expdir}/ridge_${tag}/pred.scp" ] && systems+=(--system "${name}=${expdir}/ridge_${tag}/pred.scp")
     done
-    [ -f "${enc_exp}/infer_${test_set}/pred.scp" ] &&
-        systems+=(--system "fine-tuned model, its own head (${enc_tag})=${enc_exp}/infer_${test_set}/pred.scp")
-    [ -f "${enc_exp}/ridge_refit/pred.scp" ] &&
-        systems+=(--system "ridge refit on fine-tuned features (${enc_tag})=${enc_exp}/ridge_refit/pred.scp")
+    for exp in "${tuned[@]}"; do
+        what=${enc_tag}
+        [ "${exp}" = "${enc_exp}" ] || what="${enc_tag}, tuned on ${exp#"${enc_exp}"_roi_} only"
+        [ -f "${exp}/infer_${test_set}/pred.scp" ] &&
+            systems+=(--system "fine-tuned model, its own head (${what})=${exp}/infer_${test_set}/pred.scp")
+        [ -f "${exp}/ridge_refit/pred.scp" ] &&
+            systems+=(--system "ridge refit on fine-tuned features (${what})=${exp}/ridge_refit/pred.scp")
+    done
     IFS=';' read -r -a extra <<<"${extra_systems}"
     for item in "${extra[@]}"; do
         [ -n "${item}" ] && systems+=(--system "${item}")

@@ -20,6 +20,8 @@ confdir=conf            # Configs: conf (BrainWavLM settings) or conf/tiny (the 
 pretrained_model=microsoft/wavlm-base-plus  # Hub id or local directory of the speech model.
 ngpu=1                  # GPUs for training and inference.
 ridge_layers=""         # Frozen-feature ridge at these layers too (empty: layer 9 of the config), e.g. "6 9 12".
+target_rois=""          # ROIs of the ROI file (local/data.sh --roi_file) to tune a model on alone, besides the
+                        # whole cortex (BrainWavLM's auditory-targeted tuning), e.g. "auditory".
 enc_args=""             # Extra trainer arguments.
 ridge_args="--n_targets_batch 10000"  # Extra ridge arguments (voxels per batch keep ~100k voxels in memory).
 local_data_opts=""      # Extra options for local/data.sh, e.g. "--responses nifti --brain_mask mask.nii.gz".
@@ -38,5 +40,5 @@ data_opts="--subject $(printf %q "${subject}") ${local_data_opts}"
 ./brain_enc.sh --stage "${stage}" --stop_stage "${stop_stage}" --ngpu "${ngpu}" \
     --enc_config "${confdir}/train_wavlm_lora.yaml" --enc_tag "wavlm_lora_${subject}" \
     --pretrained_model "${pretrained_model}" --ridge_layers "${ridge_layers}" --ridge_args "${ridge_args}" \
-    --enc_args "${enc_args}" \
+    --enc_args "${enc_args}" --target_rois "${target_rois}" \
     --local_data_opts "${data_opts}" --results_title "LeBel et al. 2023 (ds003020), ${subject}, wheretheressmoke"

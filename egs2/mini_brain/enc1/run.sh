@@ -28,6 +28,7 @@ seed=0                  # Corpus seed.
 subject=UTS01           # Simulated subject.
 confdir=conf            # Configs: conf (default run) or conf/tiny (the test-suite variant).
 enc_args=""             # Extra trainer arguments, e.g. "--max_epoch 2".
+target_rois=auditory    # ROIs tuned on alone besides the whole cortex (BrainWavLM's claim 2; "" for none).
 speech_model=auto       # The speech model: asr1 (the Wav2Vec2 that ../asr1 trains on this corpus's speech and
                         # exports in its stage 3: it knows the speech), random (stage 2's randomly initialised
                         # WavLM), auto (asr1 when ../asr1 has exported it, else random), or a local directory of a
@@ -85,6 +86,7 @@ fi
 
 if run_stage 4; then
     ./brain_enc.sh "${common[@]}" --stage 2 --stop_stage 9 --skip_stages 3 --enc_args "${enc_args}" \
+        --target_rois "${target_rois}" \
         --results_title "mini_brain enc1: wheretheressmoke, ${subject} (${preset} preset, seed ${seed})" \
         --results_notes "${model_note};The last two rows use the simulator's ground truth: ridge on the true features (upper bound of a feature space) and the noiseless signal (oracle)" \
         --extra_systems "ridge, simulator's true features (upper bound)=exp/ridge_true_features/pred.scp;noiseless simulated signal (oracle)=${gt}/signal"

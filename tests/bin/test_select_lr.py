@@ -1,0 +1,48 @@
+"""select_lr: the rates of the short run with the lowest dev loss, from ESPnet's own reporter state."""
+
+import json
+import math
+
+import torch
+from espnet2.train.reporter import Reporter
+
+from espnet_brain.bin.select_lr import main
+
+
+def _short_run(path, valid_losses):
+    """A run directory whose checkpoint.pth holds an ESPnet reporter with these per-epoch dev losses."""
+    reporter = Reporter()
+    for epoch, loss in enumerate(valid_losses, start=1):
+        reporter.set_epoch(epoch)
+        with reporter.observe("valid") as sub:
+            sub.register({"loss": loss})
+            sub.next()
+    path.mkdir(parents=True)
+    torch.save({"reporter": reporter.state_dict(), "model": {}}, path / "checkpoint.pth")
+    return str(path)
+
+
+def test_the_lowest_dev_loss_over_epochs_wins(tmp_path, capsys):
+    slow = _short_run(tmp_path / "slow", [3.0, 2.5, 2.2])
+    good = _short_run(tmp_path / "good", [2.0, 1.1, 1.3])  # its best epoch is not its last
+    diverged = _short_run(tmp_path / "diverged", [float("nan"), float("inf")])
+    rc = main([
+        "--run", f"{slow}:0.0001:1e-05", "--run", f"{good}:0.001:0.0001", "--run", f"{diverged}:0.01:0.001",
+        "--run", f"{tmp_path / 'crashed'}:0.1:0.01", "--out", str(tmp_path / "sel"),
+    ])  # fmt: skip
+    assert rc == 0
+    assert capsys.readouterr().out.strip() == "--optim_conf lr=0.001 --encoder_lr 0.0001"
+    table = json.loads((tmp_path / "sel.json").read_text())
+    assert table["chosen"]["run"] == good and table["chosen"]["best_epoch"] == 2
+    by_run = {r["run"]: r for r in table["runs"]}
+    assert math.isclose(by_run[slow]["valid_loss"], 2.2) and by_run[slow]["epochs"] == 3
+    assert "no checkpoint" in by_run[str(tmp_path / "crashed")]["error"]
+    md = (tmp_path / "sel.md").read_text()
+    assert "| 0.001 | 0.0001 | 1.1000 | 2 | chosen |" in md and "| 0.01 | 0.001 | - |" in md
+
+
+def test_no_usable_run_is_an_error(tmp_path, capsys):
+    diverged = _short_run(tmp_path / "diverged", [float("nan")])
+    assert main(["--run", f"{diverged}:0.01:0.001", "--out", str(tmp_path / "sel")]) == 1
+    assert "no run has a finite dev loss" in capsys.readouterr().err
+    assert not (tmp_path / "sel.json").exists()
