@@ -26,6 +26,15 @@ import sys
 from typing import List, Optional, Sequence, Tuple
 
 
+def yaml_float(x: float) -> str:
+    """``x`` written so that YAML reads it back as a float (ESPnet parses ``--optim_conf lr=VALUE`` with PyYAML,
+    whose YAML 1.1 floats need a dot: ``1e-05`` would stay a string, ``1.0e-05`` is a float)."""
+    mantissa, e, exponent = f"{float(x):g}".partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return f"{mantissa}{e}{exponent}"
+
+
 def best_valid_loss(run_dir: str, criterion: str = "loss") -> Tuple[float, int, int]:
     """(best dev loss, its epoch, epochs run) of a training run, from its ``checkpoint.pth``.
 
@@ -91,7 +100,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
         lines.append(f"| {r['lr']:g} | {r['encoder_lr']:g} | {loss} | {r.get('best_epoch', '-')} | {note} |")
     with open(f"{args.out}.md", "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
-    print(f"--optim_conf lr={best['lr']:g} --encoder_lr {best['encoder_lr']:g}")
+    print(f"--optim_conf lr={yaml_float(best['lr'])} --encoder_lr {best['encoder_lr']:g}")
     return 0
 
 

@@ -6,7 +6,7 @@ import math
 import torch
 from espnet2.train.reporter import Reporter
 
-from espnet_brain.bin.select_lr import main
+from espnet_brain.bin.select_lr import main, yaml_float
 
 
 def _short_run(path, valid_losses):
@@ -46,3 +46,12 @@ def test_no_usable_run_is_an_error(tmp_path, capsys):
     assert main(["--run", f"{diverged}:0.01:0.001", "--out", str(tmp_path / "sel")]) == 1
     assert "no run has a finite dev loss" in capsys.readouterr().err
     assert not (tmp_path / "sel.json").exists()
+
+
+def test_rates_are_written_as_yaml_floats():
+    import yaml
+
+    for x in (1e-4, 1e-9, 0.001, 3e-3, 1.0, 2.5e-5):
+        text = yaml_float(x)
+        assert isinstance(yaml.safe_load(text), float) and math.isclose(yaml.safe_load(text), x), text
+    assert isinstance(yaml.safe_load("1e-05"), str)  # why: PyYAML's YAML 1.1 floats need a dot

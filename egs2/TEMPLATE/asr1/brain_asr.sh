@@ -417,8 +417,10 @@ if run_stage 6; then
             lr=${pair%%:*} enc_lr=${pair#*:}
             run_dir=${asr_exp}/lr_search/lr${lr}_enc${enc_lr}
             log "learning-rate search: lr ${lr}, encoder_lr ${enc_lr}, ${lr_grid_epochs} epochs (${run_dir})"
+            # written so that ESPnet's YAML parsing of --optim_conf reads a float (1e-4 would stay a string)
+            lr_yaml=$(python3 -c 'import sys; from espnet_brain.bin.select_lr import yaml_float; print(yaml_float(sys.argv[1]))' "${lr}")
             train_asr "${run_dir}" "${asr_tag}_lr${lr}_enc${enc_lr}" --max_epoch "${lr_grid_epochs}" \
-                --optim_conf "lr=${lr}" --encoder_lr "${enc_lr}" --keep_nbest_models 1 \
+                --optim_conf "lr=${lr_yaml}" --encoder_lr "${enc_lr}" --keep_nbest_models 1 \
                 || log "learning-rate search: the run lr ${lr}, encoder_lr ${enc_lr} failed (see ${run_dir}/train.log)"
             runs+=(--run "${run_dir}:${lr}:${enc_lr}")
         done
