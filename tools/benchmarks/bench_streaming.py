@@ -6,7 +6,7 @@ positional convolution + CTC head, random weights: latency does not depend on wh
 neural streams through :class:`espnet_brain.asr.streaming.StreamingDecoder`, one increment of bins per ``push``,
 for two sizes:
 
-- ``mini``: mini_brain's shape (conf/train_brain_full_causal.yaml: BFE 2 x 128, window 16, stride 2; a 4-layer,
+- ``mini``: mini_brain's shape (conf/train_brain_full_causal.yaml: BFE 2 x 256, window 16, stride 2; a 4-layer,
   96-wide transformer, chunks of 2 frames);
 - ``reference``: Fiedler et al.'s best BFE (5 x 512, window 32, stride 4) and a wav2vec2-base-sized transformer
   (12 layers, 768 wide), chunks of 1 frame (causal attention).
@@ -61,7 +61,7 @@ MODELS: Dict[str, Dict] = {
         kernel_size=16,
         stride=2,
         gru_layers=2,
-        gru_hidden=128,
+        gru_hidden=256,
         hidden_size=96,
         layers=4,
         heads=4,
