@@ -96,20 +96,17 @@ class HFSeq2SeqSpeechEncoder(AbsEncoder):
             raise ValueError(f"encoder input_size: expected a positive int, got {input_size}")
         what = "encoder_conf.model_name_or_path"
         config = load_config(model_name_or_path, what, model_types=("whisper",))
-        overrides = {"encoder_layerdrop": layerdrop}
         for key, value in (
             ("dropout", dropout),
             ("attention_dropout", attention_dropout),
             ("activation_dropout", activation_dropout),
             ("encoder_layerdrop", layerdrop),
         ):
-            if value is not None and not 0.0 <= value < 1.0:
+            if value is None:
+                continue
+            if not 0.0 <= value < 1.0:
                 raise ValueError(f"encoder_conf.{key}: expected a probability in [0, 1), got {value}")
-            if value is not None:
-                overrides[key] = value
-        for key, value in overrides.items():
             setattr(config, key, value)
-        self._full_num_layers = config.encoder_layers
         if num_layers is not None and not 1 <= num_layers <= config.encoder_layers:
             raise ValueError(
                 f"encoder_conf.num_layers: expected 1..{config.encoder_layers} (encoder layers of "
