@@ -1,6 +1,6 @@
 """CTC decoding for brain (and audio) decoders: greedy and prefix beam search with an optional LM."""
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -17,16 +17,26 @@ def greedy_ctc(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -
         B token-id sequences with repeats merged and blanks removed.
     """
     best = log_probs.argmax(dim=-1)  # (B, T)
-    hyps = []
-    for b in range(best.shape[0]):
-        path = best[b, : int(lengths[b])].tolist()
-        out, prev = [], None
-        for t in path:
-            if t != prev and t != blank:
-                out.append(t)
-            prev = t
-        hyps.append(out)
-    return hyps
+    return [collapse_path(best[b, : int(lengths[b])].tolist(), blank)[0] for b in range(best.shape[0])]
+
+
+def collapse_path(path: Sequence[int], blank: int = 0, prev: Optional[int] = None) -> Tuple[List[int], Optional[int]]:
+    """CTC's collapse of a best path: repeats merged, blanks removed.
+
+    Args:
+        path: Frame symbols (best-path token ids).
+        blank: Index of the blank token.
+        prev: The symbol of the frame before ``path`` (a stream decoded in pieces), None at the start.
+
+    Returns:
+        The tokens and the symbol of the last frame (``prev`` for an empty path).
+    """
+    out = []
+    for t in path:
+        if t != prev and t != blank:
+            out.append(t)
+        prev = t
+    return out, prev
 
 
 def tokens_to_text(token_ids: Sequence[int], token_list: Sequence[str], space: str = "<space>") -> str:

@@ -32,7 +32,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from espnet_brain.asr.ctc_decoding import tokens_to_text
+from espnet_brain.asr.ctc_decoding import collapse_path, tokens_to_text
 from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
 from espnet_brain.asr.frontend.brain_gru import BrainGRUFrontend, BrainGRUStreamState
 from espnet_brain.asr.lm.lexicon_search import Hypothesis, LexiconBeamSearch
@@ -298,12 +298,7 @@ class StreamingDecoder:
     def _collapse(self, log_probs: torch.Tensor, prev: Optional[int]) -> Tuple[List[int], Optional[int]]:
         """Greedy CTC over (t, V) frames that follow a frame whose best-path symbol was ``prev``: the new tokens
         (repeats of ``prev`` merged, blanks dropped) and the last frame's symbol."""
-        out = []
-        for symbol in log_probs.argmax(dim=-1).tolist():
-            if symbol != prev and symbol != self.blank:
-                out.append(symbol)
-            prev = symbol
-        return out, prev
+        return collapse_path(log_probs.argmax(dim=-1).tolist(), self.blank, prev)
 
     def _search_step(self, log_probs: torch.Tensor) -> None:
         """Feed the (t, V) log-posteriors of newly final frames to the online beam search."""
