@@ -45,6 +45,8 @@ requirements = [
 ]
 
 extras = {
+    # The broad synthetic speech corpus of egs2/mini_speech draws its words from wordfreq's frequency lists.
+    "pretrain": ["wordfreq>=3.0"],
     "test": [
         "pytest>=7",
         "pytest-timeout",

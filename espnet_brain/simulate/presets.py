@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
 
+from espnet_brain.simulate.espeak import VOICES
+
 
 @dataclass(frozen=True)
 class TextConfig:
@@ -25,6 +27,7 @@ class SpeechConfig:
     """eSpeak NG renderings of every sentence (one voice/rate/pitch drawn per sentence)."""
 
     sample_rate: int = 16000
+    voices: Tuple[str, ...] = VOICES  # drawn uniformly per sentence
     rate_range: Tuple[int, int] = (140, 200)  # words per minute
     pitch_range: Tuple[int, int] = (35, 65)
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
-from espnet_brain.simulate.espeak import SAMPLE_RATE, VOICES, Rendering, get_synthesizer
+from espnet_brain.simulate.espeak import SAMPLE_RATE, Rendering, get_synthesizer
 from espnet_brain.simulate.io import makedirs, write_json, write_wav
 from espnet_brain.simulate.presets import SpeechConfig
 from espnet_brain.simulate.randomness import child_rng, child_seed
@@ -41,7 +41,7 @@ class RenderSettings:
 def render_settings(seed: int, sentence: Sentence, cfg: SpeechConfig) -> RenderSettings:
     """Voice, rate and pitch of a sentence's rendering (a function of seed and sentence id only)."""
     rng = child_rng(seed, "speech", "voice", sentence.sent_id)
-    voice = VOICES[int(rng.integers(len(VOICES)))]
+    voice = cfg.voices[int(rng.integers(len(cfg.voices)))]
     rate = int(rng.integers(cfg.rate_range[0], cfg.rate_range[1] + 1))
     pitch = int(rng.integers(cfg.pitch_range[0], cfg.pitch_range[1] + 1))
     return RenderSettings(voice, rate, pitch, child_seed(seed, "speech", "espeak", sentence.sent_id))
