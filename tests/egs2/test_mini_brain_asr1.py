@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The tiny shapes go with the in-run stand-in pretrained model; the committed one is tested in test_mini_speech.py.
+TINY = ("--preset", "tiny", "--confdir", "conf/tiny", "--pretrained", "in_run")
 SYSTEMS = [
     "audio ASR",
     "brain: full fine-tune",
@@ -47,7 +49,7 @@ def recipe(tmp_path_factory) -> Path:
         symlinks=True,
         ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"),
     )
-    _run(dst, "--preset", "tiny", "--confdir", "conf/tiny")
+    _run(dst, *TINY)
     return dst
 
 
@@ -108,11 +110,11 @@ def test_latent_analysis_writes_plots(recipe):
 @pytest.mark.slow
 def test_rerunning_a_finished_stage_is_safe_and_reproduces_the_table(recipe):
     before = (recipe / "exp" / "RESULTS.md").read_text()
-    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "8", "--stop_stage", "8")
+    _run(recipe, *TINY, "--stage", "8", "--stop_stage", "8")
     assert (recipe / "exp" / "RESULTS.md").read_text() == before
     # Stage 1 again: the corpus and data directories are kept, not regenerated or duplicated.
     mtime = (recipe / "downloads" / "mini_brain" / "MANIFEST.json").stat().st_mtime
-    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "1", "--stop_stage", "1")
+    _run(recipe, *TINY, "--stage", "1", "--stop_stage", "1")
     assert (recipe / "downloads" / "mini_brain" / "MANIFEST.json").stat().st_mtime == mtime
     assert len((recipe / "data" / "brain_test" / "text").read_text().splitlines()) == 6
 
@@ -144,7 +146,7 @@ def test_input_size_and_day_count_come_from_the_dumped_data_not_the_config(recip
 def test_training_resumes_from_its_checkpoint(recipe):
     exp = recipe / "exp" / "asr_brain_scratch"
     assert "2epoch results" in (exp / "train.log").read_text()
-    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "5", "--stop_stage", "5",
+    _run(recipe, *TINY, "--stage", "5", "--stop_stage", "5",
          "--asr_args", "--max_epoch 3")  # fmt: skip
     log = (exp / "train.log").read_text()
     # The rerun continued from checkpoint.pth: it trained epoch 3 only, not epochs 1-2 again.
@@ -215,7 +217,7 @@ def test_causal_stage_trains_streaming_decoders_on_online_features_beside_the_of
     import numpy as np
     import yaml
 
-    _run(recipe, "--preset", "tiny", "--confdir", "conf/tiny", "--stage", "11", "--decoders", "greedy")
+    _run(recipe, *TINY, "--stage", "11", "--decoders", "greedy")
     rows = _table(recipe / "exp" / "RESULTS_causal.md")
     for mode in ("full fine-tune", "from scratch", "frozen transformer"):
         assert f"{mode}, offline, greedy" in rows and f"{mode}, causal (streaming, online z-score), greedy" in rows

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # mini_brain asr1: brain-to-text on the offline synthetic corpus, compared with audio ASR.
 #
-# The corpus has no real pretrained Wav2Vec2, so the recipe makes one: an audio ASR model with the
-# same HF parts (CNN frontend + transformer + CTC) is trained on the corpus's synthetic speech and
-# exported in Hugging Face format (stages 2-3). The brain decoders then put a GRU brain feature
-# extractor in front of that transformer in four transfer modes (stages 4-6: full fine-tuning, from scratch,
-# frozen, and frozen with LoRA adapters), stage 7 trains the
-# same BFE with no transformer (the control), and stage 8 writes the comparison to exp/RESULTS.md.
+# The pretrained Wav2Vec2 is, offline, the small one committed under ../../mini_speech/asr1/models/wav2vec2
+# (character CTC on ~2 hours of broad synthetic speech; no sentence of this corpus; see its model card),
+# or any hub id / local directory with --pretrained. Stage 2 fine-tunes it on this corpus's speech (the audio
+# ASR baseline). The brain decoders put a GRU brain feature extractor in front of its transformer in four
+# transfer modes (stages 4-6: full fine-tuning, from scratch, frozen, and frozen with LoRA adapters), stage 7
+# trains the same BFE with no transformer (the control), and stage 8 writes the comparison to exp/RESULTS.md.
+# --pretrained in_run restores the former stand-in: the audio model trained from random weights on this corpus's
+# 11 minutes of speech (stage 2) and exported as the pretrained model (stage 3).
 set -euo pipefail
 
 . utils/stage_utils.sh
 
 define_stage 1 "Synthetic corpus and data directories (local/data.sh)"
 define_stage 2 "Audio ASR baseline: train, decode, score"
-define_stage 3 "Export the audio model as this corpus's pretrained Wav2Vec2 (HF format)"
+define_stage 3 "With --pretrained in_run: export the audio model as this corpus's pretrained Wav2Vec2 (HF format)"
 define_stage 4 "Brain decoder, full fine-tuning of the pretrained transformer"
 define_stage 5 "Brain decoder, same architecture from scratch"
 define_stage 6 "Brain decoder, frozen pretrained transformer: as it is, and with trained LoRA adapters"
@@ -36,6 +38,7 @@ confdir=conf            # Configs: conf (default run) or conf/tiny (the test-sui
 decoders="greedy ngram" # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).
 llm=none                # Causal LM of ngram_llm (hub id or local directory).
 asr_args=""             # Extra trainer arguments for every system, e.g. "--max_epoch 2".
+pretrained=../../mini_speech/asr1/models/wav2vec2  # Pretrained Wav2Vec2 (hub id, directory, or in_run: see above).
 # end options
 
 help_message="Usage: $0 [options]
@@ -52,7 +55,16 @@ check_stages
 common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --llm "${llm}")
 audio_sets=(--feats_type raw --train_set audio_train --valid_set audio_dev --test_sets audio_test)
 brain_sets=(--feats_type neural --train_set brain_train --valid_set brain_dev --test_sets brain_test)
-pretrained=exp/audio_wav2vec2_hf
+audio_init=()
+if [ "${pretrained}" = in_run ]; then
+    pretrained=exp/audio_wav2vec2_hf
+    in_run=true
+else
+    # The audio baseline fine-tunes the pretrained model, CTC head included, on this corpus's speech.
+    audio_init=(--frontend_conf "model_name_or_path=${pretrained}" --encoder_conf "model_name_or_path=${pretrained}"
+        --ctc_init "${pretrained}")
+    in_run=false
+fi
 
 if run_stage 1; then
     local/data.sh --corpus "${MINI_BRAIN}" --preset "${preset}" --seed "${seed}"
@@ -61,16 +73,16 @@ fi
 if run_stage 2; then
     ./brain_asr.sh "${common[@]}" "${audio_sets[@]}" --asr_config "${confdir}/train_audio.yaml" --asr_tag audio \
         --stage 2 --stop_stage 3
-    if [ ! -f exp/audio_init/config.json ]; then
+    if "${in_run}" && [ ! -f exp/audio_init/config.json ]; then
         # The audio model starts from random weights with the shape of conf/wav2vec2_mini.yaml.
         python3 -m espnet_brain.bin.make_hf_model --model_type wav2vec2 --config "${confdir}/wav2vec2_mini.yaml" \
             --token_list data/token_list/char/tokens.txt --output_dir exp/audio_init --seed "${seed}"
     fi
     ./brain_asr.sh "${common[@]}" "${audio_sets[@]}" --asr_config "${confdir}/train_audio.yaml" --asr_tag audio \
-        --stage 5 --stop_stage 8 --asr_args "${asr_args}"
+        --stage 5 --stop_stage 8 --asr_args "${audio_init[*]} ${asr_args}"
 fi
 
-if run_stage 3; then
+if run_stage 3 && "${in_run}"; then
     python3 -m espnet_brain.bin.export_hf --asr_train_config exp/asr_audio/config.yaml \
         --asr_model_file exp/asr_audio/valid.loss.ave.pth --output_dir "${pretrained}"
 fi

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # mini_brain enc1: speech-to-fMRI encoding on the offline synthetic corpus (LeBel et al. 2023 format).
 #
-# The corpus has no real WavLM. The speech model (--speech_model) is the Wav2Vec2 that ../asr1 trains on the
-# corpus's synthetic speech when that recipe has run (it knows the speech), else the RANDOMLY INITIALISED WavLM
-# of stage 2 (conf/wavlm_mini.yaml), whose numbers test the pipeline only. Stage 4 also fits the ridge on a log-mel
+# The speech model (--speech_model) is, offline, the small WavLM committed under ../../mini_speech/asr1/models/wavlm
+# (character CTC on ~2 hours of broad synthetic speech, no sentence of this corpus; see its model card): a WavLM
+# that knows speech. --speech_model asr1 takes the Wav2Vec2 that ../asr1 trains on this corpus's own speech,
+# random the RANDOMLY INITIALISED WavLM of stage 2 (conf/wavlm_mini.yaml), whose numbers test the pipeline only. Stage 4 also fits the ridge on a log-mel
 # spectrogram, the field's low-level control. What the corpus has besides is ground truth: stage 3 fits the same ridge on the simulator's true stimulus features (the upper bound a
 # feature space can reach) and scores the noiseless simulated signal (the oracle). Stage 4 runs the encoding
 # recipe: ridge on frozen features, LoRA fine-tuning with the spatial-correlation loss, the fine-tuned head's own
@@ -29,10 +30,10 @@ subject=UTS01           # Simulated subject.
 confdir=conf            # Configs: conf (default run) or conf/tiny (the test-suite variant).
 enc_args=""             # Extra trainer arguments, e.g. "--max_epoch 2".
 target_rois=auditory    # ROIs tuned on alone besides the whole cortex (BrainWavLM's claim 2; "" for none).
-speech_model=auto       # The speech model: asr1 (the Wav2Vec2 that ../asr1 trains on this corpus's speech and
-                        # exports in its stage 3: it knows the speech), random (stage 2's randomly initialised
-                        # WavLM), auto (asr1 when ../asr1 has exported it, else random), or a local directory of a
-                        # Hugging Face speech model.
+speech_model=wavlm      # The speech model: wavlm (the committed ../../mini_speech/asr1/models/wavlm), asr1 (the
+                        # Wav2Vec2 that ../asr1 --pretrained in_run trains on this corpus's speech and exports in its
+                        # stage 3), random (stage 2's randomly initialised WavLM), auto (asr1 when ../asr1 has
+                        # exported it, else random), or a local directory of a Hugging Face speech model.
 # end options
 
 help_message="Usage: $0 [options]
@@ -53,6 +54,10 @@ if [ "${speech_model}" = auto ]; then
     log "--speech_model auto: ${speech_model}$([ "${speech_model}" = asr1 ] || echo " (run ../asr1/run.sh --stop_stage 3 for a model that knows the corpus's speech)")"
 fi
 case "${speech_model}" in
+    wavlm)
+        speech_model=../../mini_speech/asr1/models/wavlm
+        [ -f "${speech_model}/config.json" ] || die "--speech_model wavlm: ${speech_model} is missing from this checkout"
+        model_note="Speech model: the small WavLM of ../../mini_speech (character CTC on broad synthetic speech)" ;;
     random)
         model_note="The pretrained WavLM of this recipe is RANDOMLY INITIALISED (no real WavLM offline): the numbers test the pipeline, not WavLM" ;;
     asr1)
