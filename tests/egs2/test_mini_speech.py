@@ -120,3 +120,15 @@ def test_mini_brain_recipes_default_to_the_committed_models(recipe_dir, option, 
     else:
         assert re.search(r"^speech_model=wavlm\s", text, re.M) and f"speech_model={path}" in text
     assert (rec / path / "config.json").is_file()
+
+
+@pytest.mark.parametrize("mode", ["full", "scratch", "frozen", "adapter", "bfe"])
+def test_rate50_configs_differ_from_the_defaults_only_in_the_bfe_stride(mode):
+    import yaml
+
+    conf = REPO / "egs2" / "mini_brain" / "asr1" / "conf"
+    default = yaml.safe_load((conf / f"train_brain_{mode}.yaml").read_text())
+    rate50 = yaml.safe_load((conf / "rate50" / f"train_brain_{mode}.yaml").read_text())
+    assert (default["frontend_conf"]["stride"], rate50["frontend_conf"]["stride"]) == (2, 1)
+    default["frontend_conf"]["stride"] = 1
+    assert rate50 == default
