@@ -110,3 +110,21 @@ def test_cli_word_list_and_exclusion(tmp_path):
     assert len(tiny) == 52 and all(t[-1] in ".?" for t in tiny)
     words.write_text("1\n", encoding="utf-8")
     assert simulate_broad_speech.main(["--out", str(tmp_path / "d"), "--words", str(words)]) == 2
+
+
+def test_english_words_without_wordfreq_says_how_to_install(monkeypatch):
+    import sys
+
+    from espnet_brain.simulate.broad_speech import english_words
+
+    monkeypatch.setitem(sys.modules, "wordfreq", None)  # as if it were not installed
+    with pytest.raises(ImportError, match="pip install wordfreq"):
+        english_words(10)
+
+
+def test_english_words_are_frequent_and_usable():
+    pytest.importorskip("wordfreq")
+    from espnet_brain.simulate.broad_speech import english_words
+
+    words = english_words(2000)
+    assert len(words) == 2000 and words[0] == "the" and filter_words(words) == words
