@@ -31,7 +31,7 @@ def brain_sentences(presets: List[str], seeds: List[int]) -> List[str]:
     for name in presets:
         t = get_preset(name).text
         for seed in seeds:
-            splits = generate_sentences(seed, t.n_train, t.n_dev, t.n_test, t.vocab_size_per_class)
+            splits = generate_sentences(seed, t.n_train, t.n_dev, t.n_test, t.vocab_size_per_class, lexicon=t.lexicon)
             texts.extend(s.text for sents in splits.values() for s in sents)
     return texts
 

@@ -94,7 +94,7 @@ def make_corpus(
     parts = _parse_parts(parts)
     makedirs(out_dir)
     t = preset.text
-    splits = generate_sentences(seed, t.n_train, t.n_dev, t.n_test, t.vocab_size_per_class)
+    splits = generate_sentences(seed, t.n_train, t.n_dev, t.n_test, t.vocab_size_per_class, lexicon=t.lexicon)
     cache = RenderCache(seed, preset.speech)
     config = _config_dict(preset)
     manifest = {

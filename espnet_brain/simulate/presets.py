@@ -20,6 +20,7 @@ class TextConfig:
     n_dev: int = 40
     n_test: int = 40
     vocab_size_per_class: int = 100
+    lexicon: str = "basic"  # basic (~125 words, the paper's closed vocabulary) or large (~1,200)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ PRESETS: Dict[str, Preset] = {
         text=TextConfig(n_train=40, n_dev=6, n_test=6, vocab_size_per_class=4),
         intracortical=IntracorticalConfig(days=2, block_size=10, holdout_per_day=2),
         fmri=FMRIConfig(
-            subjects=1,
+            subjects=2,  # the cross-subject transfer stage needs a second listener
             n_train_stories=3,
             story_seconds=150.0,
             test_story_seconds=120.0,
@@ -108,6 +109,12 @@ PRESETS: Dict[str, Preset] = {
         ieeg=IEEGConfig(subjects=1, sessions=2, sentences_per_session=8, channels=8),
     ),
     "small": Preset(name="small"),
+    # Fiedler et al.'s open question: a vocabulary ten times theirs (>= 1,000 words in the training sentences).
+    "large_vocab": Preset(
+        name="large_vocab",
+        text=TextConfig(n_train=3000, n_dev=150, n_test=150, vocab_size_per_class=1000, lexicon="large"),
+        intracortical=IntracorticalConfig(days=6),
+    ),
     "bench": Preset(
         name="bench",
         text=TextConfig(n_train=2000, n_dev=200, n_test=200),

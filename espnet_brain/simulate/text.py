@@ -115,8 +115,24 @@ class Sentence:
         return normalize_transcript(self.text).split()
 
 
-def _lexicon(vocab_size_per_class: int) -> Dict[str, Tuple[str, ...]]:
-    return {k: v[: max(2, vocab_size_per_class)] for k, v in LEXICON.items()}
+LEXICONS = ("basic", "large")
+
+
+def full_lexicon(lexicon: str = "basic") -> Dict[str, Tuple[str, ...]]:
+    """Every word of each grammar class: ``basic`` (:data:`LEXICON`, ~125 words) or ``large`` (the basic words first,
+    then those of :data:`espnet_brain.simulate.lexicon_large.EXTRA`, ~1,200 words)."""
+    if lexicon not in LEXICONS:
+        raise ValueError(f"text: unknown lexicon {lexicon!r} (choose from {', '.join(LEXICONS)})")
+    if lexicon == "basic":
+        return dict(LEXICON)
+    from espnet_brain.simulate.lexicon_large import EXTRA
+
+    # dict.fromkeys keeps the first occurrence of a word: the basic words stay in front, repeats drop out
+    return {k: tuple(dict.fromkeys(v + EXTRA.get(k, ()))) for k, v in LEXICON.items()}
+
+
+def _lexicon(vocab_size_per_class: int, lexicon: str = "basic") -> Dict[str, Tuple[str, ...]]:
+    return {k: v[: max(2, vocab_size_per_class)] for k, v in full_lexicon(lexicon).items()}
 
 
 def _capitalise(text: str) -> str:
@@ -176,7 +192,13 @@ def _draw(rng: np.random.Generator, lexicon: Dict[str, Tuple[str, ...]]) -> str:
 
 
 def generate_sentences(
-    seed: int, n_train: int, n_dev: int, n_test: int, vocab_size_per_class: int = 100, max_tries: int = 200000
+    seed: int,
+    n_train: int,
+    n_dev: int,
+    n_test: int,
+    vocab_size_per_class: int = 100,
+    max_tries: int = 200000,
+    lexicon: str = "basic",
 ) -> Dict[str, List[Sentence]]:
     """Generate the three disjoint text splits.
 
@@ -185,6 +207,7 @@ def generate_sentences(
         n_train, n_dev, n_test: Number of sentences per split.
         vocab_size_per_class: Keep this many words of each lexical class (see :data:`LEXICON`).
         max_tries: Give up after this many draws (the grammar may not have enough distinct sentences).
+        lexicon: ``basic`` or ``large`` (see :func:`full_lexicon`).
 
     Returns:
         ``{"train": [...], "dev": [...], "test": [...]}`` of :class:`Sentence`.
@@ -192,7 +215,7 @@ def generate_sentences(
     Raises:
         ValueError: If the grammar cannot produce enough distinct sentences with the requested vocabulary.
     """
-    lexicon = _lexicon(vocab_size_per_class)
+    words_of = _lexicon(vocab_size_per_class, lexicon)
     rng = child_rng(seed, "text")
     seen = set()
     splits: Dict[str, List[Sentence]] = {"train": [], "dev": [], "test": []}
@@ -208,7 +231,7 @@ def generate_sentences(
                     f"{n_train + n_dev + n_test} requested with vocab_size_per_class={vocab_size_per_class}; "
                     "lower the sentence counts or raise vocab_size_per_class"
                 )
-            text = _draw(rng, lexicon)
+            text = _draw(rng, words_of)
             norm = normalize_transcript(text)
             if norm in seen:
                 continue

@@ -43,3 +43,30 @@ def test_vocab_size_limits_words():
 def test_too_many_sentences_raises():
     with pytest.raises(ValueError, match="distinct sentences"):
         generate_sentences(0, 5000, 0, 0, vocab_size_per_class=2, max_tries=20000)
+
+
+def test_large_lexicon_keeps_the_basic_words_first_and_adds_a_thousand():
+    from espnet_brain.simulate.text import full_lexicon
+
+    basic, large = full_lexicon("basic"), full_lexicon("large")
+    assert set(basic) == set(large)
+    for cls, words in basic.items():
+        assert large[cls][: len(words)] == words  # the basic words come first, in their order
+        assert len(set(large[cls])) == len(large[cls])  # no word twice in a class
+    assert sum(map(len, large.values())) - sum(map(len, basic.values())) > 1000
+    with pytest.raises(ValueError, match="unknown lexicon"):
+        full_lexicon("huge")
+
+
+def test_large_vocab_preset_has_over_a_thousand_training_words_and_a_closed_test_vocabulary():
+    from espnet_brain.simulate.presets import PRESETS
+
+    t = PRESETS["large_vocab"].text
+    splits = generate_sentences(0, t.n_train, t.n_dev, t.n_test, t.vocab_size_per_class, lexicon=t.lexicon)
+    train_vocab = set(vocabulary(splits["train"]))
+    assert len(train_vocab) >= 1000
+    assert all(set(s.words) <= train_vocab for s in splits["test"])
+    # the default lexicon is the paper's size: the small preset stays below 200 words
+    s = PRESETS["small"].text
+    small = generate_sentences(0, s.n_train, s.n_dev, s.n_test, s.vocab_size_per_class)
+    assert len(vocabulary(small["train"])) < 200
