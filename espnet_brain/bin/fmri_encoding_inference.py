@@ -11,7 +11,9 @@ For every story of each ``--data_dir`` (``wav.scp`` of 16 kHz mono audio and ``n
 Without ``--model_file`` the model is built from ``--train_config`` alone: the pretrained speech model with its
 frozen weights (the head is untrained, so only ``feats`` is meaningful) -- the features of a ridge baseline.
 ``--layer`` then picks another hidden layer of it, or several: ``--layer 3 6 9`` runs the speech model once and
-writes each layer into its own directory (``{layer}`` in ``--output_dir``). ``--frontend logmel`` writes the
+writes each layer into its own directory (``{layer}`` in ``--output_dir``). With ``--model_file``, ``--layer`` reads
+the trained speech model at layers up to the one its readout reads (features only, for probes of what tuning
+changed). ``--frontend logmel`` writes the
 spectral baseline's features (log mel energies, ``espnet_brain.fmri.spectral``) on the config's window grid. The
 work is done by ``espnet_brain.fmri.inference``.
 
@@ -57,7 +59,8 @@ def get_parser() -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         default=None,
-        help="hidden layer(s) of the pretrained model (no --model_file); several: one pass, {layer} in --output_dir",
+        help="hidden layer(s) of the speech model (with --model_file: of the trained one, features only); several: one "
+        "pass, {layer} in --output_dir",
     )
     parser.add_argument(
         "--frontend",

@@ -25,6 +25,8 @@ import math
 import sys
 from typing import List, Optional, Sequence, Tuple
 
+from espnet_brain.tasks.reporter import curve, read_epoch_stats
+
 
 def yaml_float(x: float) -> str:
     """``x`` written so that YAML reads it back as a float (ESPnet parses ``--optim_conf lr=VALUE`` with PyYAML,
@@ -41,18 +43,10 @@ def best_valid_loss(run_dir: str, criterion: str = "loss") -> Tuple[float, int, 
     Raises:
         ValueError: no checkpoint, or no dev statistics in it (the run failed before its first epoch ended).
     """
-    import torch
-
-    path = f"{run_dir}/checkpoint.pth"
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except FileNotFoundError as err:
-        raise ValueError(f"{path}: no checkpoint (the run did not finish an epoch)") from err
-    stats = (state.get("reporter") or {}).get("stats") or {}
-    losses = [(float(s["valid"][criterion]), epoch) for epoch, s in stats.items() if criterion in s.get("valid", {})]
+    losses = curve(read_epoch_stats(run_dir), "valid", criterion)
     if not losses:
-        raise ValueError(f"{path}: no valid/{criterion} statistics")
-    finite = [(loss, epoch) for loss, epoch in losses if math.isfinite(loss)]
+        raise ValueError(f"{run_dir}/checkpoint.pth: no valid/{criterion} statistics")
+    finite = [(loss, epoch) for epoch, loss in losses if math.isfinite(loss)]
     if not finite:
         return float("nan"), -1, len(losses)
     loss, epoch = min(finite)

@@ -213,7 +213,9 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
         return {}
 
     @torch.no_grad()
-    def story_outputs(self, wav: np.ndarray, grid_times: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def story_outputs(
+        self, wav: np.ndarray, grid_times: np.ndarray, predict: bool = True
+    ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """Features and predictions of a whole story on its TR grid (inference; no gradient).
 
         The windows are those of the training chunks (window ends at multiples of ``stride_s`` in story time, silence
@@ -222,6 +224,7 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
         Args:
             wav: (S,) story audio at the frontend's sample rate.
             grid_times: (G,) story times (s) of the TR grid, evenly spaced by ``tr``.
+            predict: also run the readout (False: features only, the predictions are None).
 
         Returns:
             features (G, D) on the grid and predictions (G, V); the first ``max(delays)`` rows have zero-filled
@@ -237,5 +240,7 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
         feats, _ = self.frontend(segment[None].to(device), torch.tensor([len(segment)], device=device))
         ends = g.window_ends(len(segment)) + start / g.sample_rate  # chunk time -> story time
         grid = lanczos_downsample(feats[0], ends, grid_times, window=g.lanczos_window, tr=g.tr)  # (N, D) -> (G, D)
+        if not predict:
+            return grid.cpu().numpy(), None
         pred, _ = self.head(grid[None], torch.tensor([grid.shape[0]], device=device))
         return grid.cpu().numpy(), pred[0].cpu().numpy()

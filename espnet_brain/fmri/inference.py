@@ -47,7 +47,8 @@ def build_model(
         model_file: a ``*.pth`` of that run, or None for the pretrained speech model and an untrained head.
         device: "cpu" or "cuda".
         layer: another hidden layer of the speech model, or a list of layers whose features are concatenated
-            (one forward pass for all; only without ``model_file``).
+            (one forward pass for all); with ``model_file``, layers of the trained speech model up to the one its
+            readout reads (features only: the readout fits that layer alone).
         frontend_conf: entries replacing those of the config's ``frontend_conf`` (e.g. a moved
             ``model_name_or_path``).
         frontend: another frontend of the task (e.g. "logmel", the spectral baseline) on the config's window
@@ -64,11 +65,7 @@ def build_model(
         conf["frontend"], conf["frontend_conf"] = frontend, grid
     if frontend_conf:
         conf["frontend_conf"] = {**(conf.get("frontend_conf") or {}), **frontend_conf}
-    if layer is not None:
-        if model_file is not None:
-            raise ValueError(
-                "--layer: only for the pretrained model (without --model_file); a trained model keeps its layer"
-            )
+    if layer is not None and model_file is None:
         conf.setdefault("frontend_conf", {})["layer"] = layer if isinstance(layer, int) else list(layer)
     if model_file is None:
         # Features only: the untrained head and the loss's voxel selection play no part.
@@ -84,6 +81,14 @@ def build_model(
     if model_file is not None:
         state = torch.load(model_file, map_location=device)
         model.load_state_dict(state)
+        if layer is not None:
+            # Features of the trained speech model at other layers (its readout fits its own layer only).
+            if not hasattr(model.frontend, "ssl"):
+                raise ValueError(f"--layer: the frontend of {train_config} has no speech model")
+            try:
+                model.frontend.ssl.read_layers([layer] if isinstance(layer, int) else list(layer))
+            except ValueError as err:
+                raise ValueError(f"--layer with --model_file {model_file}: {err}") from err
     else:
         logger.info("no --model_file: pretrained speech model, untrained head (features only)")
     return model.to(device).eval()
@@ -124,8 +129,8 @@ def infer(
         output_dirs: one per data directory; with a list of layers, paths holding ``{layer}`` (one directory
             per layer, all written from one forward pass of the speech model).
         model_file: trained weights, or None for frozen features only (no ``pred.scp``).
-        layer: another hidden layer of the pretrained speech model, or a list of them (only without
-            ``model_file``).
+        layer: another hidden layer of the speech model, or a list of them; with ``model_file`` the trained
+            model's, up to the layer it reads, and no predictions are written.
         ngpu: 0 for the CPU, otherwise the first GPU.
         write_predictions: also write ``pred.scp`` (only with ``model_file``).
         frontend_conf: entries replacing those of the config's ``frontend_conf``.
@@ -140,7 +145,7 @@ def infer(
     device = "cuda" if ngpu > 0 else "cpu"
     model = build_model(train_config, model_file, device, layer, frontend_conf, frontend)
     for data_dir, dirs in zip(data_dirs, targets):
-        infer_dir(model, data_dir, dirs, write_predictions and model_file is not None)
+        infer_dir(model, data_dir, dirs, write_predictions and model_file is not None and layer is None)
 
 
 def infer_dir(
@@ -180,7 +185,7 @@ def infer_dir(
                 )
             grid = stimulus_tr_times(n_trs[story], tr=model.geometry.tr)
             t0 = time.perf_counter()
-            feats, pred = model.story_outputs(wav, grid)  # (N - 5, L * D), (N - 5, V)
+            feats, pred = model.story_outputs(wav, grid, predict=pred_writer is not None)  # (N - 5, L * D), (N - 5, V)
             # Lanczos resampling acts on each column alone: splitting after it equals resampling each layer
             for writer, part in zip(feats_writers, np.split(feats, len(feats_writers), axis=1)):
                 writer(story, part.astype(np.float32))

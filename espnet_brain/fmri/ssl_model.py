@@ -140,6 +140,22 @@ class SSLSpeechModel(nn.Module):
         """The underlying transformers model (inside the PEFT wrapper when adapters are used)."""
         return self._base(self.model)
 
+    def read_layers(self, layers: Sequence[int]) -> None:
+        """Expose the concatenation of other hidden layers from now on (features of a trained model per layer).
+
+        A trained encoding model was built around one layer: its readout expects that layer's width, and the layers
+        above it were dropped (``drop_upper_layers``). This switches the output to ``layers`` (each at most the highest
+        layer kept) for feature extraction only; the readout no longer fits the features afterwards.
+
+        Raises:
+            ValueError: a layer above those kept, or a learned weighted sum (its weights are part of the model).
+        """
+        if self.weighted:
+            raise ValueError("read_layers: the model reads a learned weighted sum of layers; its layers cannot change")
+        kept = self.hf_model.config.num_hidden_layers
+        ids = self._resolve_layers(list(layers), None, kept)
+        self.layer_ids, self.concat = ids, True
+
     def output_size(self) -> int:
         """Feature dimension: D, or len(layer) * D for a list of layers."""
         return self.hidden_size * (len(self.layer_ids) if self.concat else 1)

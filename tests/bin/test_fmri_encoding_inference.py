@@ -110,6 +110,42 @@ def test_trained_model_predictions_are_its_story_outputs_on_the_response_rows(se
     assert (tmp_path / "dev" / "pred.scp").is_file() and (tmp_path / "dev" / "feats.scp").is_file()
 
 
+def test_a_trained_model_gives_features_of_its_own_layers_and_no_predictions(setup, tmp_path, capsys):
+    config = yaml.safe_load(setup["config"].read_text())
+    config["n_voxels"] = 60
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    model = build_model(str(tmp_path / "config.yaml"), None)
+    torch.manual_seed(1)
+    with torch.no_grad():  # a "tuned" speech model: its first transformer layer changed
+        for name, p in model.frontend.named_parameters():
+            if "encoder.layers.0." in name:
+                p.add_(0.5 * torch.randn_like(p))
+    torch.save(model.state_dict(), tmp_path / "model.pth")
+    stories = str(setup["dump"] / "test" / "stories")
+    common = ["--train_config", str(tmp_path / "config.yaml"), "--data_dir", stories]
+    trained = ["--model_file", str(tmp_path / "model.pth")]
+    assert main(common + trained + ["--output_dir", str(tmp_path / "own")]) == 0
+    assert main(common + trained + ["--output_dir", str(tmp_path / "tuned{layer}"), "--layer", "0", "1", "2"]) == 0
+    assert main(common + ["--output_dir", str(tmp_path / "frozen{layer}"), "--layer", "0", "1"]) == 0
+
+    def feats(d):
+        return kaldiio.load_scp(str(tmp_path / d / "feats.scp"))["wheretheressmoke"]
+
+    np.testing.assert_allclose(feats("tuned2"), feats("own"), atol=1e-5)  # its own layer, as it reads it
+    np.testing.assert_allclose(feats("tuned0"), feats("frozen0"), atol=1e-5)  # below the change: the same
+    assert not np.allclose(feats("tuned1"), feats("frozen1"), atol=1e-3)  # the changed layer
+    assert not (tmp_path / "tuned2" / "pred.scp").exists()  # the readout fits layer 2 alone
+    # a model that reads layer 1 dropped layer 2: it cannot be read
+    config["frontend_conf"]["layer"] = 1
+    (tmp_path / "config1.yaml").write_text(yaml.safe_dump(config))
+    torch.save(build_model(str(tmp_path / "config1.yaml"), None).state_dict(), tmp_path / "model1.pth")
+    rc = main([
+        "--train_config", str(tmp_path / "config1.yaml"), "--model_file", str(tmp_path / "model1.pth"),
+        "--data_dir", stories, "--output_dir", str(tmp_path / "x"), "--layer", "2",
+    ])  # fmt: skip
+    assert rc == 1 and "expected indices in [0, 1]" in capsys.readouterr().err
+
+
 def test_frontend_conf_overrides_and_argument_errors(setup, tmp_path, capsys):
     stories = str(setup["dump"] / "test" / "stories")
     rc = main([

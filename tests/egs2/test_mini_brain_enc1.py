@@ -17,6 +17,9 @@ SYSTEMS = [
     "ridge refit on fine-tuned features (lora)",
     "fine-tuned model, its own head (lora, tuned on auditory only)",
     "ridge refit on fine-tuned features (lora, tuned on auditory only)",
+    "fine-tuned model, its own head (head only, no LoRA)",
+    "fine-tuned model, its own head (full fine-tuning, no LoRA)",
+    "ridge refit on fine-tuned features (full fine-tuning, no LoRA)",
     "ridge, simulator's true features (upper bound)",
     "noiseless simulated signal (oracle)",
 ]
@@ -89,6 +92,19 @@ def test_training_ran_through_espnet_with_lora_and_the_dump_geometry(recipe, mon
 
     n_auditory = len(json.loads((recipe / "dump" / "rois.json").read_text())["auditory"])
     assert f"spatial_corr on {n_auditory} of 60 voxels" in roi_log
+    # the arms without LoRA: no adapters; the head-only arm kept the speech model, the full arm tuned it
+    frozen_state = torch.load(exp / "valid.loss.best.pth", map_location="cpu")
+    head = torch.load(recipe / "exp" / "enc_lora_head" / "valid.loss.best.pth", map_location="cpu")
+    full = torch.load(recipe / "exp" / "enc_lora_full" / "valid.loss.best.pth", map_location="cpu")
+    assert not any("lora_" in k for k in list(head) + list(full))
+    shared = [k for k in head if "encoder.layers.0.attention.q_proj.weight" in k]
+    assert shared and all(k in full for k in shared)
+    lora_base = [k for k in frozen_state if k.endswith("q_proj.base_layer.weight")][0]
+    assert torch.equal(head[shared[0]], frozen_state[lora_base])  # the pretrained weight, untouched
+    assert not torch.equal(full[shared[0]], frozen_state[lora_base])  # tuned
+    curves = (recipe / "exp" / "plots" / "training_curves.md").read_text()
+    assert all(f"| {arm} | 2 |" in curves for arm in ("lora", "head only, no LoRA", "full fine-tuning, no LoRA"))
+    assert "## training curves" in (recipe / "exp" / "RESULTS.md").read_text()
     readme = (recipe / "exp" / "wavlm_random" / "README.md").read_text()
     assert "NOT a pretrained model" in readme
 
@@ -108,6 +124,67 @@ def test_training_resumes_and_finished_stages_rerun_safely(recipe):
     assert (recipe / "downloads" / "mini_brain" / "MANIFEST.json").stat().st_mtime == mtime
 
 
+@pytest.mark.slow
+def test_cross_subject_transfer_refits_every_system_on_the_other_subject(recipe, monkeypatch):
+    import kaldiio
+
+    monkeypatch.chdir(recipe)
+    xdir = recipe / "exp" / "transfer_UTS02"
+    rows = _rows(xdir / "RESULTS.md", "Whole cortex")
+    tuned = "ridge on features tuned on this recipe's subject"
+    assert list(rows) == SYSTEMS[:2] + [
+        f"{tuned} (lora)",
+        f"{tuned} (lora, tuned on auditory only)",
+        f"{tuned} (full fine-tuning, no LoRA)",
+    ]
+    text = (xdir / "RESULTS.md").read_text()
+    assert "transfer to UTS02" in text and "models tuned on UTS01" in text
+    paired = text.split('## Paired differences from "ridge, frozen pretrained features"')[1].split("##")[0]
+    assert f"| {tuned} (lora) |" in paired and "p=" in paired
+    # the ridge was fit on UTS02's responses, and its predictions follow UTS02, not UTS01 (whose voxels differ)
+    story = "wheretheressmoke"
+    own = kaldiio.load_scp("dump_UTS02/test/stories/response.scp")[story]
+    other = kaldiio.load_scp("dump/test/stories/response.scp")[story]
+    pred = kaldiio.load_scp(str(xdir / "ridge_logmel" / "pred.scp"))[story]
+    assert pred.shape == own.shape and not np.allclose(own, other)
+
+    def mean_r(a, b):
+        a, b = a - a.mean(0), b - b.mean(0)
+        return float(np.mean((a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0) + 1e-12)))
+
+    assert mean_r(pred, own) > mean_r(pred, other) + 0.05
+    # the features were reused from this recipe's subject, by story
+    import yaml
+
+    settings = yaml.safe_load((xdir / "ridge_enc_lora" / "ridge.yaml").read_text())
+    assert all("dump_UTS02" in p for p in settings["train_responses"])
+    assert settings["test_feats"] == ["exp/enc_lora/infer_test/feats.scp"]
+
+
+@pytest.mark.slow
+def test_probes_per_layer_for_frozen_and_tuned_features(recipe, monkeypatch):
+    import json
+
+    monkeypatch.chdir(recipe)  # the scp files hold paths relative to the recipe
+
+    probes = json.loads((recipe / "exp" / "probes" / "probes.json").read_text())
+    text = (recipe / "exp" / "probes" / "probes.md").read_text()
+    # the tiny WavLM has one layer: frozen and every model whose features differ from it, three target families
+    for system in ("frozen", "lora", "lora, tuned on auditory only", "full fine-tuning, no LoRA"):
+        assert f"| {system} | 1 |" in text, system
+    assert "head only, no LoRA" not in text  # its features are the frozen ones
+    assert all(f in text for f in ("log-mel", "acoustic", "semantic"))
+    assert (recipe / "exp" / "probes" / "probes_semantic.png").stat().st_size > 1000
+    assert set(probes["results"]["frozen"]["1"]) == {"log-mel", "acoustic", "semantic"}
+    # the tuned features are those of the trained model (they differ from the frozen ones)
+    import kaldiio
+
+    def first(scp):
+        return next(iter(kaldiio.load_scp(str(recipe / "exp" / "probes" / scp)).values()))
+
+    assert not np.allclose(first("feats_frozen_layer1.scp"), first("feats_enc_lora_layer1.scp"))
+
+
 def test_help_lists_stages_and_options():
     proc = run(REPO / "egs2" / "mini_brain" / "enc1", "--help")
     assert "Stages:" in proc.stdout and "--preset" in proc.stdout and "randomly initialised WavLM" in proc.stdout
@@ -115,7 +192,7 @@ def test_help_lists_stages_and_options():
 
 def test_stage_beyond_the_last_is_refused():
     proc = run(REPO / "egs2" / "mini_brain" / "enc1", "--stage", "9", check=False)
-    assert proc.returncode != 0 and "stage 9 does not exist; stages are 1..4" in proc.stderr
+    assert proc.returncode != 0 and "stage 9 does not exist; stages are 1..6" in proc.stderr
 
 
 @pytest.mark.slow
@@ -127,7 +204,7 @@ def test_packed_model_predicts_what_the_experiment_predicted(recipe, tmp_path, m
 
     from espnet_brain.bin.fmri_encoding_inference import main as infer
 
-    args = ("--enc_config", "conf/tiny/train_enc_lora.yaml", "--enc_tag", "lora", "--stage", "10")
+    args = ("--enc_config", "conf/tiny/train_enc_lora.yaml", "--enc_tag", "lora", "--stage", "10", "--stop_stage", "10")
     run(recipe, *args, script="./brain_enc.sh")
     with zipfile.ZipFile(recipe / "exp" / "enc_lora" / "packed_model.zip") as z:
         z.extractall(tmp_path)

@@ -16,6 +16,8 @@ define_stage 7 "Inference: fine-tuned features and predictions of every story"
 define_stage 8 "Ridge refit on fine-tuned features"
 define_stage 9 "Scoring (voxelwise r, noise ceiling, per ROI, plots -> RESULTS.md)"
 define_stage 10 "Packing (espnet_brain.bin.pack_fmri, with espnet2.bin.pack)"
+define_stage 11 "Cross-subject transfer (--transfer_subjects: ridge on frozen and tuned features, refit and scored on other subjects)"
+define_stage 12 "Probes: per layer, linear probes from frozen and tuned features to acoustic / semantic targets"
 
 # begin options
 # General
@@ -42,6 +44,13 @@ inference_model=valid.loss.best.pth  # Checkpoint for inference.
 # Ridge
 ridge_layers=""         # Hidden layers for frozen-feature ridge (empty: the config's layer), e.g. "6 9 12".
 target_rois=""          # ROIs to tune a model on alone, besides the whole cortex (stages 6-9), e.g. "auditory".
+no_lora_arms=""         # Arms tuned without LoRA besides it (stages 6-9; BrainWavLM's stability comparison): head (the
+                        # readout alone on the frozen model) and/or full (every weight but the CNN), e.g. "head full".
+probe_layers=""         # Stage 12: layers probed, each at most the layer the tuned models read (empty: 1 to that layer).
+probe_targets=""        # Stage 12: target families besides the log-mel bands, "FAMILY=SOURCE[:COLS] ..." (per-story
+                        # arrays on the stimulus grid, e.g. word embeddings per TR: semantic=DIR_OF_NPY).
+transfer_subjects=""    # Subjects the tuned models are transferred to in stage 11 (their data: local/data.sh --subject S
+                        # --dst data_S), e.g. "UTS02 UTS03"; each gets <expdir>/transfer_<S>/RESULTS.md.
 spectral_baseline=true  # Also fit the ridge on log mel energies (the low-level control; same grid and delays).
 spectral_conf=""        # Its settings, e.g. "n_mels=64 f_max=8000" (espnet_brain.fmri.spectral.LogMelWindowFrontend).
 ridge_args=""           # Extra ridge arguments, e.g. "--chunk_len 20" (--alphas in himalaya units: S/(S^2+alpha)).
@@ -203,11 +212,41 @@ fi
 # voxels (${enc_exp}_roi_<roi>; BrainWavLM's auditory-targeted tuning); each is then run on every story and refit.
 tuned=("${enc_exp}")
 for roi in ${target_rois}; do tuned+=("${enc_exp}_roi_${roi}"); done
+for arm in ${no_lora_arms}; do
+    case "${arm}" in
+        head | full) tuned+=("${enc_exp}_${arm}") ;;
+        *) die "--no_lora_arms: unknown arm ${arm} (choose from: head full)" ;;
+    esac
+done
 tuned_args() {
-    # The trainer arguments of tuned model $1 beyond the config's: the loss's ROI.
+    # The trainer arguments of tuned model $1 beyond the config's: the loss's ROI, or the arm without adapters.
     case "$1" in
         "${enc_exp}_roi_"*) echo "--model_conf loss_rois=[${1#"${enc_exp}"_roi_}]" ;;
+        "${enc_exp}_head") echo "--frontend_conf lora_conf=null --frontend_conf freeze=true" ;;
+        "${enc_exp}_full") echo "--frontend_conf lora_conf=null --frontend_conf freeze=false" ;;
     esac
+}
+ridge_name() {
+    # The RESULTS.md name of frozen-feature ridge system $1 (a stage 4 tag).
+    case "$1" in
+        frozen) echo "ridge, frozen pretrained features" ;;
+        logmel) echo "ridge, log-mel spectrogram (low-level control)" ;;
+        *) echo "ridge, frozen pretrained features (layer ${1#frozen_layer})" ;;
+    esac
+}
+tuned_name() {
+    # What tuned model $1 is, for RESULTS.md.
+    case "$1" in
+        "${enc_exp}") echo "${enc_tag}" ;;
+        "${enc_exp}_head") echo "head only, no LoRA" ;;
+        "${enc_exp}_full") echo "full fine-tuning, no LoRA" ;;
+        *) echo "${enc_tag}, tuned on ${1#"${enc_exp}"_roi_} only" ;;
+    esac
+}
+refit_models() {
+    # The tuned models whose features differ from the frozen ones (the head-only arm reads the frozen features).
+    local exp
+    for exp in "${tuned[@]}"; do [ "${exp}" = "${enc_exp}_head" ] || echo "${exp}"; done
 }
 if [ -n "${target_rois}" ] && { stage_selected 6 || stage_selected 9; }; then
     [ -f "${dumpdir}/rois.json" ] || die "--target_rois ${target_rois}: no ROI file (${dumpdir}/rois.json; local/data.sh --roi_file)"
@@ -248,7 +287,7 @@ if run_stage 7; then
 fi
 
 if run_stage 8; then
-    for exp in "${tuned[@]}"; do
+    for exp in $(refit_models); do
         # shellcheck disable=SC2086
         ${train_cmd} "${exp}/ridge_refit/ridge.log" \
             python3 -m espnet_brain.bin.ridge_encoding \
@@ -262,18 +301,10 @@ fi
 if run_stage 9; then
     systems=()
     for tag in "${ridge_tags[@]}"; do
-        if [ "${tag}" = frozen ]; then
-            name="ridge, frozen pretrained features"
-        elif [ "${tag}" = logmel ]; then
-            name="ridge, log-mel spectrogram (low-level control)"
-        else
-            name="ridge, frozen pretrained features (layer ${tag#frozen_layer})"
-        fi
-        [ -f "${expdir}/ridge_${tag}/pred.scp" ] && systems+=(--system "${name}=${expdir}/ridge_${tag}/pred.scp")
+        [ -f "${expdir}/ridge_${tag}/pred.scp" ] && systems+=(--system "$(ridge_name "${tag}")=${expdir}/ridge_${tag}/pred.scp")
     done
     for exp in "${tuned[@]}"; do
-        what=${enc_tag}
-        [ "${exp}" = "${enc_exp}" ] || what="${enc_tag}, tuned on ${exp#"${enc_exp}"_roi_} only"
+        what=$(tuned_name "${exp}")
         [ -f "${exp}/infer_${test_set}/pred.scp" ] &&
             systems+=(--system "fine-tuned model, its own head (${what})=${exp}/infer_${test_set}/pred.scp")
         [ -f "${exp}/ridge_refit/pred.scp" ] &&
@@ -296,6 +327,16 @@ if run_stage 9; then
     python3 -m espnet_brain.bin.score_encoding --responses "${dumpdir}/${test_set}/stories/response.scp" \
         "${repeat_args[@]}" --voxel_mask "${dumpdir}/voxel_mask.npy" "${roi_args[@]}" "${systems[@]}" "${notes[@]}" \
         --out "${expdir}/RESULTS.md" --plot_dir "${expdir}/plots" --title "${results_title}"
+    if [ "${#tuned[@]}" -gt 1 ]; then
+        # The arms' training curves side by side (BrainWavLM: LoRA tunes more stably than tuning without it).
+        curve_runs=()
+        for exp in "${tuned[@]}"; do
+            [ -f "${exp}/checkpoint.pth" ] && curve_runs+=(--run "$(tuned_name "${exp}")=${exp}")
+        done
+        python3 -m espnet_brain.bin.plot_training_curves "${curve_runs[@]}" --out "${expdir}/plots/training_curves" \
+            --title "training curves of the tuned models"
+        { echo; sed 's/^# /## /' "${expdir}/plots/training_curves.md"; } >>"${expdir}/RESULTS.md"
+    fi
     log "see ${expdir}/RESULTS.md"
 fi
 
@@ -313,6 +354,117 @@ if run_stage 10; then
     python3 -m espnet_brain.bin.pack_fmri --train_config "${enc_exp}/config.yaml" \
         --model_file "${enc_exp}/${inference_model}" "${options[@]}" --outpath "${enc_exp}/packed_model.zip"
     log "packed ${enc_exp}/packed_model.zip"
+fi
+
+if run_stage 11; then
+    [ -n "${transfer_subjects}" ] || log "stage 11: no --transfer_subjects, nothing to transfer"
+    data_opts=()
+    set -f
+    eval "data_opts=(${local_data_opts})" || die "--local_data_opts: cannot split ${local_data_opts} (unbalanced quotes?)"
+    set +f
+    for subject in ${transfer_subjects}; do
+        xdata=data_${subject}
+        xdump=${dumpdir}_${subject}
+        xdir=${expdir}/transfer_${subject}
+        mkdir -p "${xdir}"
+        # Later options win: the subject and the destination replace those of --local_data_opts.
+        local/data.sh "${data_opts[@]}" --subject "${subject}" --dst "${xdata}"
+        # Whole stories only: nothing trains on this subject's chunks.
+        # shellcheck disable=SC2086
+        ${train_cmd} "${xdump}/log/dump.log" \
+            python3 -m espnet_brain.bin.dump_encoding --data_root "${xdata}" --sets ${all_sets} --chunk_sets \
+            --out "${xdump}" --train_config "${enc_config}"
+        # Features describe the stories, not the listener: those of stages 4 and 7 (this recipe's subject's stories)
+        # are reused by story name; a story of ${subject} that this recipe's subject did not hear is an error.
+        systems=()
+        sources=()
+        for tag in "${ridge_tags[@]}"; do sources+=("${tag}|${expdir}/feats_${tag}|$(ridge_name "${tag}")"); done
+        for exp in $(refit_models); do
+            sources+=("$(basename "${exp}")|${exp}/infer_|ridge on features tuned on this recipe's subject ($(tuned_name "${exp}"))")
+        done
+        for item in "${sources[@]}"; do
+            IFS='|' read -r tag prefix name <<<"${item}"
+            feats=()
+            for dset in ${all_sets}; do
+                # stage 4 writes feats_<tag>/<set>, stage 7 <exp>/infer_<set>
+                if [ "${prefix: -1}" = _ ]; then scp=${prefix}${dset}/feats.scp; else scp=${prefix}/${dset}/feats.scp; fi
+                [ -f "${scp}" ] || die "stage 11: ${scp} not found; run stages 4 and 6-7 first"
+                feats+=(--train_feats "${scp}")
+            done
+            test_scp=${feats[-1]}
+            # shellcheck disable=SC2086
+            ${train_cmd} "${xdir}/ridge_${tag}/ridge.log" \
+                python3 -m espnet_brain.bin.ridge_encoding "${feats[@]}" \
+                --train_responses "${xdump}/${train_set}/stories/response.scp" \
+                --train_responses "${xdump}/${valid_set}/stories/response.scp" \
+                --test_feats "${test_scp}" --output_dir "${xdir}/ridge_${tag}" ${ridge_args}
+            systems+=(--system "${name}=${xdir}/ridge_${tag}/pred.scp")
+        done
+        repeat_args=()
+        [ -f "${xdump}/${test_set}/stories/repeats.scp" ] && repeat_args=(--repeats "${xdump}/${test_set}/stories/repeats.scp")
+        roi_args=()
+        [ -f "${xdump}/rois.json" ] && roi_args=(--rois "${xdump}/rois.json")
+        python3 -m espnet_brain.bin.score_encoding --responses "${xdump}/${test_set}/stories/response.scp" \
+            "${repeat_args[@]}" --voxel_mask "${xdump}/voxel_mask.npy" "${roi_args[@]}" "${systems[@]}" \
+            --note "Cross-subject transfer: every model was tuned on this recipe's subject; the ridge of each row is fit on ${subject}'s training stories and scored on ${subject}'s test story" \
+            --out "${xdir}/RESULTS.md" --plot_dir "${xdir}/plots" --title "${results_title}: transfer to ${subject}"
+        log "cross-subject transfer to ${subject}: ${xdir}/RESULTS.md"
+    done
+fi
+
+if run_stage 12; then
+    # What the features represent, before and after tuning (BrainWavLM's claim 3): linear probes, leave one story out.
+    layers=${probe_layers}
+    if [ -z "${layers}" ]; then
+        read_layer=$(python3 -m espnet_brain.bin.config_value "${enc_config}" frontend_conf.layer)
+        [[ "${read_layer}" =~ ^[0-9]+$ ]] || die "stage 12: the config reads layer '${read_layer}'; give --probe_layers"
+        layers=$(seq -s ' ' 1 "${read_layer}")
+    fi
+    pdir=${expdir}/probes
+    mkdir -p "${pdir}"
+    data_dirs=()
+    for dset in ${all_sets}; do data_dirs+=("${dumpdir}/${dset}/stories"); done
+    feats_of() {
+        # One scp over every set: $1 is the output pattern with {set} (and {layer}).
+        local dset
+        for dset in ${all_sets}; do cat "${1//\{set\}/${dset}}"; done
+    }
+    feat_args=()
+    # systems: frozen (the config's pretrained model) and every tuned model whose features differ from it
+    systems=("frozen|")
+    for exp in $(refit_models); do systems+=("$(tuned_name "${exp}")|${exp}"); done
+    for item in "${systems[@]}"; do
+        IFS='|' read -r name exp <<<"${item}"
+        tag=${exp:+$(basename "${exp}")}
+        tag=${tag:-frozen}
+        out_dirs=()
+        for dset in ${all_sets}; do out_dirs+=("${pdir}/feats_${tag}_layer{layer}/${dset}"); done
+        if [ -z "${exp}" ]; then
+            model_args_probe=(--train_config "${enc_config}" "${frontend_override[@]}")
+        else
+            [ -f "${exp}/${inference_model}" ] || die "stage 12: ${exp}/${inference_model} not found; train first"
+            model_args_probe=(--train_config "${exp}/config.yaml" --model_file "${exp}/${inference_model}")
+        fi
+        # shellcheck disable=SC2086
+        ${cuda_cmd} --gpu "${ngpu}" "${pdir}/feats_${tag}.log" \
+            python3 -m espnet_brain.bin.fmri_encoding_inference "${model_args_probe[@]}" --layer ${layers} \
+            --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" --ngpu "${ngpu}"
+        for layer in ${layers}; do
+            pattern=${pdir}/feats_${tag}_layer${layer}/{set}/feats.scp
+            feats_of "${pattern}" >"${pdir}/feats_${tag}_layer${layer}.scp"
+            feat_args+=(--feats "${name}:${layer}=${pdir}/feats_${tag}_layer${layer}.scp")
+        done
+    done
+    target_args=()
+    if [ -f "${expdir}/feats_logmel/${test_set}/feats.scp" ]; then
+        feats_of "${expdir}/feats_logmel/{set}/feats.scp" >"${pdir}/logmel.scp"
+        target_args+=(--targets "log-mel=${pdir}/logmel.scp")
+    fi
+    for item in ${probe_targets}; do target_args+=(--targets "${item}"); done
+    [ "${#target_args[@]}" -gt 0 ] || die "stage 12: no probe targets (--spectral_baseline true or --probe_targets)"
+    ${train_cmd} "${pdir}/probe.log" \
+        python3 -m espnet_brain.bin.probe_features "${feat_args[@]}" "${target_args[@]}" --output_dir "${pdir}"
+    log "probes: ${pdir}/probes.md"
 fi
 
 log "done"

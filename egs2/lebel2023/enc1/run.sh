@@ -14,7 +14,7 @@ set -euo pipefail
 
 # begin options
 stage=1                 # First stage of brain_enc.sh to run (./brain_enc.sh --help lists them).
-stop_stage=9            # Last stage of brain_enc.sh (10 packs the model).
+stop_stage=9            # Last stage of brain_enc.sh (10 packs the model, 11 transfers it to --transfer_subjects).
 subject=UTS01           # Subject.
 confdir=conf            # Configs: conf (BrainWavLM settings) or conf/tiny (the test-suite variant).
 pretrained_model=microsoft/wavlm-base-plus  # Hub id or local directory of the speech model.
@@ -22,6 +22,8 @@ ngpu=1                  # GPUs for training and inference.
 ridge_layers=""         # Frozen-feature ridge at these layers too (empty: layer 9 of the config), e.g. "6 9 12".
 target_rois=""          # ROIs of the ROI file (local/data.sh --roi_file) to tune a model on alone, besides the
                         # whole cortex (BrainWavLM's auditory-targeted tuning), e.g. "auditory".
+transfer_subjects=""    # Stage 11: refit and score ridge on frozen and tuned features for these subjects, e.g.
+                        # "UTS02 UTS03" (BrainWavLM's cross-subject claim; their stories must be among --subject's).
 enc_args=""             # Extra trainer arguments.
 ridge_args="--n_targets_batch 10000"  # Extra ridge arguments (voxels per batch keep ~100k voxels in memory).
 local_data_opts=""      # Extra options for local/data.sh, e.g. "--responses nifti --brain_mask mask.nii.gz".
@@ -40,5 +42,5 @@ data_opts="--subject $(printf %q "${subject}") ${local_data_opts}"
 ./brain_enc.sh --stage "${stage}" --stop_stage "${stop_stage}" --ngpu "${ngpu}" \
     --enc_config "${confdir}/train_wavlm_lora.yaml" --enc_tag "wavlm_lora_${subject}" \
     --pretrained_model "${pretrained_model}" --ridge_layers "${ridge_layers}" --ridge_args "${ridge_args}" \
-    --enc_args "${enc_args}" --target_rois "${target_rois}" \
+    --enc_args "${enc_args}" --target_rois "${target_rois}" --transfer_subjects "${transfer_subjects}" \
     --local_data_opts "${data_opts}" --results_title "LeBel et al. 2023 (ds003020), ${subject}, wheretheressmoke"

@@ -18,6 +18,8 @@ define_stage 1 "Synthetic corpus, data directories and dump (brain_enc.sh stages
 define_stage 2 "A randomly initialised WavLM as this corpus's stand-in pretrained model"
 define_stage 3 "Ground truth: ridge on the simulator's true features, and the noiseless signal"
 define_stage 4 "Model check, frozen-feature ridge, LoRA fine-tuning, refit, scoring -> exp/RESULTS.md (brain_enc.sh 2, 4-9)"
+define_stage 5 "Cross-subject transfer to --transfer_subjects -> exp/transfer_<subject>/RESULTS.md (brain_enc.sh 11)"
+define_stage 6 "Probes of frozen and tuned features for the simulator's acoustic and semantic features -> exp/probes (brain_enc.sh 12)"
 
 # begin options
 stage=1                 # First stage to run.
@@ -30,6 +32,9 @@ subject=UTS01           # Simulated subject.
 confdir=conf            # Configs: conf (default run) or conf/tiny (the test-suite variant).
 enc_args=""             # Extra trainer arguments, e.g. "--max_epoch 2".
 target_rois=auditory    # ROIs tuned on alone besides the whole cortex (BrainWavLM's claim 2; "" for none).
+ridge_layers=""         # Frozen-feature ridge at these layers (empty: the config's layer), e.g. "1 2 3 4".
+no_lora_arms="head full" # Arms tuned without LoRA, for the stability comparison (BrainWavLM's claim 1; "" for none).
+transfer_subjects=UTS02 # Subjects whose ridge is refit on the features of the models tuned on --subject (claim 4).
 speech_model=wavlm      # The speech model: wavlm (the committed ../../mini_speech/asr1/models/wavlm), asr1 (the
                         # Wav2Vec2 that ../asr1 --pretrained in_run trains on this corpus's speech and exports in its
                         # stage 3), random (stage 2's randomly initialised WavLM), auto (asr1 when ../asr1 has
@@ -91,10 +96,26 @@ fi
 
 if run_stage 4; then
     ./brain_enc.sh "${common[@]}" --stage 2 --stop_stage 9 --skip_stages 3 --enc_args "${enc_args}" \
-        --target_rois "${target_rois}" \
+        --target_rois "${target_rois}" --no_lora_arms "${no_lora_arms}" --ridge_layers "${ridge_layers}" \
         --results_title "mini_brain enc1: wheretheressmoke, ${subject} (${preset} preset, seed ${seed})" \
         --results_notes "${model_note};The last two rows use the simulator's ground truth: ridge on the true features (upper bound of a feature space) and the noiseless signal (oracle)" \
         --extra_systems "ridge, simulator's true features (upper bound)=exp/ridge_true_features/pred.scp;noiseless simulated signal (oracle)=${gt}/signal"
 fi
 
-log "done; see exp/RESULTS.md"
+if run_stage 5; then
+    ./brain_enc.sh "${common[@]}" --stage 11 --stop_stage 11 --target_rois "${target_rois}" \
+        --no_lora_arms "${no_lora_arms}" --ridge_layers "${ridge_layers}" \
+        --transfer_subjects "${transfer_subjects}" \
+        --local_data_opts "$(printf '%q ' --corpus "${MINI_BRAIN}" --preset "${preset}" --seed "${seed}")" \
+        --results_title "mini_brain enc1: wheretheressmoke (${preset} preset, seed ${seed}), models tuned on ${subject}"
+fi
+
+if run_stage 6; then
+    # The simulator's true features: acoustic band envelopes, the word rate, then the word embedding (model.json).
+    n_bands=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["acoustic_features"]))' "${gt}/model.json")
+    ./brain_enc.sh "${common[@]}" --stage 12 --stop_stage 12 --target_rois "${target_rois}" \
+        --no_lora_arms "${no_lora_arms}" --ridge_layers "${ridge_layers}" \
+        --probe_targets "acoustic=${gt}/features:0-$((n_bands - 1)) semantic=${gt}/features:$((n_bands + 1))-"
+fi
+
+log "done; see exp/RESULTS.md$([ -z "${transfer_subjects}" ] || echo " and exp/transfer_*/RESULTS.md")"

@@ -23,6 +23,7 @@ nifti_template=""       # NIfTI run(s) of a story: {root}, {subject}, {story} an
 repeats_template=""     # Glob of the test story's repeats when nifti_template matches one run (responses=nifti).
 brain_mask=""           # 3-D NIfTI brain mask; its voxels are the voxels (responses=nifti).
 roi_file=""             # Optional JSON {roi: [voxel indices]} for per-ROI scores.
+dst=data                # Where the data directories go (data_<subject> for a cross-subject transfer subject).
 # end options
 
 help_message="Usage: $0 [options]
@@ -38,7 +39,7 @@ if [ -z "${corpus}" ]; then
 fi
 
 if run_stage 1; then
-    args=(--corpus "${corpus}" --subject "${subject}" --dst data --test_stories "${test_stories}" --n_dev "${n_dev}"
+    args=(--corpus "${corpus}" --subject "${subject}" --dst "${dst}" --test_stories "${test_stories}" --n_dev "${n_dev}"
         --responses "${responses}")
     [ -z "${stories}" ] || args+=(--stories "${stories}")
     [ -z "${nifti_template}" ] || args+=(--nifti_template "${nifti_template}")

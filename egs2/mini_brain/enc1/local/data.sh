@@ -16,6 +16,7 @@ preset=small            # Corpus size: tiny, small or bench.
 seed=0                  # Corpus seed.
 subject=UTS01           # Simulated subject.
 n_dev=1                 # Training stories held out for validation.
+dst=data                # Where the data directories go (data_<subject> for a cross-subject transfer subject).
 # end options
 
 help_message="Usage: $0 [options]
@@ -37,7 +38,7 @@ fi
 
 if run_stage 2; then
     # The simulator's ROI table (auditory, semantic, noise voxels) goes along for per-ROI scores.
-    python3 -m espnet_brain.bin.prepare_lebel --corpus "${corpus}/lebel2023" --subject "${subject}" --dst data \
+    python3 -m espnet_brain.bin.prepare_lebel --corpus "${corpus}/lebel2023" --subject "${subject}" --dst "${dst}" \
         --test_stories wheretheressmoke --n_dev "${n_dev}" \
         --roi_file "${corpus}/lebel2023/derivative/ground_truth/${subject}/roi.json"
 fi

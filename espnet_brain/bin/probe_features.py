@@ -1,0 +1,248 @@
+"""Linear probes of stimulus features: how well each layer of each feature set (e.g. a frozen and a brain-tuned
+speech model) linearly predicts families of interpretable targets (acoustic, phonemic, semantic) on the same TR grid.
+
+For every ``--feats`` (system, layer) and ``--targets`` family, a ridge probe is fit with leave-one-story-out
+cross-validation (:func:`espnet_brain.voxelwise.probes.probe_scores`): features z-scored with the training stories'
+statistics, one penalty per target from an inner cross-validation over contiguous chunks of TRs, Pearson r of the
+out-of-fold predictions of all stories per target, each story's targets and predictions centred on their own mean.
+
+Features and targets must have the same rows per story. Features on the whole stimulus grid ((N - 5, D), e.g. the
+per-layer ``feats.scp`` of ``espnet_brain.bin.fmri_encoding_inference``) can be cut to targets on fewer rows with
+``--trim START END`` (rows dropped from the start and the end of every feature array).
+
+Writes ``<output_dir>/probes.json`` (every system, layer and family: mean r and r per target), ``probes.md`` (mean r,
+rows system/layer, columns families) and ``probes_<family>.png`` (mean r per layer, one line per system).
+
+Example::
+
+    python -m espnet_brain.bin.probe_features \\
+        --feats frozen:3=exp/frozen_layer3/train/feats.scp --feats frozen:6=exp/frozen_layer6/train/feats.scp \\
+        --feats tuned:3=exp/tuned_layer3/train/feats.scp --feats tuned:6=exp/tuned_layer6/train/feats.scp \\
+        --targets acoustic=lebel2023/derivative/ground_truth/UTS01/features:0-7 \\
+        --targets semantic=lebel2023/derivative/ground_truth/UTS01/features:9- \\
+        --stories $(cut -d' ' -f1 exp/frozen_layer3/train/feats.scp) --output_dir exp/probes
+
+(per-layer features as ``fmri_encoding_inference --layer 3 6 --output_dir 'exp/frozen_layer{layer}/train'`` writes
+them; the simulator's ground-truth features are 8 acoustic bands, the word rate, then the word embedding).
+"""
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from espnet_brain.bin.ridge_encoding import _floats
+from espnet_brain.voxelwise.io import read_arrays
+from espnet_brain.voxelwise.probes import plot_probe_layers, probe_scores
+from espnet_brain.voxelwise.ridge import HUTH_ALPHAS
+
+logger = logging.getLogger("probe_features")
+
+_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")  # used in file names (probes_<family>.png)
+_COLS = re.compile(r"^(\d+(-\d*)?|-\d+)(,(\d+(-\d*)?|-\d+))*$")
+
+
+def parse_feats(spec: str) -> Tuple[str, int, str]:
+    """``NAME:LAYER=SOURCE`` -> (name, layer, source)."""
+    head, sep, source = spec.partition("=")
+    name, colon, layer = head.rpartition(":")
+    # a system name is free text (it only labels rows); a family name also names a file, hence _NAME there
+    if not sep or not colon or not source or not name.strip() or not re.fullmatch(r"\d+", layer):
+        raise ValueError(f"--feats {spec!r}: expected NAME:LAYER=SOURCE, e.g. frozen:6=exp/feats/layer6.scp")
+    return name, int(layer), source
+
+
+def parse_targets(spec: str) -> Tuple[str, str, Optional[str]]:
+    """``FAMILY=SOURCE[:COLS]`` -> (family, source, cols or None)."""
+    family, sep, rest = spec.partition("=")
+    if not sep or not rest or not _NAME.match(family):
+        raise ValueError(f"--targets {spec!r}: expected FAMILY=SOURCE[:COLS], e.g. acoustic=gt/features:0-31")
+    source, colon, cols = rest.rpartition(":")
+    if colon and source and _COLS.match(cols):
+        return family, source, cols
+    return family, rest, None
+
+
+def select_columns(cols: Optional[str], n_cols: int, what: str) -> np.ndarray:
+    """Column indices of a COLS string: comma-separated ``I``, ``A-B`` (inclusive), ``A-`` (to the end), ``-B``.
+
+    Args:
+        cols: the COLS string, or None for all columns.
+        n_cols: number of columns of the arrays.
+        what: the argument, for error messages.
+
+    Returns:
+        (n_selected,) int indices, in the order given.
+    """
+    if cols is None:
+        return np.arange(n_cols)
+    out: List[int] = []
+    for item in cols.split(","):
+        first, dash, last = item.partition("-")
+        lo = int(first) if first else 0
+        hi = (int(last) if last else n_cols - 1) if dash else lo
+        if lo > hi or hi >= n_cols:
+            raise ValueError(f"{what}: columns {item!r} out of the {n_cols} columns (0-{n_cols - 1}) of its arrays")
+        out.extend(range(lo, hi + 1))
+    return np.array(out, dtype=np.int64)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--feats",
+        action="append",
+        required=True,
+        help="NAME:LAYER=SOURCE (repeated): features of system NAME (e.g. frozen, tuned) at layer LAYER (an int); "
+        "SOURCE an .scp or a directory of <story>.npy",
+    )
+    parser.add_argument(
+        "--targets",
+        action="append",
+        required=True,
+        help="FAMILY=SOURCE[:COLS] (repeated): targets of family FAMILY (e.g. acoustic); COLS selects columns: "
+        "'0-31', '33-', '5', '0-3,7' (inclusive ranges)",
+    )
+    parser.add_argument("--stories", nargs="+", default=None, help="probe only these stories (default: all)")
+    parser.add_argument(
+        "--trim",
+        nargs=2,
+        type=int,
+        default=None,
+        metavar=("START", "END"),
+        help="drop START rows from the start and END from the end of every feature array (e.g. 10 5: the stimulus "
+        "grid cut to the response rows); default: none, and feature and target rows must match",
+    )
+    parser.add_argument(
+        "--alphas",
+        type=_floats,
+        default=list(HUTH_ALPHAS),
+        help="ridge penalties, himalaya/scikit-learn convention: list or 'logspace(a,b,n)' (default logspace(2,8,10))",
+    )
+    parser.add_argument("--n_inner_splits", type=int, default=5, help="inner cross-validation folds (penalty choice)")
+    parser.add_argument("--output_dir", required=True)
+    return parser
+
+
+def _load(source: str, what: str, cache: Dict[str, Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+    if source not in cache:
+        try:
+            arrays = read_arrays(source)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{what}: {e}") from None
+        for story, a in arrays.items():
+            if np.ndim(a) != 2:
+                raise ValueError(
+                    f"{what}: {source}: story {story} has shape {np.shape(a)}, expected (n_TRs, n_columns)"
+                )
+        cache[source] = arrays
+    return cache[source]
+
+
+def _trim(arrays: Dict[str, np.ndarray], trim: Optional[Sequence[int]], what: str) -> Dict[str, np.ndarray]:
+    if not trim:
+        return arrays
+    start, end = trim
+    if start < 0 or end < 0:
+        raise ValueError(f"--trim: expected non-negative row counts, got {start} {end}")
+    out = {}
+    for story, a in arrays.items():
+        if len(a) <= start + end:
+            raise ValueError(f"{what}: story {story} has {len(a)} rows, too few for --trim {start} {end}")
+        out[story] = a[start : len(a) - end]
+    return out
+
+
+def run(args: argparse.Namespace) -> Dict[str, Dict[int, Dict[str, dict]]]:
+    """Probe every (system, layer) on every target family; {system: {layer: {family: ProbeResult.as_dict()}}}."""
+    cache: Dict[str, Dict[str, np.ndarray]] = {}
+    families: "OrderedDict[str, Tuple[str, Dict[str, np.ndarray]]]" = OrderedDict()
+    for spec in args.targets:
+        family, source, cols = parse_targets(spec)
+        if family in families:
+            raise ValueError(f"--targets {spec!r}: family {family} given twice")
+        arrays = _load(source, f"--targets {spec}", cache)
+        n_cols = {a.shape[1] for a in arrays.values()}
+        if len(n_cols) != 1:
+            raise ValueError(f"--targets {spec}: stories of {source} differ in their column counts {sorted(n_cols)}")
+        idx = select_columns(cols, n_cols.pop(), f"--targets {spec}")
+        families[family] = (spec, {s: np.asarray(a[:, idx], dtype=np.float64) for s, a in arrays.items()})
+        logger.info(f"targets {family}: {len(idx)} columns of {source}, {len(arrays)} stories")
+    results: Dict[str, Dict[int, Dict[str, dict]]] = {}
+    for spec in args.feats:
+        name, layer, source = parse_feats(spec)
+        if layer in results.get(name, {}):
+            raise ValueError(f"--feats {spec!r}: {name}:{layer} given twice")
+        feats = _trim(_load(source, f"--feats {spec}", cache), args.trim, f"--feats {spec}")
+        per_family = results.setdefault(name, {}).setdefault(layer, {})
+        for family, (tspec, targets) in families.items():
+            try:
+                result = probe_scores(
+                    feats, targets, alphas=args.alphas, n_inner_splits=args.n_inner_splits, stories=args.stories
+                )
+            except ValueError as e:
+                hint = "" if args.trim else "; features on the whole stimulus grid: see --trim"
+                hint += "" if args.stories else "; --stories restricts the stories"
+                raise ValueError(f"--feats {spec} with --targets {tspec}: {e}{hint}") from None
+            per_family[family] = result.as_dict()
+            logger.info(
+                f"{name} layer {layer} -> {family}: mean r {result.mean_r:.3f} over {result.r.size} targets, "
+                f"{result.n_samples} TRs"
+            )
+    return results
+
+
+def write_table(results: Dict[str, Dict[int, Dict[str, dict]]], families: Sequence[str]) -> str:
+    """Markdown table of mean r: rows system/layer, columns families."""
+    lines = ["| system | layer | " + " | ".join(families) + " |", "|---|---:|" + "---:|" * len(families)]
+    for system, layers in results.items():
+        for layer in sorted(layers):
+            cells = []
+            for family in families:
+                mean_r = layers[layer][family]["mean_r"]
+                cells.append("n/a" if mean_r is None else f"{mean_r:.3f}")
+            lines.append(f"| {system} | {layer} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> int:
+    args = get_parser().parse_args(cmd)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(name)s) %(levelname)s: %(message)s")
+    try:
+        results = run(args)
+    except ValueError as e:
+        print(f"probe_features: {e}", file=sys.stderr)
+        return 1
+    families = [parse_targets(spec)[0] for spec in args.targets]
+    out = args.output_dir
+    os.makedirs(out, exist_ok=True)
+    report = {
+        "feats": args.feats,
+        "targets": args.targets,
+        "stories": args.stories,
+        "trim": args.trim,
+        "alphas": [float(a) for a in args.alphas],
+        "cv": "leave-one-story-out; features z-scored with the training stories' statistics; per-target penalty by "
+        f"{args.n_inner_splits}-fold contiguous inner CV; Pearson r of the concatenated out-of-fold predictions, "
+        "each story's targets and predictions centred on their own mean",
+        "results": {s: {str(k): v for k, v in layers.items()} for s, layers in results.items()},
+    }
+    with open(os.path.join(out, "probes.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.join(out, "probes.md"), "w", encoding="utf-8") as f:
+        f.write("# Linear probes: mean Pearson r (leave-one-story-out)\n\n" + write_table(results, families))
+    for family in families:
+        per_system = {s: {k: v[family]["mean_r"] for k, v in layers.items()} for s, layers in results.items()}
+        plot_probe_layers(per_system, os.path.join(out, f"probes_{family}.png"), title=f"{family} probes")
+    logger.info(f"wrote {out}/probes.json, probes.md and {len(families)} plot(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,93 @@
+"""probe_features end to end on directories of <story>.npy: the report files, and a tuned feature set that carries
+the semantic signal beating a frozen one that does not."""
+
+import json
+
+import numpy as np
+import pytest
+
+from espnet_brain.bin.probe_features import main, parse_targets, select_columns
+
+STORIES = ["a", "b", "c", "d"]
+N = 120
+TRIM = (3, 2)  # the features have 5 more rows than the targets
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Ground truth (N, 8): acoustic columns 0-3, semantic 4-7; frozen features carry only the acoustic part,
+    tuned features both; features are on a longer grid (N + 5 rows, the targets are rows 3 .. N + 2)."""
+    base = tmp_path_factory.mktemp("probes")
+    rng = np.random.default_rng(0)
+    mix = rng.standard_normal((16, 16))
+    for d in ("truth", "frozen0", "frozen1", "tuned0", "tuned1"):
+        (base / d).mkdir()
+    for s in STORIES:
+        latent = rng.standard_normal((N + sum(TRIM), 8))  # acoustic latent 0-3, semantic 4-7
+        rows = slice(TRIM[0], TRIM[0] + N)
+        np.save(base / "truth" / f"{s}.npy", latent[rows] + 0.3 * rng.standard_normal((N, 8)))
+        noise = rng.standard_normal((N + sum(TRIM), 8))
+        frozen = np.concatenate([latent[:, :4], noise[:, :4]], axis=1)
+        tuned = latent
+        np.save(base / "frozen0" / f"{s}.npy", frozen @ mix[:8, :8])
+        np.save(base / "frozen1" / f"{s}.npy", frozen @ mix[8:, 8:] + 0.5 * noise)
+        np.save(base / "tuned0" / f"{s}.npy", tuned @ mix[:8, :8])
+        np.save(base / "tuned1" / f"{s}.npy", tuned @ mix[8:, 8:] + 0.5 * noise)
+    return base
+
+
+def _feats(base):
+    return [a for n in ("frozen", "tuned") for k in (0, 1) for a in ("--feats", f"{n}:{k}={base / f'{n}{k}'}")]
+
+
+def test_report_files_and_tuned_beats_frozen_on_semantic(corpus, tmp_path):
+    out = tmp_path / "out"
+    truth = corpus / "truth"
+    rc = main([
+        *_feats(corpus), "--targets", f"acoustic={truth}:0-3", "--targets", f"semantic={truth}:4-",
+        "--trim", *map(str, TRIM), "--output_dir", str(out),
+    ])  # fmt: skip
+    assert rc == 0
+    report = json.loads((out / "probes.json").read_text())
+    res = report["results"]
+    assert set(res) == {"frozen", "tuned"} and set(res["tuned"]) == {"0", "1"}
+    semantic = res["tuned"]["1"]["semantic"]
+    assert len(semantic["r"]) == 4 and semantic["n_samples"] == 4 * N
+    for layer in ("0", "1"):
+        assert res["tuned"][layer]["semantic"]["mean_r"] > 0.5
+        assert abs(res["frozen"][layer]["semantic"]["mean_r"]) < 0.15
+        assert res["tuned"][layer]["semantic"]["mean_r"] > res["frozen"][layer]["semantic"]["mean_r"] + 0.4
+        assert res["frozen"][layer]["acoustic"]["mean_r"] > 0.5 and res["tuned"][layer]["acoustic"]["mean_r"] > 0.5
+    table = (out / "probes.md").read_text()
+    assert "| system | layer | acoustic | semantic |" in table
+    for system in ("frozen", "tuned"):
+        for layer in ("0", "1"):
+            row = next(line for line in table.splitlines() if line.startswith(f"| {system} | {layer} |"))
+            assert f"{res[system][layer]['semantic']['mean_r']:.3f}" in row
+    assert (out / "probes_acoustic.png").stat().st_size > 1000 and (out / "probes_semantic.png").exists()
+
+
+def test_row_mismatch_without_trim_and_bad_arguments_are_named(corpus, tmp_path, capsys):
+    def fails(*args: str) -> str:
+        assert main([*args, "--output_dir", str(tmp_path)]) == 1
+        return capsys.readouterr().err
+
+    frozen0 = _feats(corpus)[:2]
+    semantic = ["--targets", f"semantic={corpus / 'truth'}:4-"]
+    err = fails(*frozen0, *semantic)  # the features have 5 rows more than the targets
+    assert "frozen0" in err and "'a'" in err and "--trim" in err
+    assert "NAME:LAYER=SOURCE" in fails("--feats", "frozen=x", *semantic)
+    assert "'4-9'" in fails(*frozen0, "--targets", f"semantic={corpus / 'truth'}:4-9", "--trim", "3", "2")
+    assert "at least 2 stories" in fails(*frozen0, *semantic, "--trim", "3", "2", "--stories", "a")
+    assert "missing" in fails(*frozen0, "--targets", f"semantic={tmp_path / 'missing'}")
+    assert not (tmp_path / "probes.json").exists()
+
+
+def test_target_columns():
+    assert parse_targets("acoustic=gt/features:0-31") == ("acoustic", "gt/features", "0-31")
+    assert parse_targets("semantic=gt/features") == ("semantic", "gt/features", None)
+    np.testing.assert_array_equal(select_columns("33-", 36, "x"), [33, 34, 35])
+    np.testing.assert_array_equal(select_columns("0-2,5", 8, "x"), [0, 1, 2, 5])
+    np.testing.assert_array_equal(select_columns(None, 3, "x"), [0, 1, 2])
+    with pytest.raises(ValueError, match="x: columns '7-8'"):
+        select_columns("7-8", 8, "x")
