@@ -34,7 +34,8 @@ ngpu=0                  # GPUs for training.
 nj=2                    # Parallel jobs for data preparation and dumping.
 preset=small            # Corpus size: tiny (tests), small (default), bench.
 seed=0                  # Corpus seed.
-confdir=conf            # Configs: conf (default run) or conf/tiny (the test-suite variant).
+confdir=conf            # Configs: conf (default run; the BFE at the pretrained model's 50 frames/s), conf/rate25 (25
+                        # frames/s: half the time, little transfer effect) or conf/tiny (the test-suite variant).
 decoders="greedy ngram" # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).
 llm=none                # Causal LM of ngram_llm (hub id or local directory).
 asr_args=""             # Extra trainer arguments for every system, e.g. "--max_epoch 2".
