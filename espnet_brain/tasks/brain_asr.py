@@ -52,7 +52,8 @@ class BrainASRTask(ASRTask):
       frontend through :class:`BrainESPnetASRModel`;
     * ``--encoder_lr`` gives the pretrained encoder its own learning rate (param groups named
       ``frontend``, ``encoder`` and ``head``; the ``transferlr`` scheduler acts on ``encoder``);
-    * ``--ctc_init`` initialises the CTC layer from a pretrained Wav2Vec2ForCTC character head.
+    * ``--ctc_init`` initialises the CTC layer from a pretrained Wav2Vec2ForCTC character head;
+    * ``--curriculum_epochs`` / ``--curriculum_start``: a sentence-length curriculum (:mod:`.curriculum`).
     """
 
     @classmethod
@@ -71,6 +72,33 @@ class BrainASRTask(ASRTask):
             default=None,
             help="Hub id or local directory of a Wav2Vec2ForCTC whose character head initialises the CTC layer",
         )
+
+        group.add_argument(
+            "--curriculum_epochs",
+            type=int,
+            default=0,
+            help="Sentence-length curriculum: in the first N epochs only the shortest training batches (0: off)",
+        )
+        group.add_argument(
+            "--curriculum_start",
+            type=float,
+            default=0.3,
+            help="Share of the training batches, shortest first, in epoch 1 of the curriculum (then growing to 1)",
+        )
+
+    @classmethod
+    def build_sequence_iter_factory(cls, args: argparse.Namespace, iter_options, mode: str):
+        factory = super().build_sequence_iter_factory(args, iter_options, mode)
+        if mode != "train" or getattr(args, "curriculum_epochs", 0) <= 0:
+            return factory
+        from espnet_brain.tasks.curriculum import CurriculumIterFactory, read_lengths
+
+        lengths = read_lengths(iter_options.shape_files[0])
+        logging.info(
+            f"curriculum: the shortest {args.curriculum_start:.0%} of the training batches in epoch 1, all of them "
+            f"from epoch {args.curriculum_epochs + 1}"
+        )
+        return CurriculumIterFactory(factory, lengths, args.curriculum_epochs, args.curriculum_start)
 
     @classmethod
     def get_parser(cls) -> argparse.ArgumentParser:
