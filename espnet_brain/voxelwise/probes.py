@@ -28,7 +28,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from espnet_brain.voxelwise.ridge import HUTH_ALPHAS, ChunkedKFold, VoxelwiseRidgeCV
-from espnet_brain.voxelwise.scoring import _pyplot, pearson_r
+from espnet_brain.voxelwise.scoring import _pyplot, pearson_r, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -393,11 +393,7 @@ def plot_probe_layers(
     ax.set_title(title)
     ax.axhline(0, color="k", lw=0.5)
     ax.legend()
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)
 
 
 __all__ = [

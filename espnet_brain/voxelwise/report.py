@@ -32,6 +32,7 @@ from espnet_brain.voxelwise.scoring import (
     pearson_r,
     plot_score_histogram,
     roi_summary,
+    save_figure,
 )
 
 logger = logging.getLogger(__name__)
@@ -122,11 +123,7 @@ def plot_systems_by_roi(
     ax.set_xticks(x, names)
     ax.set_ylabel("mean voxelwise r")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _slug(name: str) -> str:

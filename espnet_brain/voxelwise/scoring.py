@@ -138,6 +138,15 @@ def _pyplot():
     return plt
 
 
+def save_figure(fig, path: Union[str, os.PathLike]) -> str:
+    """Write ``fig`` as a PNG at ``path`` (parent directories created) and close it; returns the path."""
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return str(path)
+
+
 def plot_score_histogram(
     scores: np.ndarray, path: Union[str, os.PathLike], title: str = "voxelwise correlation", bins: int = 50
 ) -> str:
@@ -162,11 +171,7 @@ def plot_score_histogram(
     ax.set_ylabel("voxels")
     ax.set_title(f"{title} (n={finite.size}, {scores.size - finite.size} non-finite)")
     ax.legend()
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)
 
 
 def plot_roi_bars(
@@ -198,8 +203,4 @@ def plot_roi_bars(
     ax.set_ylabel(key)
     ax.set_title(title)
     ax.axhline(0, color="k", lw=0.5)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)
