@@ -61,9 +61,9 @@ def test_hub_id_fails_offline_before_dumping(corpus, tmp_path):
     env = {"LEBEL2023": str(corpus), "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
     proc = run(rec, "--stop_stage", "3", "--ngpu", "0", env=env, check=False)
     assert proc.returncode != 0
-    assert "Stage 2/10: Pretrained model check" in proc.stderr
+    assert "Stage 2/12: Pretrained model check" in proc.stderr
     assert "could not load 'microsoft/wavlm-base-plus'" in proc.stderr and "local directory" in proc.stderr
-    assert "Stage 3/10" not in proc.stderr and not (rec / "dump").exists()
+    assert "Stage 3/12" not in proc.stderr and not (rec / "dump").exists()
 
 
 def test_reference_config_has_brainwavlm_settings():
