@@ -29,7 +29,7 @@ def _run(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     env["ESPNET_BRAIN_AUTO_INSTALL"] = "0"
     env["HF_HUB_OFFLINE"] = "1"
     proc = subprocess.run(
-        ["bash", "./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=1500
+        ["bash", "./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=2400
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"./run.sh {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
