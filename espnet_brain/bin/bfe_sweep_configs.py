@@ -48,6 +48,12 @@ def get_parser() -> argparse.ArgumentParser:
         "--fc_sizes", type=parse_fc_sizes, nargs="+", default=None, help="FC stacks to sweep: none, 128, 512,128 ..."
     )
     parser.add_argument("--out_dir", default="exp/bfe_sweep", help="Where conf/, runs.tsv and jobs.txt go")
+    parser.add_argument(
+        "--pretrained_model",
+        default=None,
+        help="Pretrained model (hub id or directory) of every config: replaces encoder_conf.model_name_or_path and "
+        "a non-null ctc_init (default: each base config's own)",
+    )
     parser.add_argument("--tag_prefix", default="bfe", help="Run tags are <prefix>_<architecture>_<mode>")
     parser.add_argument("--expdir", default="exp", help="Experiment directory of the recipe")
     parser.add_argument("--test_set", default="test", help="Test set whose score.json marks a run as finished")
@@ -63,7 +69,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         raise ValueError("--base_config: each mode may be given once")
     archs = build_grid(args.grid, args.num_layers, args.hidden_size, args.fc_sizes)
     out_dir = Path(args.out_dir)
-    runs = plan_runs(base_configs, archs, out_dir / "conf", args.tag_prefix)
+    runs = plan_runs(base_configs, archs, out_dir / "conf", args.tag_prefix, args.pretrained_model)
     write_runs(runs, out_dir / "runs.tsv")
     todo = write_jobs(runs, args.expdir, args.test_set, out_dir / "jobs.txt")
     logging.info(

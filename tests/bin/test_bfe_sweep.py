@@ -87,6 +87,57 @@ def test_plan_writes_one_valid_espnet_config_per_architecture_and_mode(tmp_path)
     assert args.encoder_conf["mode"] == "frozen"
 
 
+def test_schedule_keys_set_the_training_config_and_parse_as_trainer_options(tmp_path):
+    grid = {"scheduler_conf.freeze_steps": [0, 80], "encoder_lr": [1e-4], "curriculum_epochs": [0, 3]}
+    grid["num_layers"] = [1]
+    archs = expand_grid(grid)
+    assert [arch_id(a) for a in archs] == [
+        "l1_elr0.0001_fz0_cur0",
+        "l1_elr0.0001_fz0_cur3",
+        "l1_elr0.0001_fz80_cur0",
+        "l1_elr0.0001_fz80_cur3",
+    ]
+    bases = _base_configs(tmp_path)
+    base = yaml.safe_load(bases["full"].read_text())
+    base["scheduler"] = "transferlr"
+    base["scheduler_conf"] = {"freeze_steps": 150, "warmup_steps": 150}
+    bases["full"].write_text(yaml.safe_dump(base))
+    runs = plan_runs({"full": bases["full"]}, archs, tmp_path / "conf")
+    config = yaml.safe_load(runs[3].config.read_text())
+    # the schedule keys land where the trainer reads them, the BFE key in frontend_conf, the rest untouched
+    assert config["scheduler_conf"] == {"freeze_steps": 80, "warmup_steps": 150}
+    assert config["encoder_lr"] == 1e-4 and config["curriculum_epochs"] == 3
+    assert config["frontend_conf"]["num_layers"] == 1 and "encoder_lr" not in config["frontend_conf"]
+    assert config["optim_conf"] == {"lr": 0.001}
+
+    from espnet_brain.tasks.brain_asr import BrainASRTask
+
+    args = BrainASRTask.get_parser().parse_args(["--config", str(runs[3].config)])
+    assert (args.encoder_lr, args.curriculum_epochs, args.scheduler_conf["freeze_steps"]) == (1e-4, 3, 80)
+    # an experiment trained with another schedule under the same tag is refused
+    trained = tmp_path / "exp" / f"asr_{runs[3].tag}"
+    trained.mkdir(parents=True)
+    (trained / "config.yaml").write_text(yaml.safe_dump({**config, "encoder_lr": 1e-3}))
+    with pytest.raises(ValueError, match="encoder_lr"):
+        write_jobs(runs, tmp_path / "exp", "test", tmp_path / "jobs.txt")
+    # a section the config does not have, and keys that are neither BFE nor training keys
+    with pytest.raises(ValueError, match="no 'scheduler_conf'"):
+        plan_runs({"frozen": bases["frozen"]}, expand_grid({"scheduler_conf.warmup_steps": [1]}), tmp_path / "c2")
+    with pytest.raises(ValueError, match="encoder_conf.mode"):
+        expand_grid({"encoder_conf.mode": ["frozen"]})
+
+
+def test_pretrained_model_replaces_the_transformer_and_a_pretrained_head_only(tmp_path):
+    bases = _base_configs(tmp_path)
+    for label, head in (("full", "/old/model"), ("scratch", None)):
+        base = yaml.safe_load(bases[label].read_text())
+        bases[label].write_text(yaml.safe_dump({**base, "ctc_init": head}))
+    runs = plan_runs(bases, expand_grid({"num_layers": [1]}), tmp_path / "conf", pretrained="/new/model")
+    configs = {r.mode: yaml.safe_load(r.config.read_text()) for r in runs}
+    assert all(c["encoder_conf"]["model_name_or_path"] == "/new/model" for c in configs.values())
+    assert configs["full"]["ctc_init"] == "/new/model" and configs["scratch"]["ctc_init"] is None
+
+
 def test_grid_file_and_command_line_lists_combine(tmp_path):
     grid_file = tmp_path / "grid.yaml"
     grid_file.write_text(yaml.safe_dump({"num_layers": [1, 3], "hidden_size": [64], "fc_sizes": ["none", "64,32"]}))

@@ -89,6 +89,20 @@ def test_results_table_has_every_system_with_each_default_decoder_on_every_test_
 
 
 @pytest.mark.slow
+def test_systems_are_jobs_with_their_own_logs_and_a_failed_one_stops_the_run(recipe):
+    jobs = (recipe / "exp" / "systems" / "jobs.txt").read_text().splitlines()
+    # the audio baseline trained first (alone: --pretrained in_run exports it for the brain decoders), so the
+    # last list holds the five brain systems, longest first
+    assert len(jobs) == 5 and "--mode full" in jobs[0] and "--mode bfe" in jobs[-1]
+    for n in range(1, 6):
+        log = (recipe / "exp" / "systems" / "log" / f"system.{n}.log").read_text()
+        assert "Stage 8/10: Scoring" in log
+    proc = _run(recipe, *TINY, "--stage", "7", "--stop_stage", "7", "--asr_args", "--no_such_option 1", check=False)
+    assert proc.returncode != 0
+    assert "a system failed" in proc.stderr and "system.1.log" in proc.stderr
+
+
+@pytest.mark.slow
 def test_the_pretrained_model_is_the_exported_audio_model(recipe):
     from transformers import AutoConfig
 
@@ -146,8 +160,10 @@ def test_input_size_and_day_count_come_from_the_dumped_data_not_the_config(recip
 def test_training_resumes_from_its_checkpoint(recipe):
     exp = recipe / "exp" / "asr_brain_scratch"
     assert "2epoch results" in (exp / "train.log").read_text()
-    _run(recipe, *TINY, "--stage", "5", "--stop_stage", "5",
-         "--asr_args", "--max_epoch 3")  # fmt: skip
+    # --train_nj 1: the system runs here, not as a job (the fixture's default run trains two at a time).
+    proc = _run(recipe, *TINY, "--stage", "5", "--stop_stage", "5", "--train_nj", "1",
+                "--asr_args", "--max_epoch 3")  # fmt: skip
+    assert "Stage 6/10: Training" in proc.stderr  # brain_asr.sh's own output, not a job log
     log = (exp / "train.log").read_text()
     # The rerun continued from checkpoint.pth: it trained epoch 3 only, not epochs 1-2 again.
     assert "The training was resumed using exp/asr_brain_scratch/checkpoint.pth" in log

@@ -183,6 +183,11 @@ def test_probes_per_layer_for_frozen_and_tuned_features(recipe, monkeypatch):
         return next(iter(kaldiio.load_scp(str(recipe / "exp" / "probes" / scp)).values()))
 
     assert not np.allclose(first("feats_frozen_layer1.scp"), first("feats_enc_lora_layer1.scp"))
+    # the frozen model's layer 1 (the config's layer) is stage 4's extraction, not a second pass of the model
+    scp = recipe / "exp" / "probes" / "feats_frozen_layer1.scp"
+    frozen_paths = [line.split(maxsplit=1)[1] for line in scp.open()]
+    assert frozen_paths and all(p.startswith("exp/feats_frozen/") for p in frozen_paths), frozen_paths[:2]
+    assert not (recipe / "exp" / "probes" / "feats_frozen_layer1").exists()
 
 
 def test_help_lists_stages_and_options():

@@ -378,16 +378,18 @@ if run_stage 11; then
         # are reused by story name; a story of ${subject} that this recipe's subject did not hear is an error.
         systems=()
         sources=()
-        for tag in "${ridge_tags[@]}"; do sources+=("${tag}|${expdir}/feats_${tag}|$(ridge_name "${tag}")"); done
+        # tag|features of each set ({set}: stage 4's feats_<tag>/<set>, stage 7's <exp>/infer_<set>)|row name
+        for tag in "${ridge_tags[@]}"; do
+            sources+=("${tag}|${expdir}/feats_${tag}/{set}/feats.scp|$(ridge_name "${tag}")")
+        done
         for exp in $(refit_models); do
-            sources+=("$(basename "${exp}")|${exp}/infer_|ridge on features tuned on this recipe's subject ($(tuned_name "${exp}"))")
+            sources+=("$(basename "${exp}")|${exp}/infer_{set}/feats.scp|ridge on features tuned on this recipe's subject ($(tuned_name "${exp}"))")
         done
         for item in "${sources[@]}"; do
-            IFS='|' read -r tag prefix name <<<"${item}"
+            IFS='|' read -r tag pattern name <<<"${item}"
             feats=()
             for dset in ${all_sets}; do
-                # stage 4 writes feats_<tag>/<set>, stage 7 <exp>/infer_<set>
-                if [ "${prefix: -1}" = _ ]; then scp=${prefix}${dset}/feats.scp; else scp=${prefix}/${dset}/feats.scp; fi
+                scp=${pattern//\{set\}/${dset}}
                 [ -f "${scp}" ] || die "stage 11: ${scp} not found; run stages 4 and 6-7 first"
                 feats+=(--train_feats "${scp}")
             done
@@ -415,8 +417,8 @@ fi
 if run_stage 12; then
     # What the features represent, before and after tuning (BrainWavLM's claim 3): linear probes, leave one story out.
     layers=${probe_layers}
+    read_layer=$(python3 -m espnet_brain.bin.config_value "${enc_config}" frontend_conf.layer)
     if [ -z "${layers}" ]; then
-        read_layer=$(python3 -m espnet_brain.bin.config_value "${enc_config}" frontend_conf.layer)
         [[ "${read_layer}" =~ ^[0-9]+$ ]] || die "stage 12: the config reads layer '${read_layer}'; give --probe_layers"
         layers=$(seq -s ' ' 1 "${read_layer}")
     fi
@@ -437,21 +439,41 @@ if run_stage 12; then
         IFS='|' read -r name exp <<<"${item}"
         tag=${exp:+$(basename "${exp}")}
         tag=${tag:-frozen}
-        out_dirs=()
-        for dset in ${all_sets}; do out_dirs+=("${pdir}/feats_${tag}_layer{layer}/${dset}"); done
-        if [ -z "${exp}" ]; then
-            model_args_probe=(--train_config "${enc_config}" "${frontend_override[@]}")
-        else
-            [ -f "${exp}/${inference_model}" ] || die "stage 12: ${exp}/${inference_model} not found; train first"
-            model_args_probe=(--train_config "${exp}/config.yaml" --model_file "${exp}/${inference_model}")
-        fi
-        # shellcheck disable=SC2086
-        ${cuda_cmd} --gpu "${ngpu}" "${pdir}/feats_${tag}.log" \
-            python3 -m espnet_brain.bin.fmri_encoding_inference "${model_args_probe[@]}" --layer ${layers} \
-            --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" --ngpu "${ngpu}"
+        # The frozen model's layers that stage 4 extracted (--ridge_layers, or the config's layer) are reused.
+        declare -A patterns=()
+        missing=()
         for layer in ${layers}; do
-            pattern=${pdir}/feats_${tag}_layer${layer}/{set}/feats.scp
-            feats_of "${pattern}" >"${pdir}/feats_${tag}_layer${layer}.scp"
+            patterns[${layer}]=${pdir}/feats_${tag}_layer${layer}/{set}/feats.scp
+            if [ -z "${exp}" ]; then
+                candidates=("${expdir}/feats_frozen_layer${layer}/{set}/feats.scp")
+                [ "${layer}" != "${read_layer}" ] || candidates+=("${expdir}/feats_frozen/{set}/feats.scp")
+                for candidate in "${candidates[@]}"; do
+                    found=true
+                    for dset in ${all_sets}; do [ -f "${candidate//\{set\}/${dset}}" ] || found=false; done
+                    if "${found}"; then
+                        patterns[${layer}]=${candidate}
+                        log "stage 12: frozen layer ${layer} from stage 4 (${candidate%%/\{set\}*})"
+                        continue 2
+                    fi
+                done
+            fi
+            missing+=("${layer}")
+        done
+        if [ "${#missing[@]}" -gt 0 ]; then
+            out_dirs=()
+            for dset in ${all_sets}; do out_dirs+=("${pdir}/feats_${tag}_layer{layer}/${dset}"); done
+            if [ -z "${exp}" ]; then
+                model_args_probe=(--train_config "${enc_config}" "${frontend_override[@]}")
+            else
+                [ -f "${exp}/${inference_model}" ] || die "stage 12: ${exp}/${inference_model} not found; train first"
+                model_args_probe=(--train_config "${exp}/config.yaml" --model_file "${exp}/${inference_model}")
+            fi
+            ${cuda_cmd} --gpu "${ngpu}" "${pdir}/feats_${tag}.log" \
+                python3 -m espnet_brain.bin.fmri_encoding_inference "${model_args_probe[@]}" --layer "${missing[@]}" \
+                --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" --ngpu "${ngpu}"
+        fi
+        for layer in ${layers}; do
+            feats_of "${patterns[${layer}]}" >"${pdir}/feats_${tag}_layer${layer}.scp"
             feat_args+=(--feats "${name}:${layer}=${pdir}/feats_${tag}_layer${layer}.scp")
         done
     done

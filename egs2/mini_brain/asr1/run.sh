@@ -34,11 +34,14 @@ ngpu=0                  # GPUs for training.
 nj=2                    # Parallel jobs for data preparation and dumping.
 preset=small            # Corpus size: tiny (tests), small (default), bench.
 seed=0                  # Corpus seed.
-confdir=conf            # Configs: conf (default run; the BFE at the pretrained model's 50 frames/s), conf/rate25 (25
-                        # frames/s: half the time, little transfer effect) or conf/tiny (the test-suite variant).
+confdir=conf            # Configs: conf (default run, ~16 min on 2 CPU cores; the BFE at the pretrained model's 50
+                        # frames/s), conf/reference_bfe (the reference-shaped BFE, 20 epochs: ~60-70 min),
+                        # conf/rate25 (25 frames/s) or conf/tiny (the test-suite variant).
 decoders="greedy ngram" # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).
 llm=none                # Causal LM of ngram_llm (hub id or local directory).
 asr_args=""             # Extra trainer arguments for every system, e.g. "--max_epoch 2".
+train_nj=2              # Systems (stages 2, 4-7) trained at once, one CPU thread each (logs: exp/systems/log);
+                        # 1 trains them in turn, on the default thread count, with their output here.
 pretrained=../../mini_speech/asr1/models/wav2vec2  # Pretrained Wav2Vec2 (hub id, directory, or in_run: see above).
 # end options
 
@@ -49,9 +52,11 @@ $(options_help "$0")"
 # Without --stop_stage, run up to stage 9, or just the stage asked for with --stage 10 or 11.
 [ -n "${stop_stage}" ] || stop_stage=$((stage > 9 ? stage : 9))
 check_stages
+require_int train_nj 1
 
 . ./path.sh
 . ./db.sh
+. ./cmd.sh
 
 common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --llm "${llm}")
 audio_sets=(--feats_type raw --train_set audio_train --valid_set audio_dev --test_sets audio_test)
@@ -71,6 +76,41 @@ if run_stage 1; then
     local/data.sh --corpus "${MINI_BRAIN}" --preset "${preset}" --seed "${seed}"
 fi
 
+# The systems of stages 2 and 4-7 are jobs of one list (exp/systems/jobs.txt), trained --train_nj at a time.
+# What they share (dumps, token list, n-gram LM, shape statistics) is prepared first, one step at a time.
+system_names=()
+system_lines=()
+add_system() {
+    # add_system NAME BRAIN_ASR_ARGS...: queue a system; its job runs ./brain_asr.sh with these arguments.
+    system_names+=("$1")
+    shift
+    system_lines+=("$(printf '%q ' "$@")")
+}
+run_systems() {
+    # Train, decode and score the queued systems, then empty the queue.
+    local n=${#system_names[@]} list=exp/systems/jobs.txt i
+    [ "${n}" -gt 0 ] || return 0
+    mkdir -p exp/systems/log
+    printf '%s\n' "${system_lines[@]}" >"${list}"
+    if [ "${train_nj}" -eq 1 ]; then
+        for ((i = 1; i <= n; i++)); do
+            log "system ${system_names[i - 1]}"
+            local/system_job.sh "${list}" "${i}"
+        done
+    else
+        for ((i = 1; i <= n; i++)); do
+            log "system ${system_names[i - 1]}: exp/systems/log/system.${i}.log"
+        done
+        log "training ${n} systems, ${train_nj} at a time on one thread each"
+        # shellcheck disable=SC2086
+        ${cuda_cmd} --num_threads 1 --gpu "${ngpu}" --max_jobs_run "${train_nj}" JOB=1:"${n}" \
+            exp/systems/log/system.JOB.log local/system_job.sh "${list}" JOB \
+            || die "a system failed (see the log named above); run the same command again to resume"
+    fi
+    system_names=()
+    system_lines=()
+}
+
 if run_stage 2; then
     ./brain_asr.sh "${common[@]}" "${audio_sets[@]}" --asr_config "${confdir}/train_audio.yaml" --asr_tag audio \
         --stage 2 --stop_stage 3
@@ -79,31 +119,47 @@ if run_stage 2; then
         python3 -m espnet_brain.bin.make_hf_model --model_type wav2vec2 --config "${confdir}/wav2vec2_mini.yaml" \
             --token_list data/token_list/char/tokens.txt --output_dir exp/audio_init --seed "${seed}"
     fi
-    ./brain_asr.sh "${common[@]}" "${audio_sets[@]}" --asr_config "${confdir}/train_audio.yaml" --asr_tag audio \
+    add_system audio "${common[@]}" "${audio_sets[@]}" --asr_config "${confdir}/train_audio.yaml" --asr_tag audio \
         --stage 5 --stop_stage 8 --asr_args "${audio_init[*]} ${asr_args}"
 fi
 
-if run_stage 3 && "${in_run}"; then
-    python3 -m espnet_brain.bin.export_hf --asr_train_config exp/asr_audio/config.yaml \
-        --asr_model_file exp/asr_audio/valid.loss.ave.pth --output_dir "${pretrained}"
+if "${in_run}"; then
+    # The brain decoders need the exported audio model.
+    run_systems
+    if run_stage 3; then
+        python3 -m espnet_brain.bin.export_hf --asr_train_config exp/asr_audio/config.yaml \
+            --asr_model_file exp/asr_audio/valid.loss.ave.pth --output_dir "${pretrained}"
+    fi
 fi
 
-for mode_stage in "4 full" "5 scratch" "6 frozen" "6 adapter"; do
+# Longest first, so that the last jobs to start are short ones.
+brain_modes=()
+for mode_stage in "4 full" "6 frozen" "5 scratch" "6 adapter" "7 bfe"; do
     read -r n mode <<<"${mode_stage}"
     if run_stage "${n}"; then
-        # One dump of the brain sets (dump/neural) and short experiment names (exp/asr_brain_<mode>) for this
-        # corpus's single feature set; the transfer mode sets the pretrained transformer and CTC head.
-        ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --mode "${mode}" --confdir "${confdir}" --dumpdir dump \
-            --asr_tag "brain_${mode}" --pretrained_model "${pretrained}" --stage 2 --stop_stage 8 \
-            --asr_args "${asr_args}"
+        brain_modes+=("${mode}")
     fi
 done
-
-if run_stage 7; then
-    # No pretrained model: the BFE's frames go straight to a random CTC head (conf/train_brain_bfe.yaml).
-    ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --mode bfe --confdir "${confdir}" --dumpdir dump \
-        --asr_tag brain_bfe --stage 2 --stop_stage 8 --asr_args "${asr_args}"
+if [ ${#brain_modes[@]} -gt 0 ]; then
+    # One dump of the brain sets (dump/neural), its LM and shape statistics, for every mode.
+    ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --mode "${brain_modes[0]}" --confdir "${confdir}" --dumpdir dump \
+        --asr_tag "brain_${brain_modes[0]}" --pretrained_model "${pretrained}" --stage 2 --stop_stage 5
 fi
+for mode in "${brain_modes[@]}"; do
+    # Short experiment names (exp/asr_brain_<mode>) for this corpus's single feature set; the transfer mode sets
+    # the pretrained transformer and CTC head. The BFE-only control has no pretrained model
+    # (conf/train_brain_bfe.yaml: the BFE's frames go straight to a random CTC head).
+    model_args=(--pretrained_model "${pretrained}")
+    [ "${mode}" != bfe ] || model_args=()
+    add_system "brain_${mode}" "${common[@]}" "${brain_sets[@]}" --mode "${mode}" --confdir "${confdir}" \
+        --dumpdir dump --asr_tag "brain_${mode}" "${model_args[@]}" --stage 5 --stop_stage 8 --asr_args "${asr_args}"
+done
+# The audio baseline, if not trained yet, goes after the brain decoders: it is the shortest.
+if [ ${#system_names[@]} -gt 1 ] && [ "${system_names[0]}" = audio ]; then
+    system_names=("${system_names[@]:1}" audio)
+    system_lines=("${system_lines[@]:1}" "${system_lines[0]}")
+fi
+run_systems
 
 if run_stage 8; then
     # One row per system and decoder; the decoders' LM weights were chosen on each system's dev set.
@@ -128,7 +184,7 @@ if run_stage 9; then
 fi
 
 if run_stage 10; then
-    local/sweep.sh --confdir "${confdir}" --ngpu "${ngpu}" --asr_args "${asr_args}"
+    local/sweep.sh --confdir "${confdir}" --pretrained "${pretrained}" --ngpu "${ngpu}" --asr_args "${asr_args}"
 fi
 
 if run_stage 11; then

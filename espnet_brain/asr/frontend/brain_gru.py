@@ -2,7 +2,8 @@
 
 The pipeline follows the Willett et al. (2023) decoder front end as used by Fiedler et al. (2025):
 augmentation (training only) -> Gaussian smoothing along time -> per-day affine input layer + softsign ->
-"unfolding" into overlapping windows of ``kernel_size`` bins every ``stride`` bins -> (bi)GRU ->
+"unfolding" into overlapping windows of ``kernel_size`` bins every ``stride`` bins -> optional linear projection
+of each window -> (bi)GRU ->
 optional FC stack (GELU) -> linear layer to the transformer width. Every step is padding-aware, so an
 utterance gives the same output whether it is batched with longer ones or alone.
 
@@ -97,6 +98,11 @@ class BrainGRUFrontend(AbsFrontend):
         hidden_size: GRU hidden units per direction.
         bidirectional: Bidirectional GRU.
         dropout: Dropout between GRU layers and after the GRU.
+        window_projection: Size P of a linear map applied to each unfolded window (C * kernel_size values)
+            before the GRU; None feeds the windows to the GRU directly, as the reference BFE does. The map is a
+            rank-P factorisation of the first GRU layer's input weights, computed once for all frames and shared by
+            both directions; at stride 1 the windows are wide (C * K) and dense in time, and the GRU's own input
+            product, taken step by step, is then most of the training time on a CPU.
         fc_sizes: Sizes of an optional FC stack (Linear + GELU + dropout each) after the GRU; None or [] for none.
         white_noise_std: Std of Gaussian noise added to every bin and channel (training only).
         constant_offset_std: Std of a Gaussian offset per utterance and channel, constant in time (training only).
@@ -118,6 +124,7 @@ class BrainGRUFrontend(AbsFrontend):
         hidden_size: int = 512,
         bidirectional: bool = True,
         dropout: float = 0.45,
+        window_projection: Optional[int] = None,
         fc_sizes: Optional[List[int]] = None,
         white_noise_std: float = 0.0,
         constant_offset_std: float = 0.0,
@@ -131,6 +138,7 @@ class BrainGRUFrontend(AbsFrontend):
             ("stride", stride),
             ("num_layers", num_layers),
             ("hidden_size", hidden_size),
+            ("window_projection", 1 if window_projection is None else window_projection),
         ):
             if value < 1:
                 raise ValueError(f"frontend_conf.{key}: expected a positive int, got {value}")
@@ -176,8 +184,14 @@ class BrainGRUFrontend(AbsFrontend):
             self.day_weight = None
             self.day_bias = None
 
+        window_size = input_size * kernel_size
+        if window_projection is None:
+            self.window_proj = None
+        else:
+            self.window_proj = torch.nn.Linear(window_size, window_projection)
+            window_size = window_projection
         self.gru = torch.nn.GRU(
-            input_size=input_size * kernel_size,
+            input_size=window_size,
             hidden_size=hidden_size,
             num_layers=num_layers,
             batch_first=True,
@@ -314,6 +328,8 @@ class BrainGRUFrontend(AbsFrontend):
         n_windows = windows.size(1)
         win_mask = make_valid_mask(out_lengths, n_windows)  # (B, T')
         windows = windows * win_mask[:, :, None]
+        if self.window_proj is not None:
+            windows = self.window_proj(windows)
 
         packed = torch.nn.utils.rnn.pack_padded_sequence(
             windows, out_lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -408,6 +424,8 @@ class BrainGRUFrontend(AbsFrontend):
             # (B, N, C) -> (B, t', C, K) -> (B, t', C * K), as in forward
             windows = span.unfold(1, self.kernel_size, self.stride)
             windows = windows.reshape(b, windows.size(1), -1)
+            if self.window_proj is not None:
+                windows = self.window_proj(windows)
             h, hidden = self.gru(windows, hidden)
             feats = self.out(self.fc(self.gru_dropout(h)))  # (B, t', D)
         else:

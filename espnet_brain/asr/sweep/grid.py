@@ -8,8 +8,12 @@ training configs: one per (architecture, mode), the mode's base config with the 
 stage script (``egs2/mini_brain/asr1/local/sweep.sh``). :mod:`espnet_brain.asr.sweep.report` compares the
 modes once the runs are scored.
 
-A grid (a YAML or JSON file, or the command line) is either a mapping ``frontend_conf key -> list of values``
-(their product) or a list of architectures (mappings of ``frontend_conf`` overrides).
+A grid (a YAML or JSON file, or the command line) is either a mapping ``key -> list of values`` (their product)
+or a list of settings (mappings of overrides). A plain key is a ``frontend_conf`` key of the BFE; the training
+schedule is swept with the keys of :data:`TRAINING_KEYS` and ``section.key`` paths into ``optim_conf`` and
+``scheduler_conf`` (Fiedler et al.'s open questions of learning-rate schedules against forgetting and of a
+curriculum), e.g. ``{"scheduler_conf.freeze_steps": [0, 80], "encoder_lr": [1e-4, 1e-3], "curriculum_epochs":
+[0, 3]}``. A "setting" (called an architecture in the tables) is one point of the grid.
 """
 
 import copy
@@ -33,8 +37,23 @@ PAPER_GRID: Dict[str, List[Any]] = {
 SHORT_NAMES = {"num_layers": "l", "hidden_size": "h", "fc_sizes": "fc"}
 # encoder_conf.mode that a base config of each usual mode name must have.
 ENCODER_MODE = {"full": "finetune", "scratch": "scratch", "frozen": "frozen"}
+SHORT_NAMES.update(
+    {
+        "encoder_lr": "elr",
+        "optim_conf.lr": "lr",
+        "scheduler_conf.freeze_steps": "fz",
+        "scheduler_conf.warmup_steps": "wu",
+        "curriculum_epochs": "cur",
+        "curriculum_start": "curstart",
+        "max_epoch": "ep",
+    }
+)
 # frontend_conf keys fixed by the data and the transformer, not by the BFE architecture.
 NOT_SWEPT = ("input_size", "output_size", "n_days")
+# Top-level training options a grid may set (plain keys that are not frontend_conf keys).
+TRAINING_KEYS = ("encoder_lr", "curriculum_epochs", "curriculum_start", "max_epoch")
+# Config sections whose keys a grid may set as "section.key".
+TRAINING_SECTIONS = ("optim_conf", "scheduler_conf")
 
 Grid = Union[Dict[str, List[Any]], List[Dict[str, Any]]]
 
@@ -46,7 +65,7 @@ class Run:
     tag: str  # experiment name: <expdir>/asr_<tag>
     mode: str  # transfer mode label (full, scratch, frozen, ...)
     arch_id: str  # e.g. l5_h512_fcnone
-    arch: Dict[str, Any]  # frontend_conf overrides
+    arch: Dict[str, Any]  # frontend_conf and training-key overrides
     config: Path  # the written training config
 
 
@@ -84,7 +103,7 @@ def load_grid(path: Union[str, Path]) -> Grid:
 
 
 def expand_grid(grid: Grid, source: str = "grid") -> List[Dict[str, Any]]:
-    """Architectures (``frontend_conf`` overrides) of a grid, in order.
+    """Settings (``frontend_conf`` and training-key overrides) of a grid, in order.
 
     Args:
         grid: Mapping ``key -> list of values`` (their product; num_layers varies slowest, then hidden_size,
@@ -102,18 +121,19 @@ def expand_grid(grid: Grid, source: str = "grid") -> List[Dict[str, Any]]:
         archs = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
     elif isinstance(grid, list):
         if not all(isinstance(a, dict) and a for a in grid):
-            raise ValueError(f"{source}: a list grid must hold non-empty mappings of frontend_conf overrides")
+            raise ValueError(f"{source}: a list grid must hold non-empty mappings of overrides")
         archs = [{k: a[k] for k in _canonical_order(a)} for a in grid]
     else:
         raise TypeError(f"{source}: expected a dict or a list, got {type(grid).__name__}")
 
     allowed = _sweepable_keys()
     for arch in archs:
-        unknown = sorted(set(arch) - set(allowed))
+        unknown = sorted(k for k in arch if k not in allowed and not is_training_key(k))
         if unknown:
             raise ValueError(
-                f"{source}: unknown or fixed frontend_conf keys {unknown}; the brain_gru frontend's sweepable keys "
-                f"are {allowed} ({list(NOT_SWEPT)} come from the data and the transformer)"
+                f"{source}: unknown or fixed keys {unknown}; the brain_gru frontend's sweepable keys are {allowed} "
+                f"({list(NOT_SWEPT)} come from the data and the transformer), the training keys "
+                f"{list(TRAINING_KEYS)} and section.key in {list(TRAINING_SECTIONS)}"
             )
         if "fc_sizes" in arch:
             fc = arch["fc_sizes"]
@@ -123,6 +143,20 @@ def expand_grid(grid: Grid, source: str = "grid") -> List[Dict[str, Any]]:
     if duplicates:
         raise ValueError(f"{source}: architectures appear more than once: {duplicates}")
     return archs
+
+
+def is_training_key(key: str) -> bool:
+    """True for a grid key of the training schedule (not of the BFE): see :data:`TRAINING_KEYS`."""
+    section, dot, name = key.partition(".")
+    return key in TRAINING_KEYS or bool(dot and name and section in TRAINING_SECTIONS)
+
+
+def _config_value(config: Dict[str, Any], key: str) -> Any:
+    # frontend_conf for BFE keys, the top level or section.key for training keys
+    if not is_training_key(key):
+        return (config.get("frontend_conf") or {}).get(key)
+    section, dot, name = key.partition(".")
+    return (config.get(section) or {}).get(name) if dot else config.get(key)
 
 
 def _canonical_order(keys) -> List[str]:
@@ -152,14 +186,41 @@ def arch_id(arch: Dict[str, Any]) -> str:
     return "_".join(parts)
 
 
-def make_config(base: Dict[str, Any], arch: Dict[str, Any], source: str = "base config") -> Dict[str, Any]:
-    """A copy of a brain_gru training config with the architecture's ``frontend_conf`` keys replaced."""
+def make_config(
+    base: Dict[str, Any], arch: Dict[str, Any], source: str = "base config", pretrained: Optional[str] = None
+) -> Dict[str, Any]:
+    """A copy of a brain_gru training config with the setting's keys replaced (``frontend_conf`` keys, training
+    keys and ``section.key`` paths).
+
+    Args:
+        base: The mode's training config.
+        arch: The setting's overrides.
+        source: Name of the base config for error messages.
+        pretrained: Pretrained model (hub id or directory) replacing ``encoder_conf.model_name_or_path`` and a
+            non-null ``ctc_init`` (a scratch config's random head stays random); None keeps the config's.
+    """
     if base.get("frontend") != "brain_gru":
         raise ValueError(
             f"{source}: expected 'frontend: brain_gru' (the BFE being swept), got {base.get('frontend')!r}"
         )
     config = copy.deepcopy(base)
-    config["frontend_conf"] = {**(config.get("frontend_conf") or {}), **copy.deepcopy(arch)}
+    frontend = {k: copy.deepcopy(v) for k, v in arch.items() if not is_training_key(k)}
+    config["frontend_conf"] = {**(config.get("frontend_conf") or {}), **frontend}
+    for key, value in arch.items():
+        if not is_training_key(key):
+            continue
+        section, dot, name = key.partition(".")
+        if dot:
+            if not isinstance(config.get(section), dict):
+                raise ValueError(f"{source}: the grid sets {key} but the config has no '{section}' mapping")
+            config[section][name] = copy.deepcopy(value)
+        else:
+            config[key] = copy.deepcopy(value)
+    if pretrained is not None:
+        if isinstance(config.get("encoder_conf"), dict) and "model_name_or_path" in config["encoder_conf"]:
+            config["encoder_conf"]["model_name_or_path"] = pretrained
+        if config.get("ctc_init") is not None:
+            config["ctc_init"] = pretrained
     return config
 
 
@@ -177,6 +238,7 @@ def plan_runs(
     archs: Sequence[Dict[str, Any]],
     conf_dir: Union[str, Path],
     tag_prefix: str = "bfe",
+    pretrained: Optional[str] = None,
 ) -> List[Run]:
     """Write one config per (architecture, mode) into ``conf_dir``.
 
@@ -185,6 +247,7 @@ def plan_runs(
         archs: Architectures from :func:`expand_grid`.
         conf_dir: Where ``<tag>.yaml`` files go.
         tag_prefix: Run tags are ``<tag_prefix>_<arch_id>_<mode>``.
+        pretrained: The pretrained model of every config (:func:`make_config`); None keeps the configs'.
 
     Returns:
         The runs, architecture-major (every mode of the first architecture first).
@@ -206,7 +269,7 @@ def plan_runs(
         aid = arch_id(arch)
         for mode, (base, source) in bases.items():
             tag = f"{tag_prefix}_{aid}_{mode}"
-            config = make_config(base, arch, source)
+            config = make_config(base, arch, source, pretrained)
             path = conf_dir / f"{tag}.yaml"
             text = yaml.safe_dump(config, sort_keys=False)
             # Rewrite only on change: an unchanged file keeps its time stamp for make-like tools.
@@ -253,8 +316,7 @@ def check_existing_run(run: Run, expdir: Union[str, Path]) -> None:
         return
     with open(trained, encoding="utf-8") as f:
         config = yaml.safe_load(f) or {}
-    frontend_conf = config.get("frontend_conf") or {}
-    mismatched = {k: (frontend_conf.get(k), v) for k, v in run.arch.items() if frontend_conf.get(k) != v}
+    mismatched = {k: (_config_value(config, k), v) for k, v in run.arch.items() if _config_value(config, k) != v}
     want_mode = ENCODER_MODE.get(run.mode)
     got_mode = (config.get("encoder_conf") or {}).get("mode", "finetune")
     if want_mode is not None and got_mode != want_mode:

@@ -56,9 +56,12 @@ def test_backward_ragged_lengths():
     assert frontend.day_weight.grad[0].abs().sum() > 0 and torch.all(frontend.day_weight.grad[1:] == 0)
 
 
+@pytest.mark.parametrize("window_projection", [None, 4])
 @pytest.mark.parametrize("bidirectional", [True, False])
-def test_batched_equals_alone(bidirectional):
-    frontend = BrainGRUFrontend(**{**TINY, "dropout": 0.3}, bidirectional=bidirectional, fc_sizes=[5]).eval()
+def test_batched_equals_alone(bidirectional, window_projection):
+    frontend = BrainGRUFrontend(
+        **{**TINY, "dropout": 0.3}, bidirectional=bidirectional, fc_sizes=[5], window_projection=window_projection
+    ).eval()
     x, lengths, day = _batch()
     x[1, 27:] = 100.0  # garbage in the padding must not matter
     x[2, 8:] = -100.0
@@ -68,6 +71,33 @@ def test_batched_equals_alone(bidirectional):
             alone, alone_lengths = frontend(x[i : i + 1, :n], lengths[i : i + 1], day=day[i : i + 1])
             assert alone_lengths.item() == feats_lengths[i].item()
             torch.testing.assert_close(feats[i, : alone_lengths.item()], alone[0], atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_window_projection_is_a_factorisation_of_the_gru_input_weights(bidirectional):
+    projected = BrainGRUFrontend(**TINY, bidirectional=bidirectional, window_projection=5).eval()
+    assert projected.gru.input_size == 5 and projected.window_proj.in_features == 6 * 8
+    plain = BrainGRUFrontend(**TINY, bidirectional=bidirectional).eval()
+    state = {k: v for k, v in projected.state_dict().items() if not k.startswith("window_proj.")}
+    proj_w, proj_b = projected.window_proj.weight, projected.window_proj.bias  # (5, C * K), (5,)
+    with torch.no_grad():
+        for suffix in [""] + (["_reverse"] if bidirectional else []):
+            w_ih = projected.gru.get_parameter(f"weight_ih_l0{suffix}")  # (3H, 5)
+            state[f"gru.weight_ih_l0{suffix}"] = w_ih @ proj_w
+            state[f"gru.bias_ih_l0{suffix}"] = projected.gru.get_parameter(f"bias_ih_l0{suffix}") + w_ih @ proj_b
+    plain.load_state_dict(state)
+    x, lengths, day = _batch()
+    with torch.no_grad():
+        torch.testing.assert_close(projected(x, lengths, day=day), plain(x, lengths, day=day), atol=1e-5, rtol=1e-4)
+
+
+def test_window_projection_trains_and_is_checked():
+    frontend = BrainGRUFrontend(**TINY, window_projection=3)
+    x, lengths, day = _batch()
+    frontend(x, lengths, day=day)[0].sum().backward()
+    assert frontend.window_proj.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="window_projection"):
+        BrainGRUFrontend(**TINY, window_projection=0)
 
 
 def test_smoothing_matches_scipy_inside_and_is_padding_aware():
@@ -279,6 +309,7 @@ def test_causal_batched_equals_alone_and_backward():
         dict(kernel_size=4, stride=4),
         dict(kernel_size=3, stride=4, smoothing_sigma=0.0),  # windows shorter than the stride skip bins
         dict(kernel_size=5, stride=2, n_days=1),
+        dict(kernel_size=8, stride=1, window_projection=5),
     ],
 )
 def test_forward_stream_chunk_by_chunk_equals_forward(geometry):
