@@ -34,20 +34,20 @@ PAPER_GRID: Dict[str, List[Any]] = {
     "fc_sizes": [[], [128], [256], [512], [512, 128]],
 }
 # Short names of frequent keys in run tags (l5_h512_fcnone); other keys keep their name.
-SHORT_NAMES = {"num_layers": "l", "hidden_size": "h", "fc_sizes": "fc"}
+SHORT_NAMES = {
+    "num_layers": "l",
+    "hidden_size": "h",
+    "fc_sizes": "fc",
+    "encoder_lr": "elr",
+    "optim_conf.lr": "lr",
+    "scheduler_conf.freeze_steps": "fz",
+    "scheduler_conf.warmup_steps": "wu",
+    "curriculum_epochs": "cur",
+    "curriculum_start": "curstart",
+    "max_epoch": "ep",
+}
 # encoder_conf.mode that a base config of each usual mode name must have.
 ENCODER_MODE = {"full": "finetune", "scratch": "scratch", "frozen": "frozen"}
-SHORT_NAMES.update(
-    {
-        "encoder_lr": "elr",
-        "optim_conf.lr": "lr",
-        "scheduler_conf.freeze_steps": "fz",
-        "scheduler_conf.warmup_steps": "wu",
-        "curriculum_epochs": "cur",
-        "curriculum_start": "curstart",
-        "max_epoch": "ep",
-    }
-)
 # frontend_conf keys fixed by the data and the transformer, not by the BFE architecture.
 NOT_SWEPT = ("input_size", "output_size", "n_days")
 # Top-level training options a grid may set (plain keys that are not frontend_conf keys).
