@@ -10,8 +10,14 @@ Features and targets must have the same rows per story. Features on the whole st
 per-layer ``feats.scp`` of ``espnet_brain.bin.fmri_encoding_inference``) can be cut to targets on fewer rows with
 ``--trim START END`` (rows dropped from the start and the end of every feature array).
 
-Writes ``<output_dir>/probes.json`` (every system, layer and family: mean r and r per target), ``probes.md`` (mean r,
-rows system/layer, columns families) and ``probes_<family>.png`` (mean r per layer, one line per system).
+Every other system is compared with a reference system (``--reference``, default the first of ``--feats``, e.g. the
+frozen model) at each layer both have and for each family (:func:`espnet_brain.voxelwise.probes.compare_probes`):
+the difference in mean r with a 95 % interval and p from a paired block bootstrap over the scored TRs
+(``--block_trs`` TRs per block, inside stories), and the fraction of targets that gain with Wilcoxon's p over targets.
+
+Writes ``<output_dir>/probes.json`` (every system, layer and family: mean r and r per target; the comparisons),
+``probes.md`` (mean r, rows system/layer, columns families; then the comparisons) and ``probes_<family>.png`` (mean r
+per layer, one line per system).
 
 Example::
 
@@ -39,7 +45,7 @@ import numpy as np
 
 from espnet_brain.bin.ridge_encoding import _floats
 from espnet_brain.voxelwise.io import read_arrays
-from espnet_brain.voxelwise.probes import plot_probe_layers, probe_scores
+from espnet_brain.voxelwise.probes import ProbeResult, compare_probes, plot_probe_layers, probe_scores
 from espnet_brain.voxelwise.ridge import HUTH_ALPHAS
 
 logger = logging.getLogger("probe_features")
@@ -126,6 +132,13 @@ def get_parser() -> argparse.ArgumentParser:
         help="ridge penalties, himalaya/scikit-learn convention: list or 'logspace(a,b,n)' (default logspace(2,8,10))",
     )
     parser.add_argument("--n_inner_splits", type=int, default=5, help="inner cross-validation folds (penalty choice)")
+    parser.add_argument(
+        "--reference",
+        default=None,
+        help="system the others are compared with, at each layer both have (default: the first of --feats)",
+    )
+    parser.add_argument("--block_trs", type=int, default=10, help="TRs per block of the paired bootstrap")
+    parser.add_argument("--n_resamples", type=int, default=1000, help="resamples of the paired bootstrap (0: none)")
     parser.add_argument("--output_dir", required=True)
     return parser
 
@@ -159,8 +172,11 @@ def _trim(arrays: Dict[str, np.ndarray], trim: Optional[Sequence[int]], what: st
     return out
 
 
-def run(args: argparse.Namespace) -> Dict[str, Dict[int, Dict[str, dict]]]:
-    """Probe every (system, layer) on every target family; {system: {layer: {family: ProbeResult.as_dict()}}}."""
+Results = Dict[str, Dict[int, Dict[str, ProbeResult]]]
+
+
+def run(args: argparse.Namespace) -> Results:
+    """Probe every (system, layer) on every target family; {system: {layer: {family: ProbeResult}}}."""
     cache: Dict[str, Dict[str, np.ndarray]] = {}
     families: "OrderedDict[str, Tuple[str, Dict[str, np.ndarray]]]" = OrderedDict()
     for spec in args.targets:
@@ -174,7 +190,7 @@ def run(args: argparse.Namespace) -> Dict[str, Dict[int, Dict[str, dict]]]:
         idx = select_columns(cols, n_cols.pop(), f"--targets {spec}")
         families[family] = (spec, {s: np.asarray(a[:, idx], dtype=np.float64) for s, a in arrays.items()})
         logger.info(f"targets {family}: {len(idx)} columns of {source}, {len(arrays)} stories")
-    results: Dict[str, Dict[int, Dict[str, dict]]] = {}
+    results: Results = {}
     for spec in args.feats:
         name, layer, source = parse_feats(spec)
         if layer in results.get(name, {}):
@@ -190,7 +206,7 @@ def run(args: argparse.Namespace) -> Dict[str, Dict[int, Dict[str, dict]]]:
                 hint = "" if args.trim else "; features on the whole stimulus grid: see --trim"
                 hint += "" if args.stories else "; --stories restricts the stories"
                 raise ValueError(f"--feats {spec} with --targets {tspec}: {e}{hint}") from None
-            per_family[family] = result.as_dict()
+            per_family[family] = result
             logger.info(
                 f"{name} layer {layer} -> {family}: mean r {result.mean_r:.3f} over {result.r.size} targets, "
                 f"{result.n_samples} TRs"
@@ -198,17 +214,62 @@ def run(args: argparse.Namespace) -> Dict[str, Dict[int, Dict[str, dict]]]:
     return results
 
 
-def write_table(results: Dict[str, Dict[int, Dict[str, dict]]], families: Sequence[str]) -> str:
+def compare(results: Results, reference: str, block_trs: int, n_resamples: int) -> Dict[str, Dict[int, dict]]:
+    """{system: {layer: {family: compare_probes(reference, system)}}} for every other system and shared layer."""
+    if reference not in results:
+        raise ValueError(f"--reference {reference!r}: no such system among {sorted(results)}")
+    out: Dict[str, Dict[int, dict]] = {}
+    for system, layers in results.items():
+        if system == reference:
+            continue
+        for layer in sorted(set(layers) & set(results[reference])):
+            out.setdefault(system, {})[layer] = {
+                family: compare_probes(results[reference][layer][family], res, block_trs, n_resamples)
+                for family, res in layers[layer].items()
+            }
+    return out
+
+
+def write_table(results: Results, families: Sequence[str]) -> str:
     """Markdown table of mean r: rows system/layer, columns families."""
     lines = ["| system | layer | " + " | ".join(families) + " |", "|---|---:|" + "---:|" * len(families)]
     for system, layers in results.items():
         for layer in sorted(layers):
             cells = []
             for family in families:
-                mean_r = layers[layer][family]["mean_r"]
-                cells.append("n/a" if mean_r is None else f"{mean_r:.3f}")
+                mean_r = layers[layer][family].mean_r
+                cells.append("n/a" if not np.isfinite(mean_r) else f"{mean_r:.3f}")
             lines.append(f"| {system} | {layer} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _p(p: float) -> str:
+    return "n/a" if not np.isfinite(p) else f"{p:.2g}"
+
+
+def write_comparisons(comparisons: Dict[str, Dict[int, dict]], reference: str, families: Sequence[str]) -> str:
+    """Markdown table of the comparisons with the reference: one row per system, layer and family."""
+    lines = [
+        f"| system - {reference} | layer | targets | mean r difference [95 % CI] | p (block bootstrap) | targets up "
+        "| p (Wilcoxon, targets) |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for system, layers in comparisons.items():
+        for layer, per_family in layers.items():
+            for family in families:
+                c = per_family[family]
+                lines.append(
+                    f"| {system} | {layer} | {family} | {c['mean_diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] "
+                    f"| {_p(c['p'])} | {c['wins']:.0%} of {int(c['n_targets'])} | {_p(c['p_targets'])} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def _json(value):
+    """Comparisons with NaN as None."""
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    return None if isinstance(value, float) and not np.isfinite(value) else value
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> int:
@@ -216,6 +277,8 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(name)s) %(levelname)s: %(message)s")
     try:
         results = run(args)
+        reference = args.reference or parse_feats(args.feats[0])[0]
+        comparisons = compare(results, reference, args.block_trs, args.n_resamples) if args.n_resamples > 0 else {}
     except ValueError as e:
         print(f"probe_features: {e}", file=sys.stderr)
         return 1
@@ -231,14 +294,26 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
         "cv": "leave-one-story-out; features z-scored with the training stories' statistics; per-target penalty by "
         f"{args.n_inner_splits}-fold contiguous inner CV; Pearson r of the concatenated out-of-fold predictions, "
         "each story's targets and predictions centred on their own mean",
-        "results": {s: {str(k): v for k, v in layers.items()} for s, layers in results.items()},
+        "results": {
+            s: {str(k): {f: r.as_dict() for f, r in v.items()} for k, v in layers.items()}
+            for s, layers in results.items()
+        },
+        "reference": reference,
+        "comparisons": _json(comparisons),
+        "bootstrap": {"block_trs": args.block_trs, "n_resamples": args.n_resamples},
     }
     with open(os.path.join(out, "probes.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
     with open(os.path.join(out, "probes.md"), "w", encoding="utf-8") as f:
         f.write("# Linear probes: mean Pearson r (leave-one-story-out)\n\n" + write_table(results, families))
+        if comparisons:
+            f.write(
+                f"\n## Against {reference}\n\nPaired block bootstrap over the scored TRs ({args.n_resamples} "
+                f"resamples of {args.block_trs}-TR blocks inside stories) and Wilcoxon's signed-rank test over "
+                "targets.\n\n" + write_comparisons(comparisons, reference, families)
+            )
     for family in families:
-        per_system = {s: {k: v[family]["mean_r"] for k, v in layers.items()} for s, layers in results.items()}
+        per_system = {s: {k: v[family].mean_r for k, v in layers.items()} for s, layers in results.items()}
         plot_probe_layers(per_system, os.path.join(out, f"probes_{family}.png"), title=f"{family} probes")
     logger.info(f"wrote {out}/probes.json, probes.md and {len(families)} plot(s)")
     return 0

@@ -22,13 +22,14 @@ Shapes: ``D`` features, ``K`` targets, ``n_i`` TRs of story ``i``.
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from espnet_brain.voxelwise.bootstrap import block_bootstrap_difference
 from espnet_brain.voxelwise.ridge import HUTH_ALPHAS, ChunkedKFold, VoxelwiseRidgeCV
-from espnet_brain.voxelwise.scoring import _pyplot, pearson_r, save_figure
+from espnet_brain.voxelwise.scoring import _pyplot, paired_difference, pearson_r, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,20 @@ class ProbeResult:
         mean_r: mean of the finite entries of ``r`` (NaN when there is none).
         target_names: K names of the targets, or None.
         n_samples: number of TRs scored (all stories).
+        y_true: (n_samples, K) the targets as scored (centred per story with ``center_per_story``), or None.
+        y_pred: (n_samples, K) the out-of-fold predictions as scored (0 for targets without variance), or None.
+        groups: (n_samples,) index of the story of each row, or None.
+
+    Two results on the same targets and rows can be compared with :func:`compare_probes`.
     """
 
     r: np.ndarray
     mean_r: float
     target_names: Optional[List[str]]
     n_samples: int
+    y_true: Optional[np.ndarray] = field(default=None, repr=False)
+    y_pred: Optional[np.ndarray] = field(default=None, repr=False)
+    groups: Optional[np.ndarray] = field(default=None, repr=False)
 
     def as_dict(self) -> Dict[str, object]:
         """JSON-ready dict: ``mean_r``, ``r`` (list, NaN as None), ``target_names``, ``n_samples``, ``n_targets``."""
@@ -194,8 +203,10 @@ def probe_scores(
             pred[test] -= pred[test].mean(axis=0)
         logger.debug(f"probe fold {i + 1}/{len(stories)}: held out {story} ({lengths[i]} TRs)")
     r = np.full(k, np.nan)
+    y_pred = np.zeros_like(y_all)
     if cols.size:
         r[cols] = pearson_r(y_all[:, cols], pred)
+        y_pred[:, cols] = pred
     finite = r[np.isfinite(r)]
     mean_r = float(finite.mean()) if finite.size else float("nan")
     return ProbeResult(
@@ -203,7 +214,59 @@ def probe_scores(
         mean_r=mean_r,
         target_names=None if target_names is None else [str(n) for n in target_names],
         n_samples=int(len(y_all)),
+        y_true=y_all,
+        y_pred=y_pred,
+        groups=np.repeat(np.arange(len(stories)), lengths),
     )
+
+
+def compare_probes(
+    a: ProbeResult, b: ProbeResult, block_size: int = 10, n_resamples: int = 1000, seed: int = 0
+) -> Dict[str, float]:
+    """Whether probe B predicts the same targets better than probe A (e.g. a layer after vs before tuning).
+
+    Two tests of the difference in mean r over targets: a paired block bootstrap over the scored TRs (blocks of
+    ``block_size`` TRs inside each story; :func:`espnet_brain.voxelwise.bootstrap.block_bootstrap_difference`),
+    which asks whether the gain holds beyond the particular time points, and Wilcoxon's signed-rank test over
+    targets (:func:`espnet_brain.voxelwise.scoring.paired_difference`), which asks whether the typical target gains.
+
+    Args:
+        a: the reference probe (e.g. frozen features), from :func:`probe_scores`.
+        b: the probe compared with it, on the same targets, stories and rows.
+        block_size: TRs per bootstrap block.
+        n_resamples: bootstrap resamples.
+        seed: seed of the resampling.
+
+    Returns:
+        {"mean_diff", "ci_low", "ci_high", "p" (bootstrap), "wins" (fraction of targets where B > A),
+        "p_targets" (Wilcoxon over targets; NaN with fewer than 6 targets), "n_targets", "n_blocks"}.
+
+    Raises:
+        ValueError: results without their predictions, or on different targets or rows.
+    """
+    for name, res in (("a", a), ("b", b)):
+        if res.y_true is None or res.y_pred is None or res.groups is None:
+            raise ValueError(f"compare_probes: probe {name} carries no predictions (made by probe_scores?)")
+    if a.y_true.shape != b.y_true.shape or not np.array_equal(a.groups, b.groups):
+        raise ValueError(
+            f"compare_probes: the probes scored different rows or targets: {a.y_true.shape} vs {b.y_true.shape}"
+        )
+    if not np.allclose(a.y_true, b.y_true):
+        raise ValueError("compare_probes: the probes were scored on different target values")
+    out = block_bootstrap_difference(
+        a.y_true, a.y_pred, b.y_pred, groups=a.groups, block_size=block_size, n_resamples=n_resamples, seed=seed
+    )
+    per_target = paired_difference(a.r, b.r)
+    return {
+        "mean_diff": out["mean_diff"],
+        "ci_low": out["ci_low"],
+        "ci_high": out["ci_high"],
+        "p": out["p"],
+        "wins": per_target["wins"],
+        "p_targets": per_target["p"],
+        "n_targets": per_target["n_voxels"],
+        "n_blocks": out["n_blocks"],
+    }
 
 
 def _window_index(times: np.ndarray, grid_times: np.ndarray, tr: float) -> np.ndarray:
@@ -399,6 +462,7 @@ def plot_probe_layers(
 __all__ = [
     "ProbeResult",
     "probe_scores",
+    "compare_probes",
     "interval_targets",
     "embedding_targets",
     "read_embedding_table",

@@ -10,7 +10,10 @@ number and counted. matplotlib is imported only when plots are asked for.
 
 Every system after the first is also compared with the first on the same voxels, whole cortex and per ROI: the
 mean difference in r, the share of voxels it wins and Wilcoxon's signed-rank p over voxels
-(:func:`espnet_brain.voxelwise.scoring.paired_difference`).
+(:func:`espnet_brain.voxelwise.scoring.paired_difference`), and p of a paired block bootstrap over the test TRs
+(:func:`espnet_brain.voxelwise.bootstrap.block_bootstrap_difference`, 10-TR blocks inside stories). Voxels are
+spatially correlated, which makes the test over voxels optimistic; the bootstrap asks instead whether the gain in
+mean r holds beyond the particular test time points.
 
 Shapes: ``T`` TRs, ``V`` voxels, ``R`` repeats.
 """
@@ -23,6 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from espnet_brain.voxelwise.bootstrap import block_bootstrap_difference
 from espnet_brain.voxelwise.io import read_arrays
 from espnet_brain.voxelwise.noise_ceiling import noise_ceiling
 from espnet_brain.voxelwise.scoring import (
@@ -197,12 +201,14 @@ def score(
                 logger.warning(f"noise ceiling from {with_reps} only; other test stories have no repeats")
     results: Dict[str, Dict[str, Dict[str, float]]] = {}
     r_maps: Dict[str, np.ndarray] = {}
+    preds: Dict[str, np.ndarray] = {}
     out_dir = os.path.dirname(os.path.abspath(out))
     os.makedirs(out_dir, exist_ok=True)
     for name, path in systems:
         pred = concat_stories(read_arrays(path), stories, path)
         r = voxel_scores(pred, resp, mask)
         r_maps[name] = r
+        preds[name] = pred
         results[name] = summarize(r, roi_table, ceiling, min_ceiling)
         np.save(os.path.join(out_dir, f"r_{_slug(name)}.npy"), r)
     if ceiling is not None:
@@ -217,16 +223,31 @@ def score(
     # every other system against the first (the frozen-feature ridge in the recipes), per ROI
     names = list(r_maps)
     sel = {"all": slice(None), **roi_table}
-    paired = {
-        name: {roi: paired_difference(r_maps[names[0]][idx], r_maps[name][idx]) for roi, idx in sel.items()}
-        for name in names[1:]
-    }
+    groups = np.repeat(np.arange(len(stories)), [len(resp_arrays[s]) for s in stories])
+    paired = {}
+    for name in names[1:]:
+        paired[name] = {}
+        for roi, idx in sel.items():
+            row = paired_difference(r_maps[names[0]][idx], r_maps[name][idx])
+            row["p_bootstrap"] = _bootstrap_p(resp, preds[names[0]], preds[name], idx, r_maps, names[0], name, groups)
+            paired[name][roi] = row
     _write_markdown(
         out, title, stories, resp.shape[0], n_voxels, mask, results, roi_table, ceiling, n_repeats, ceiling_reference,
         min_ceiling, plots, notes, paired,
     )  # fmt: skip
     logger.info(f"wrote {out}")
     return results
+
+
+def _bootstrap_p(resp, pred_a, pred_b, idx, r_maps, a, b, groups) -> float:
+    """p of the paired block bootstrap over test TRs on the voxels of ``idx`` scored for both systems."""
+    cols = np.arange(resp.shape[1])[idx]
+    cols = cols[np.isfinite(r_maps[a][cols]) & np.isfinite(r_maps[b][cols])]
+    try:
+        return block_bootstrap_difference(resp[:, cols], pred_a[:, cols], pred_b[:, cols], groups=groups)["p"]
+    except ValueError as e:  # no voxel left, or a test set shorter than two blocks
+        logger.warning(f"bootstrap of {b!r} vs {a!r} skipped: {e}")
+        return float("nan")
 
 
 def _write_markdown(
@@ -283,10 +304,12 @@ def _write_markdown(
         names = ["all"] + list(roi_table)
         lines += ["", f'## Paired differences from "{first}"', ""]
         lines += ["Mean difference in r over the same voxels (system minus the first row), the fraction of voxels "
-                  "where the system is higher, and Wilcoxon's signed-rank p over voxels (two-sided).", ""]  # fmt: skip
+                  "where the system is higher, Wilcoxon's signed-rank p over voxels (two-sided), and p of a paired "
+                  "bootstrap of the mean r over 10-TR blocks of the test TRs (two-sided, 1000 resamples).", ""]  # fmt: skip
         lines += ["| system | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
         for name, rows in paired.items():
-            cells = [f"{rows[n]['mean_diff']:+.3f} ({rows[n]['wins']:.0%}, p={_fmt_p(rows[n]['p'])})"
+            cells = [f"{rows[n]['mean_diff']:+.3f} ({rows[n]['wins']:.0%}, p={_fmt_p(rows[n]['p'])}, "
+                     f"bootstrap p={_fmt_p(rows[n]['p_bootstrap'])})"
                      if np.isfinite(rows[n]["mean_diff"]) else "-" for n in names]  # fmt: skip
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if plots:

@@ -65,6 +65,25 @@ def test_report_files_and_tuned_beats_frozen_on_semantic(corpus, tmp_path):
             row = next(line for line in table.splitlines() if line.startswith(f"| {system} | {layer} |"))
             assert f"{res[system][layer]['semantic']['mean_r']:.3f}" in row
     assert (out / "probes_acoustic.png").stat().st_size > 1000 and (out / "probes_semantic.png").exists()
+    # every layer of the tuned system against the frozen one (the first --feats), with its test statistics
+    assert report["reference"] == "frozen" and set(report["comparisons"]) == {"tuned"}
+    for layer in ("0", "1"):
+        gain = report["comparisons"]["tuned"][layer]["semantic"]
+        diff = res["tuned"][layer]["semantic"]["mean_r"] - res["frozen"][layer]["semantic"]["mean_r"]
+        assert gain["mean_diff"] == pytest.approx(diff) and gain["ci_low"] > 0.3 and gain["p"] < 0.01
+        row = next(line for line in table.splitlines() if line.startswith(f"| tuned | {layer} | semantic |"))
+        assert f"{diff:+.3f} [" in row and "100% of 4" in row
+    assert "| system - frozen |" in table
+
+
+def test_reference_system_is_chosen_and_a_missing_one_named(corpus, tmp_path, capsys):
+    truth = corpus / "truth"
+    args = [*_feats(corpus), "--targets", f"semantic={truth}:4-", "--trim", *map(str, TRIM)]
+    assert main([*args, "--reference", "tuned", "--n_resamples", "200", "--output_dir", str(tmp_path / "t")]) == 0
+    loss = json.loads((tmp_path / "t" / "probes.json").read_text())["comparisons"]["frozen"]["1"]["semantic"]
+    assert loss["ci_high"] < -0.3
+    assert main([*args, "--reference", "lora", "--output_dir", str(tmp_path / "x")]) == 1
+    assert "--reference 'lora'" in capsys.readouterr().err
 
 
 def test_row_mismatch_without_trim_and_bad_arguments_are_named(corpus, tmp_path, capsys):

@@ -176,6 +176,10 @@ def test_probes_per_layer_for_frozen_and_tuned_features(recipe, monkeypatch):
     assert all(f in text for f in ("log-mel", "acoustic", "semantic"))
     assert (recipe / "exp" / "probes" / "probes_semantic.png").stat().st_size > 1000
     assert set(probes["results"]["frozen"]["1"]) == {"log-mel", "acoustic", "semantic"}
+    # each tuned system against the frozen one, with its test statistics
+    assert probes["reference"] == "frozen" and "lora" in probes["comparisons"]
+    assert {"mean_diff", "ci_low", "ci_high", "p"} <= set(probes["comparisons"]["lora"]["1"]["semantic"])
+    assert "| lora | 1 | semantic |" in text.split("## Against frozen")[1]
     # the tuned features are those of the trained model (they differ from the frozen ones)
     import kaldiio
 

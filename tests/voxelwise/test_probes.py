@@ -6,6 +6,7 @@ import pytest
 
 from espnet_brain.voxelwise.probes import (
     ProbeResult,
+    compare_probes,
     embedding_targets,
     interval_targets,
     plot_probe_layers,
@@ -163,3 +164,19 @@ def test_read_embedding_table_text_header_npz_and_malformed_lines(tmp_path):
 def test_plot_probe_layers_writes_a_png(tmp_path):
     path = plot_probe_layers({"frozen": {0: 0.1, 2: 0.3, 1: 0.2}, "tuned": {"0": 0.2, "1": None}}, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000 and path.endswith("p.png")
+
+
+def test_compare_probes_finds_the_planted_gain_and_not_a_null_one():
+    feats, acoustic, semantic, _ = planted()
+    no_semantic = {s: np.delete(x, np.arange(10, 15), axis=1) for s, x in feats.items()}
+    gain = compare_probes(probe_scores(no_semantic, semantic), probe_scores(feats, semantic))
+    assert gain["mean_diff"] > 0.5 and gain["ci_low"] > 0 and gain["p"] < 0.01 and gain["wins"] == 1.0
+    # the acoustic columns are in both: two probes of the same information with independent extra noise columns
+    rng = np.random.default_rng(3)
+    extra = [{s: np.c_[x, rng.standard_normal((len(x), 5))] for s, x in feats.items()} for _ in range(2)]
+    null = compare_probes(probe_scores(extra[0], acoustic), probe_scores(extra[1], acoustic))
+    assert null["ci_low"] < 0 < null["ci_high"] and null["p"] > 0.05
+    with pytest.raises(ValueError, match="different"):
+        compare_probes(probe_scores(feats, acoustic), probe_scores(feats, semantic))
+    with pytest.raises(ValueError, match="no predictions"):
+        compare_probes(ProbeResult(np.zeros(3), 0.0, None, 480), probe_scores(feats, semantic))
