@@ -6,7 +6,9 @@ For every story of each ``--data_dir`` (``wav.scp`` of 16 kHz mono audio and ``n
 * ``feats.scp``/``feats.ark``: the frontend's features resampled to the story's stimulus TR grid, (N - 5, D)
   (LeBel timing: the grid starts 10 s before the audio; see ``espnet_brain.voxelwise.timing.stimulus_tr_times``), the
   input of a ridge refit (``espnet_brain.bin.ridge_encoding``);
-* ``pred.scp``/``pred.ark``: the model's own predictions on the response rows, (N - 20, V).
+* ``pred.scp``/``pred.ark``: the model's own predictions on the response rows, (N - 20, V);
+* with ``--write_windows``, ``windows.scp`` (n_windows, D) and ``window_ends.scp`` (n_windows, 1): the features of
+  every window before resampling and the story time (s) where each ends, for probes at the time of each word.
 
 Without ``--model_file`` the model is built from ``--train_config`` alone: the pretrained speech model with its
 frozen weights (the head is untrained, so only ``feats`` is meaningful) -- the features of a ridge baseline.
@@ -73,6 +75,12 @@ def get_parser() -> argparse.ArgumentParser:
         default=[],
         help="KEY=VALUE replacing an entry of the config's frontend_conf (YAML value), e.g. model_name_or_path=DIR",
     )
+    parser.add_argument(
+        "--write_windows",
+        action="store_true",
+        help="also write windows.scp (features of every window, before resampling to the TR grid) and "
+        "window_ends.scp (their end times, s): the input of word-level probes",
+    )
     parser.add_argument("--ngpu", type=int, default=0)
     parser.add_argument("--log_level", default="INFO")
     return parser
@@ -97,6 +105,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
             True,
             overrides,
             args.frontend,
+            args.write_windows,
         )
     except ValueError as e:
         print(f"fmri_encoding_inference: {e}", file=sys.stderr)

@@ -10,6 +10,13 @@ Features and targets must have the same rows per story. Features on the whole st
 per-layer ``feats.scp`` of ``espnet_brain.bin.fmri_encoding_inference``) can be cut to targets on fewer rows with
 ``--trim START END`` (rows dropped from the start and the end of every feature array).
 
+With ``--words TEXTGRID_DIR`` the probes are word-level: one row per spoken word. Each ``--feats`` SOURCE is then the
+``windows.scp`` that ``fmri_encoding_inference --write_windows`` writes (the features of every window before
+resampling, ``window_ends.scp`` beside it); a word's features are the mean of the windows whose last stride overlaps
+it, and its targets are its phonemes (counts, from the TextGrid's phone tier, stress digits dropped) and, with
+``--embeddings``, its vector. A TR mixes the two or three words heard in it; a word-level probe asks what the model
+holds about each word.
+
 Every other system is compared with a reference system (``--reference``, default the first of ``--feats``, e.g. the
 frozen model) at each layer both have and for each family (:func:`espnet_brain.voxelwise.probes.compare_probes`):
 the difference in mean r with a 95 % interval and p from a paired block bootstrap over the scored TRs
@@ -44,8 +51,21 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from espnet_brain.bin.ridge_encoding import _floats
+from espnet_brain.data.textgrid import read_textgrid
 from espnet_brain.voxelwise.io import read_arrays
-from espnet_brain.voxelwise.probes import ProbeResult, compare_probes, plot_probe_layers, probe_scores
+from espnet_brain.voxelwise.probes import (
+    ProbeResult,
+    compare_probes,
+    is_speech_label,
+    phoneme_label,
+    plot_probe_layers,
+    probe_scores,
+    read_embedding_table,
+    speech_words,
+    word_embeddings,
+    word_features,
+    word_phonemes,
+)
 from espnet_brain.voxelwise.ridge import HUTH_ALPHAS
 
 logger = logging.getLogger("probe_features")
@@ -111,9 +131,22 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--targets",
         action="append",
-        required=True,
+        default=[],
         help="FAMILY=SOURCE[:COLS] (repeated): targets of family FAMILY (e.g. acoustic); COLS selects columns: "
         "'0-31', '33-', '5', '0-3,7' (inclusive ranges)",
+    )
+    parser.add_argument(
+        "--words",
+        default=None,
+        metavar="TEXTGRID_DIR",
+        help="word-level probes: one row per spoken word instead of per TR. Each --feats SOURCE is then a windows.scp "
+        "of fmri_encoding_inference --write_windows (window_ends.scp beside it); the targets are each word's "
+        "phonemes (from the phone tier of TEXTGRID_DIR/<story>.TextGrid) and, with --embeddings, its embedding",
+    )
+    parser.add_argument(
+        "--embeddings",
+        default=None,
+        help="with --words: word vectors (text 'word v1 v2 ...' or .npz of words/vectors), the semantic target",
     )
     parser.add_argument("--stories", nargs="+", default=None, help="probe only these stories (default: all)")
     parser.add_argument(
@@ -137,7 +170,9 @@ def get_parser() -> argparse.ArgumentParser:
         default=None,
         help="system the others are compared with, at each layer both have (default: the first of --feats)",
     )
-    parser.add_argument("--block_trs", type=int, default=10, help="TRs per block of the paired bootstrap")
+    parser.add_argument(
+        "--block_trs", type=int, default=10, help="TRs (words with --words) per block of the paired bootstrap"
+    )
     parser.add_argument("--n_resamples", type=int, default=1000, help="resamples of the paired bootstrap (0: none)")
     parser.add_argument("--output_dir", required=True)
     return parser
@@ -175,10 +210,72 @@ def _trim(arrays: Dict[str, np.ndarray], trim: Optional[Sequence[int]], what: st
 Results = Dict[str, Dict[int, Dict[str, ProbeResult]]]
 
 
+class WordLevel:
+    """The words of every story and their targets, and the features of a system at each word (``--words``)."""
+
+    def __init__(self, textgrid_dir: str, embeddings: Optional[str], stories: Sequence[str]):
+        table = read_embedding_table(embeddings) if embeddings else None
+        self.words: Dict[str, list] = {}
+        phones: Dict[str, list] = {}
+        for story in stories:
+            path = os.path.join(textgrid_dir, f"{story}.TextGrid")
+            if not os.path.isfile(path):
+                raise ValueError(f"--words: no TextGrid for story {story}: {path}")
+            tiers = read_textgrid(path)
+            if "word" not in tiers or "phone" not in tiers:
+                raise ValueError(f"{path}: expected tiers 'word' and 'phone', got {list(tiers)}")
+            self.words[story] = speech_words(tiers["word"], table)
+            phones[story] = tiers["phone"]
+            if not self.words[story]:
+                raise ValueError(f"{path}: no spoken word" + (" found in --embeddings" if table else ""))
+        vocab = sorted({phoneme_label(lab) for p in phones.values() for _, _, lab in p if is_speech_label(lab)})
+        self.families: "OrderedDict[str, Tuple[str, Dict[str, np.ndarray]]]" = OrderedDict()
+        self.families["phonemes"] = (
+            f"phonemes of {textgrid_dir}",
+            {s: word_phonemes(self.words[s], phones[s], vocab) for s in stories},
+        )
+        if table is not None:
+            self.families["word-embedding"] = (
+                f"word embeddings of {embeddings}",
+                {s: word_embeddings(self.words[s], table) for s in stories},
+            )
+        n_words = sum(len(w) for w in self.words.values())
+        logger.info(f"word level: {n_words} words in {len(stories)} stories, {len(vocab)} phonemes")
+
+    def features(self, source: str, what: str, cache: Dict[str, Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+        windows = _load(source, what, cache)
+        ends_source = os.path.join(os.path.dirname(source) if source.endswith(".scp") else source, "window_ends.scp")
+        if not os.path.isfile(ends_source):
+            raise ValueError(f"{what}: no {ends_source} beside the window features (fmri_encoding_inference "
+                             "--write_windows writes both)")  # fmt: skip
+        ends = _load(ends_source, what, cache)
+        out = {}
+        for story, words in self.words.items():
+            if story not in windows or story not in ends:
+                raise ValueError(f"{what}: story {story} has no window features or window ends")
+            try:
+                out[story] = word_features(windows[story], ends[story][:, 0], words)
+            except ValueError as e:
+                raise ValueError(f"{what}: story {story}: {e}") from None
+        return out
+
+
 def run(args: argparse.Namespace) -> Results:
     """Probe every (system, layer) on every target family; {system: {layer: {family: ProbeResult}}}."""
     cache: Dict[str, Dict[str, np.ndarray]] = {}
     families: "OrderedDict[str, Tuple[str, Dict[str, np.ndarray]]]" = OrderedDict()
+    word_level = None
+    if args.words:
+        if args.targets or args.trim:
+            raise ValueError("--words builds its own targets, one row per word: no --targets or --trim with it")
+        first = parse_feats(args.feats[0])
+        stories = args.stories or sorted(_load(first[2], f"--feats {args.feats[0]}", cache))
+        word_level = WordLevel(args.words, args.embeddings, stories)
+        families = word_level.families
+    elif not args.targets:
+        raise ValueError("no targets: give --targets, or --words for word-level probes")
+    elif args.embeddings:
+        raise ValueError("--embeddings is the target of word-level probes: use it with --words")
     for spec in args.targets:
         family, source, cols = parse_targets(spec)
         if family in families:
@@ -195,7 +292,10 @@ def run(args: argparse.Namespace) -> Results:
         name, layer, source = parse_feats(spec)
         if layer in results.get(name, {}):
             raise ValueError(f"--feats {spec!r}: {name}:{layer} given twice")
-        feats = _trim(_load(source, f"--feats {spec}", cache), args.trim, f"--feats {spec}")
+        if word_level is not None:
+            feats = word_level.features(source, f"--feats {spec}", cache)
+        else:
+            feats = _trim(_load(source, f"--feats {spec}", cache), args.trim, f"--feats {spec}")
         per_family = results.setdefault(name, {}).setdefault(layer, {})
         for family, (tspec, targets) in families.items():
             try:
@@ -209,7 +309,7 @@ def run(args: argparse.Namespace) -> Results:
             per_family[family] = result
             logger.info(
                 f"{name} layer {layer} -> {family}: mean r {result.mean_r:.3f} over {result.r.size} targets, "
-                f"{result.n_samples} TRs"
+                f"{result.n_samples} rows"
             )
     return results
 
@@ -258,10 +358,10 @@ def write_comparisons(comparisons: Dict[str, Dict[int, dict]], reference: str, f
         for layer, per_family in layers.items():
             for family in families:
                 c = per_family[family]
-                lines.append(
-                    f"| {system} | {layer} | {family} | {c['mean_diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] "
-                    f"| {_p(c['p'])} | {c['wins']:.0%} of {int(c['n_targets'])} | {_p(c['p_targets'])} |"
-                )
+                diff = f"{c['mean_diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+                wins = f"{c['wins']:.0%} of {int(c['n_targets'])}"
+                cells = [system, str(layer), family, diff, _p(c["p"]), wins, _p(c["p_targets"])]
+                lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -282,7 +382,8 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     except ValueError as e:
         print(f"probe_features: {e}", file=sys.stderr)
         return 1
-    families = [parse_targets(spec)[0] for spec in args.targets]
+    families = list(next(iter(next(iter(results.values())).values())))
+    unit = "word" if args.words else "TR"
     out = args.output_dir
     os.makedirs(out, exist_ok=True)
     report = {
@@ -290,6 +391,9 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
         "targets": args.targets,
         "stories": args.stories,
         "trim": args.trim,
+        "words": args.words,
+        "embeddings": args.embeddings,
+        "rows": f"one per {unit}",
         "alphas": [float(a) for a in args.alphas],
         "cv": "leave-one-story-out; features z-scored with the training stories' statistics; per-target penalty by "
         f"{args.n_inner_splits}-fold contiguous inner CV; Pearson r of the concatenated out-of-fold predictions, "
@@ -305,12 +409,13 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     with open(os.path.join(out, "probes.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
     with open(os.path.join(out, "probes.md"), "w", encoding="utf-8") as f:
-        f.write("# Linear probes: mean Pearson r (leave-one-story-out)\n\n" + write_table(results, families))
+        f.write(f"# Linear probes, one row per {unit}: mean Pearson r (leave-one-story-out)\n\n")
+        f.write(write_table(results, families))
         if comparisons:
             f.write(
-                f"\n## Against {reference}\n\nPaired block bootstrap over the scored TRs ({args.n_resamples} "
-                f"resamples of {args.block_trs}-TR blocks inside stories) and Wilcoxon's signed-rank test over "
-                "targets.\n\n" + write_comparisons(comparisons, reference, families)
+                f"\n## Against {reference}\n\nPaired block bootstrap over the scored {unit}s ({args.n_resamples} "
+                f"resamples of blocks of {args.block_trs} {unit}s inside stories) and Wilcoxon's signed-rank test "
+                "over targets.\n\n" + write_comparisons(comparisons, reference, families)
             )
     for family in families:
         per_system = {s: {k: v[family].mean_r for k, v in layers.items()} for s, layers in results.items()}

@@ -214,8 +214,8 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
 
     @torch.no_grad()
     def story_outputs(
-        self, wav: np.ndarray, grid_times: np.ndarray, predict: bool = True
-    ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        self, wav: np.ndarray, grid_times: np.ndarray, predict: bool = True, windows: bool = False
+    ) -> Tuple[np.ndarray, ...]:
         """Features and predictions of a whole story on its TR grid (inference; no gradient).
 
         The windows are those of the training chunks (window ends at multiples of ``stride_s`` in story time, silence
@@ -225,10 +225,13 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
             wav: (S,) story audio at the frontend's sample rate.
             grid_times: (G,) story times (s) of the TR grid, evenly spaced by ``tr``.
             predict: also run the readout (False: features only, the predictions are None).
+            windows: also return the features of every window before resampling, with the story times of their ends
+                (for probes at the time of each word).
 
         Returns:
             features (G, D) on the grid and predictions (G, V); the first ``max(delays)`` rows have zero-filled
-            delays (the lab's code trims them anyway).
+            delays (the lab's code trims them anyway). With ``windows``, then the window features (N, D) and their
+            end times (N,) in story time (s).
         """
         g = self.geometry
         grid_times = np.asarray(grid_times, dtype=np.float64)
@@ -240,7 +243,9 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
         feats, _ = self.frontend(segment[None].to(device), torch.tensor([len(segment)], device=device))
         ends = g.window_ends(len(segment)) + start / g.sample_rate  # chunk time -> story time
         grid = lanczos_downsample(feats[0], ends, grid_times, window=g.lanczos_window, tr=g.tr)  # (N, D) -> (G, D)
-        if not predict:
-            return grid.cpu().numpy(), None
-        pred, _ = self.head(grid[None], torch.tensor([grid.shape[0]], device=device))
-        return grid.cpu().numpy(), pred[0].cpu().numpy()
+        pred = None
+        if predict:
+            pred = self.head(grid[None], torch.tensor([grid.shape[0]], device=device))[0][0].cpu().numpy()
+        if windows:
+            return grid.cpu().numpy(), pred, feats[0].cpu().numpy(), np.asarray(ends, dtype=np.float64)
+        return grid.cpu().numpy(), pred

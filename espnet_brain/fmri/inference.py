@@ -120,6 +120,7 @@ def infer(
     write_predictions: bool = True,
     frontend_conf: Optional[Dict] = None,
     frontend: Optional[str] = None,
+    write_windows: bool = False,
 ) -> None:
     """Write ``feats.scp`` (and ``pred.scp``) for every story of each data directory into its output directory.
 
@@ -135,6 +136,7 @@ def infer(
         write_predictions: also write ``pred.scp`` (only with ``model_file``).
         frontend_conf: entries replacing those of the config's ``frontend_conf``.
         frontend: another frontend on the same window grid (e.g. "logmel"; see :func:`build_model`).
+        write_windows: also write the features of every window before resampling (see :func:`infer_dir`).
     """
     if len(data_dirs) != len(output_dirs) or not data_dirs:
         raise ValueError(
@@ -145,11 +147,15 @@ def infer(
     device = "cuda" if ngpu > 0 else "cpu"
     model = build_model(train_config, model_file, device, layer, frontend_conf, frontend)
     for data_dir, dirs in zip(data_dirs, targets):
-        infer_dir(model, data_dir, dirs, write_predictions and model_file is not None and layer is None)
+        infer_dir(model, data_dir, dirs, write_predictions and model_file is not None and layer is None, write_windows)
 
 
 def infer_dir(
-    model: torch.nn.Module, data_dir: str, output_dir: Union[str, Dict[Optional[int], str]], write_predictions: bool
+    model: torch.nn.Module,
+    data_dir: str,
+    output_dir: Union[str, Dict[Optional[int], str]],
+    write_predictions: bool,
+    write_windows: bool = False,
 ) -> None:
     """Features (N - 5, D) (and predictions (N - 20, V)) of the stories of one data directory, as Kaldi arks.
 
@@ -159,6 +165,9 @@ def infer_dir(
         output_dir: the output directory, or {layer: directory} (:func:`layer_output_dirs`): the model's features
             are then the concatenation of those layers, split here into one (N - 5, D) array per layer.
         write_predictions: also write ``pred.scp`` (into the first directory).
+        write_windows: also write ``windows.scp`` (N, D), the features of every window before resampling to the TR
+            grid, and ``window_ends.scp`` (N, 1), the story time (s) at which each window ends: the input of
+            word-level probes (``espnet_brain.bin.probe_features --words``).
     """
     dirs = output_dir if isinstance(output_dir, dict) else {None: output_dir}
     wavs = read_2columns_text(os.path.join(data_dir, "wav.scp"))
@@ -173,6 +182,15 @@ def infer_dir(
     pred_writer = (
         kaldiio.WriteHelper(f"ark,scp:{first_dir}/pred.ark,{first_dir}/pred.scp") if write_predictions else None
     )
+    window_writers = []
+    if write_windows:
+        window_writers = [
+            (
+                kaldiio.WriteHelper(f"ark,scp:{d}/windows.ark,{d}/windows.scp"),
+                kaldiio.WriteHelper(f"ark,scp:{d}/window_ends.ark,{d}/window_ends.scp"),
+            )
+            for d in dirs.values()
+        ]
     try:
         for i, story in enumerate(sorted(wavs)):
             if story not in n_trs:
@@ -185,10 +203,18 @@ def infer_dir(
                 )
             grid = stimulus_tr_times(n_trs[story], tr=model.geometry.tr)
             t0 = time.perf_counter()
-            feats, pred = model.story_outputs(wav, grid, predict=pred_writer is not None)  # (N - 5, L * D), (N - 5, V)
+            # (N - 5, L * D), (N - 5, V) and, with write_windows, (n_windows, L * D), (n_windows,)
+            feats, pred, *windows = model.story_outputs(
+                wav, grid, predict=pred_writer is not None, windows=write_windows
+            )
             # Lanczos resampling acts on each column alone: splitting after it equals resampling each layer
             for writer, part in zip(feats_writers, np.split(feats, len(feats_writers), axis=1)):
                 writer(story, part.astype(np.float32))
+            if windows:
+                win_feats, ends = windows
+                for (win_writer, end_writer), part in zip(window_writers, np.split(win_feats, len(window_writers), 1)):
+                    win_writer(story, part.astype(np.float32))
+                    end_writer(story, ends[:, None])
             if pred_writer is not None:
                 pred_writer(story, trim_to_responses(pred).astype(np.float32))
             audio_s += len(wav) / sr
@@ -197,7 +223,7 @@ def infer_dir(
                 f"({len(wav) / sr / max(time.perf_counter() - t0, 1e-9):.2f} audio s/s)"
             )
     finally:
-        for writer in feats_writers:
+        for writer in feats_writers + [w for pair in window_writers for w in pair]:
             writer.close()
         if pred_writer is not None:
             pred_writer.close()

@@ -36,6 +36,8 @@ Ground truth (``derivative/ground_truth/<subject>/``):
   centred and rescaled to have exactly ``noise_sd[v]`` sample standard deviation, so the data are
   ``signal + noise`` at the requested SNR and the single-repeat noise ceiling is sqrt(s / (1 + s)).
 * ``roi.json``: voxel indices of the "auditory", "semantic" and "noise" ROIs.
+* ``../word_embeddings.txt`` (all subjects): ``word v1 .. vE`` per line, the seeded vector of every word (the
+  semantic columns of ``features`` sum them per TR before standardisation).
 
 A ridge regression on the delayed true features (delays 1..4, cut with ``[10:-5]``) therefore
 reaches the noise ceiling up to estimation error.
@@ -273,6 +275,9 @@ def write_fmri(
     vocab = sorted({w for s in stories for _, _, w in s.words})
     embeddings = {w: _embedding(seed, w, cfg.embedding_dim) for w in vocab}
     raw = {s.name: raw_features(s, respdict[s.name] - TRIM_END, cfg, embeddings) for s in stories}
+    # the words' own vectors, the semantic target of word-level probes
+    with open(os.path.join(makedirs(os.path.join(deriv, "ground_truth")), "word_embeddings.txt"), "w") as f:
+        f.writelines(f"{w} {' '.join(f'{v:.6f}' for v in embeddings[w])}\n" for w in vocab)
     pooled = np.concatenate(list(raw.values()))
     mean, std = pooled.mean(axis=0), pooled.std(axis=0)
     std[std == 0] = 1.0

@@ -1,6 +1,8 @@
 """Linear probes of what stimulus features represent: how well a cross-validated ridge regression on a speech
 model's features (one layer, on the stimulus TR grid) predicts interpretable targets on the same grid, e.g. acoustic
-band energies, phoneme counts or word embeddings per TR.
+band energies, phoneme counts or word embeddings per TR; or, word by word, how well the features computed while a
+word is heard predict its embedding and its phonemes (:func:`word_features`, :func:`word_embeddings`,
+:func:`word_phonemes`; the rows of :func:`probe_scores` are then words instead of TRs).
 
 The probe holds out whole stories (leave-one-story-out): neighbouring TRs are correlated, so splitting a story
 between training and evaluation would let a probe score by interpolation instead of by what the features encode.
@@ -361,6 +363,90 @@ def embedding_targets(
     return sums / np.maximum(counts, 1)[:, None], float(missing)
 
 
+def speech_words(words: Sequence[Interval], table: Optional[Mapping[str, np.ndarray]] = None) -> List[Interval]:
+    """The spoken words of a word tier, lower-cased, in order: silences and non-speech tokens dropped, and with a
+    ``table`` the words it lacks (the rows of word-level probes must be the same for every target family)."""
+    keep = [(float(a), float(b), w.strip().lower()) for a, b, w in words if is_speech_label(w)]
+    if table is not None:
+        known = {w.lower() for w in table}
+        keep = [iv for iv in keep if iv[2] in known]
+    return keep
+
+
+def word_features(
+    window_feats: np.ndarray, window_ends: np.ndarray, words: Sequence[Interval], stride: Optional[float] = None
+) -> np.ndarray:
+    """Features of each word: the mean over the windows whose last ``stride`` seconds overlap the word.
+
+    A window's feature summarises the audio up to its end (pooled over its last stride, or its last frame), so the
+    windows that end inside the word, and the first one after it, hold what the model computed while hearing it.
+
+    Args:
+        window_feats: (N, D) features of the windows, in time order (``windows.scp`` of
+            :func:`espnet_brain.fmri.inference.infer_dir`).
+        window_ends: (N,) end times (s) of the windows, in the words' time frame (story time), evenly spaced.
+        words: [(start_s, end_s, word), ...], e.g. from :func:`speech_words`.
+        stride: spacing of the window ends (s); None: the median spacing of ``window_ends``.
+
+    Returns:
+        (n_words, D) float64.
+
+    Raises:
+        ValueError: shapes that do not match, window ends that do not increase, or a word outside the windows.
+    """
+    feats = np.asarray(window_feats, dtype=np.float64)
+    ends = np.asarray(window_ends, dtype=np.float64).reshape(-1)
+    if feats.ndim != 2 or len(feats) != len(ends) or len(ends) < 2:
+        raise ValueError(
+            f"window_feats {feats.shape} and window_ends {np.shape(window_ends)}: expected (N, D) and (N,), N >= 2"
+        )
+    if np.any(np.diff(ends) <= 0):
+        raise ValueError("window_ends: the end times must increase")
+    stride = float(np.median(np.diff(ends))) if stride is None else float(stride)
+    out = np.zeros((len(words), feats.shape[1]))
+    for i, (a, b, w) in enumerate(words):
+        # windows i with (ends[i] - stride, ends[i]) overlapping (a, b): a < ends[i] < b + stride
+        lo, hi = np.searchsorted(ends, a, side="right"), np.searchsorted(ends, b + stride, side="left")
+        if lo >= hi:
+            raise ValueError(
+                f"word {w!r} at {a:.2f}-{b:.2f} s lies outside the windows ({ends[0] - stride:.2f}-{ends[-1]:.2f} s)"
+            )
+        out[i] = feats[lo:hi].mean(axis=0)
+    return out
+
+
+def word_embeddings(words: Sequence[Interval], table: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(n_words, E) the embedding of each word (looked up lower-cased; every word must be in ``table``)."""
+    lower = {w.lower(): np.asarray(v, dtype=np.float64) for w, v in table.items()}
+    missing = sorted({w for _, _, w in words if w.lower() not in lower})
+    if missing:
+        raise ValueError(
+            f"words missing from the embedding table: {missing[:10]} (filter with speech_words(..., table))"
+        )
+    return (
+        np.stack([lower[w.lower()] for _, _, w in words]) if words else np.zeros((0, len(next(iter(lower.values())))))
+    )
+
+
+def phoneme_label(label: str) -> str:
+    """ARPAbet phone without its stress digit ("AH0" -> "AH"): phoneme identity, not stress."""
+    return label.strip().rstrip("012")
+
+
+def word_phonemes(words: Sequence[Interval], phones: Sequence[Interval], vocab: Sequence[str]) -> np.ndarray:
+    """(n_words, P) how often each phoneme of ``vocab`` occurs in each word (phones whose midpoint lies inside it;
+    labels compared by :func:`phoneme_label`)."""
+    column = {p: j for j, p in enumerate(vocab)}
+    speech = [(float(a), float(b), phoneme_label(lab)) for a, b, lab in phones if is_speech_label(lab)]
+    mids = _midpoints(speech)
+    out = np.zeros((len(words), len(vocab)))
+    for i, (a, b, _) in enumerate(words):
+        for j in np.flatnonzero((mids >= a) & (mids < b)):
+            if speech[j][2] in column:
+                out[i, column[speech[j][2]]] += 1.0
+    return out
+
+
 def read_embedding_table(path: Union[str, os.PathLike]) -> Dict[str, np.ndarray]:
     """Word vectors from a text file (GloVe / word2vec text format) or a ``.npz``.
 
@@ -466,6 +552,11 @@ __all__ = [
     "interval_targets",
     "embedding_targets",
     "read_embedding_table",
+    "speech_words",
+    "word_features",
+    "word_embeddings",
+    "word_phonemes",
+    "phoneme_label",
     "plot_probe_layers",
     "is_speech_label",
 ]

@@ -305,7 +305,8 @@ def _write_markdown(
         lines += ["", f'## Paired differences from "{first}"', ""]
         lines += ["Mean difference in r over the same voxels (system minus the first row), the fraction of voxels "
                   "where the system is higher, Wilcoxon's signed-rank p over voxels (two-sided), and p of a paired "
-                  "bootstrap of the mean r over 10-TR blocks of the test TRs (two-sided, 1000 resamples).", ""]  # fmt: skip
+                  "bootstrap of the mean r over 10-TR blocks of the test TRs (two-sided, 1000 resamples).",
+                  ""]  # fmt: skip
         lines += ["| system | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
         for name, rows in paired.items():
             cells = [f"{rows[n]['mean_diff']:+.3f} ({rows[n]['wins']:.0%}, p={_fmt_p(rows[n]['p'])}, "

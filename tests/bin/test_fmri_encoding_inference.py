@@ -155,3 +155,26 @@ def test_frontend_conf_overrides_and_argument_errors(setup, tmp_path, capsys):
     assert rc == 1 and "model_name_or_path" in capsys.readouterr().err
     rc = main(["--train_config", str(setup["config"]), "--data_dir", stories, stories, "--output_dir", str(tmp_path)])
     assert rc == 1 and "as many of each" in capsys.readouterr().err
+
+
+def test_window_features_are_what_the_grid_features_are_resampled_from(setup, tmp_path):
+    from espnet_brain.voxelwise.lanczos import lanczos_downsample_np
+
+    stories = setup["dump"] / "test" / "stories"
+    rc = main([
+        "--train_config", str(setup["config"]), "--data_dir", str(stories), "--output_dir", str(tmp_path / "l{layer}"),
+        "--layer", "0", "2", "--write_windows",
+    ])  # fmt: skip
+    assert rc == 0
+    n = int(read_2columns_text(str(stories / "num_trs"))["wheretheressmoke"])
+    windows = {}
+    for layer in (0, 2):
+        d = tmp_path / f"l{layer}"
+        win = kaldiio.load_scp(str(d / "windows.scp"))["wheretheressmoke"]
+        ends = kaldiio.load_scp(str(d / "window_ends.scp"))["wheretheressmoke"][:, 0]
+        grid = kaldiio.load_scp(str(d / "feats.scp"))["wheretheressmoke"]
+        assert win.shape == (len(ends), 16) and np.allclose(np.diff(ends), 0.5)  # the config's stride
+        resampled = lanczos_downsample_np(win, ends, stimulus_tr_times(n), window=3, tr=2.0)
+        np.testing.assert_allclose(resampled, grid, atol=1e-4)
+        windows[layer] = win
+    assert not np.allclose(windows[0], windows[2])

@@ -110,3 +110,75 @@ def test_target_columns():
     np.testing.assert_array_equal(select_columns(None, 3, "x"), [0, 1, 2])
     with pytest.raises(ValueError, match="x: columns '7-8'"):
         select_columns("7-8", 8, "x")
+
+
+@pytest.fixture(scope="module")
+def word_corpus(tmp_path_factory):
+    """Stories of words from a 200-word vocabulary, TextGrids, an embedding table, and window features every 0.25 s:
+    "tuned" windows carry the embedding and the phonemes of the word being heard, "frozen" ones its phonemes only."""
+    import kaldiio
+
+    from espnet_brain.data.textgrid import write_textgrid
+
+    base = tmp_path_factory.mktemp("words")
+    rng = np.random.default_rng(1)
+    phonemes = ["AA", "B", "K", "S", "T", "IY"]
+    vocab = {f"w{i}": (rng.standard_normal(4), rng.choice(phonemes, rng.integers(2, 4))) for i in range(200)}
+    (base / "emb.txt").write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, (v, _) in vocab.items()))
+    mix = rng.standard_normal((10, 12))
+    for d in ("tg", "frozen", "tuned"):
+        (base / d).mkdir()
+    writers = {
+        (d, kind): kaldiio.WriteHelper(f"ark,scp:{base / d / kind}.ark,{base / d / kind}.scp")
+        for d in ("frozen", "tuned") for kind in ("windows", "window_ends")
+    }  # fmt: skip
+    for s in STORIES:
+        t, words, phones = 0.5, [(0.0, 0.5, "")], [(0.0, 0.5, "")]
+        for w in rng.choice(sorted(vocab), 60):
+            length = rng.uniform(0.4, 0.8)
+            seq = vocab[w][1]
+            words.append((t, t + length, w))
+            edges = np.linspace(t, t + length, len(seq) + 1)
+            phones += [(a, b, f"{p}1" if p in ("AA", "IY") else p) for a, b, p in zip(edges[:-1], edges[1:], seq)]
+            words.append((t + length, t + length + 0.1, "sp"))
+            phones.append((t + length, t + length + 0.1, "sp"))
+            t += length + 0.1
+        write_textgrid(str(base / "tg" / f"{s}.TextGrid"), {"phone": phones, "word": words}, 0.0, t)
+        ends = np.arange(0.25, t + 0.5, 0.25)
+        latent = np.zeros((len(ends), 10))
+        for i, e in enumerate(ends):
+            for a, b, w in words:
+                if w in vocab and a < e and e - 0.25 < b:
+                    latent[i, :4] = vocab[w][0]
+                    latent[i, 4:] = [list(vocab[w][1]).count(p) for p in phonemes]
+        noise = rng.standard_normal((len(ends), 4))
+        frozen = np.concatenate([noise, latent[:, 4:]], axis=1)
+        for d, x in (("frozen", frozen), ("tuned", latent)):
+            writers[d, "windows"](s, (x @ mix + 0.3 * rng.standard_normal((len(ends), 12))).astype(np.float32))
+            writers[d, "window_ends"](s, ends[:, None])
+    for w in writers.values():
+        w.close()
+    return base
+
+
+def test_word_level_probes_find_the_planted_word_embedding(word_corpus, tmp_path, capsys):
+    out = tmp_path / "words"
+    feats = [a for n in ("frozen", "tuned") for a in ("--feats", f"{n}:1={word_corpus / n / 'windows.scp'}")]
+    rc = main([*feats, "--words", str(word_corpus / "tg"), "--embeddings", str(word_corpus / "emb.txt"),
+               "--output_dir", str(out)])  # fmt: skip
+    assert rc == 0
+    report = json.loads((out / "probes.json").read_text())
+    res = report["results"]
+    assert res["tuned"]["1"]["word-embedding"]["n_samples"] == 4 * 60  # one row per word
+    assert res["tuned"]["1"]["word-embedding"]["mean_r"] > 0.6
+    assert abs(res["frozen"]["1"]["word-embedding"]["mean_r"]) < 0.2  # the control carries no embedding
+    assert res["frozen"]["1"]["phonemes"]["mean_r"] > 0.6 and res["tuned"]["1"]["phonemes"]["mean_r"] > 0.6
+    assert res["tuned"]["1"]["phonemes"]["n_targets"] == 6  # stress digits dropped: AA1 is AA
+    gain = report["comparisons"]["tuned"]["1"]["word-embedding"]
+    assert gain["ci_low"] > 0.4 and gain["p"] < 0.01
+    assert "one row per word" in (out / "probes.md").read_text()
+    # wrong combinations are named
+    assert main([*feats, "--words", str(word_corpus / "tg"), "--targets", "x=y", "--output_dir", str(tmp_path)]) == 1
+    assert "no --targets" in capsys.readouterr().err
+    assert main([*feats, "--words", str(tmp_path), "--output_dir", str(tmp_path)]) == 1
+    assert "no TextGrid for story a" in capsys.readouterr().err

@@ -192,6 +192,17 @@ def test_probes_per_layer_for_frozen_and_tuned_features(recipe, monkeypatch):
     frozen_paths = [line.split(maxsplit=1)[1] for line in scp.open()]
     assert frozen_paths and all(p.startswith("exp/feats_frozen/") for p in frozen_paths), frozen_paths[:2]
     assert not (recipe / "exp" / "probes" / "feats_frozen_layer1").exists()
+    # word-level probes: one row per word, from the window features (the frozen ones also from stage 4's pass)
+    words = json.loads((recipe / "exp" / "probes" / "words" / "probes.json").read_text())
+    assert set(words["results"]["lora"]["1"]) == {"phonemes", "word-embedding"}
+    n_words = words["results"]["frozen"]["1"]["word-embedding"]["n_samples"]
+    assert 0 < n_words < probes["results"]["frozen"]["1"]["semantic"]["n_samples"] * 8
+    assert (
+        "lora" in words["comparisons"]
+        and "one row per word" in (recipe / "exp" / "probes" / "words" / "probes.md").read_text()
+    )
+    windows = recipe / "exp" / "probes" / "words" / "feats_frozen_layer1" / "windows.scp"
+    assert all(line.split(maxsplit=1)[1].startswith("exp/feats_frozen/") for line in windows.open())
 
 
 def test_help_lists_stages_and_options():

@@ -142,3 +142,27 @@ def test_textgrids_parse_and_match_the_audio(fmri):
         assert any(lab.startswith("{") for lab in labels) or story == TEST_STORY
         assert all(lab == "" or lab == "sp" or lab[-1].isdigit() or lab.isalpha() for _, _, lab in tiers["phone"])
     assert formats == {"short", "long"}
+
+
+def test_word_embedding_table_is_what_the_semantic_features_sum_per_tr(fmri):
+    from espnet_brain.voxelwise.probes import read_embedding_table
+
+    root = fmri["root"]
+    table = read_embedding_table(root / "derivative" / "ground_truth" / "word_embeddings.txt")
+    model = json.load(open(root / "derivative" / "ground_truth" / "UTS01" / "model.json"))
+    first = model["feature_names"].index("embedding0")
+    mean, std = np.array(model["feature_mean"]), np.array(model["feature_std"])
+    checked = 0
+    for story, feats in fmri["feats"].items():
+        raw = feats * std + mean  # (N - 5, F) before standardisation
+        words = [w for w in read_textgrid(str(root / "derivative" / "TextGrids" / f"{story}.TextGrid"))["word"]
+                 if w[2] and w[2] != "sp" and not w[2].startswith("{")]  # fmt: skip
+        assert {w for _, _, w in words} <= set(table)
+        per_tr = {}
+        for a, b, w in words:
+            per_tr.setdefault(int(((a + b) / 2 + model["sound_start_s"]) // model["tr"]), []).append(w)
+        for k, ws in per_tr.items():
+            if k < len(raw):
+                np.testing.assert_allclose(raw[k, first:], sum(table[w] for w in ws), atol=1e-3)
+                checked += 1
+    assert checked > 20

@@ -12,6 +12,10 @@ from espnet_brain.voxelwise.probes import (
     plot_probe_layers,
     probe_scores,
     read_embedding_table,
+    speech_words,
+    word_embeddings,
+    word_features,
+    word_phonemes,
 )
 from espnet_brain.voxelwise.timing import stimulus_tr_times
 
@@ -180,3 +184,31 @@ def test_compare_probes_finds_the_planted_gain_and_not_a_null_one():
         compare_probes(probe_scores(feats, acoustic), probe_scores(feats, semantic))
     with pytest.raises(ValueError, match="no predictions"):
         compare_probes(ProbeResult(np.zeros(3), 0.0, None, 480), probe_scores(feats, semantic))
+
+
+def test_word_features_average_the_windows_that_overlap_each_word():
+    ends = np.arange(1, 11) * 0.5  # windows ending at 0.5 .. 5.0 s, stride 0.5
+    feats = np.arange(10, dtype=float)[:, None] * [1.0, -1.0]
+    words = [(0.6, 0.9, "a"), (1.2, 2.1, "b"), (4.6, 4.9, "c")]
+    out = word_features(feats, ends, words)
+    # "a": the window ending at 1.0 (its last 0.5 s holds the word); "b": ends 1.5, 2.0, 2.5; "c": end 5.0
+    np.testing.assert_allclose(out[:, 0], [1.0, 3.0, 9.0])
+    np.testing.assert_allclose(out[:, 1], -out[:, 0])
+    with pytest.raises(ValueError, match="'late' at 5.20-5.40 s lies outside"):
+        word_features(feats, ends, [(5.2, 5.4, "late")])
+    with pytest.raises(ValueError, match="increase"):
+        word_features(feats, ends[::-1], words)
+
+
+def test_word_targets_phonemes_without_stress_and_embeddings():
+    words = speech_words([(0, 1, ""), (1, 2, "Cat"), (2, 2.2, "sp"), (2.2, 3, "{NS}"), (3, 4, "dog")])
+    assert words == [(1.0, 2.0, "cat"), (3.0, 4.0, "dog")]
+    table = {"cat": np.ones(3), "Dog": np.zeros(3)}
+    assert speech_words([(1, 2, "cat"), (2, 3, "emu")], table) == [(1.0, 2.0, "cat")]
+    np.testing.assert_array_equal(word_embeddings(words, table), [[1, 1, 1], [0, 0, 0]])
+    with pytest.raises(ValueError, match="emu"):
+        word_embeddings([(1.0, 2.0, "emu")], table)
+    phones = [(1.0, 1.3, "K"), (1.3, 1.6, "AE1"), (1.6, 2.0, "T"), (2.0, 2.2, "sp"), (3.0, 3.5, "D"),
+              (3.5, 3.8, "AO0"), (3.8, 4.0, "G")]  # fmt: skip
+    vocab = ["AE", "AO", "D", "G", "K", "T"]
+    np.testing.assert_array_equal(word_phonemes(words, phones, vocab), [[1, 0, 0, 0, 1, 1], [0, 1, 1, 1, 0, 0]])

@@ -49,6 +49,11 @@ no_lora_arms=""         # Arms tuned without LoRA besides it (stages 6-9; BrainW
 probe_layers=""         # Stage 12: layers probed, each at most the layer the tuned models read (empty: 1 to that layer).
 probe_targets=""        # Stage 12: target families besides the log-mel bands, "FAMILY=SOURCE[:COLS] ..." (per-story
                         # arrays on the stimulus grid, e.g. word embeddings per TR: semantic=DIR_OF_NPY).
+probe_words=""          # Stage 12: a directory of <story>.TextGrid (word and phone tiers) for word-level probes too
+                        # (one row per word: its phonemes and, with --probe_embeddings, its vector; in
+                        # exp/probes/words). Give it to stage 4 as well, so its frozen pass also writes the window
+                        # features that these probes read.
+probe_embeddings=""     # Stage 12: word vectors for the word-level probes ("word v1 v2 ..." text or .npz).
 transfer_subjects=""    # Subjects the tuned models are transferred to in stage 11 (their data: local/data.sh --subject S
                         # --dst data_S), e.g. "UTS02 UTS03"; each gets <expdir>/transfer_<S>/RESULTS.md.
 spectral_baseline=true  # Also fit the ridge on log mel energies (the low-level control; same grid and delays).
@@ -173,6 +178,8 @@ if run_stage 4; then
             # shellcheck disable=SC2086
             feature_args=(--layer ${ridge_layers} "${frontend_override[@]}")
         fi
+        # the window features too, for stage 12's word-level probes to reuse this pass
+        [ "${features}" = logmel ] || [ -z "${probe_words}" ] || feature_args+=(--write_windows)
         data_dirs=()
         out_dirs=()
         for dset in ${all_sets}; do
@@ -432,6 +439,7 @@ if run_stage 12; then
         for dset in ${all_sets}; do cat "${1//\{set\}/${dset}}"; done
     }
     feat_args=()
+    word_args=()
     # systems: frozen (the config's pretrained model) and every tuned model whose features differ from it
     systems=("frozen|")
     for exp in $(refit_models); do systems+=("$(tuned_name "${exp}")|${exp}"); done
@@ -449,7 +457,12 @@ if run_stage 12; then
                 [ "${layer}" != "${read_layer}" ] || candidates+=("${expdir}/feats_frozen/{set}/feats.scp")
                 for candidate in "${candidates[@]}"; do
                     found=true
-                    for dset in ${all_sets}; do [ -f "${candidate//\{set\}/${dset}}" ] || found=false; done
+                    for dset in ${all_sets}; do
+                        [ -f "${candidate//\{set\}/${dset}}" ] || found=false
+                        # word-level probes also need the window features
+                        [ -z "${probe_words}" ] || [ -f "$(dirname "${candidate//\{set\}/${dset}}")/windows.scp" ] \
+                            || found=false
+                    done
                     if "${found}"; then
                         patterns[${layer}]=${candidate}
                         log "stage 12: frozen layer ${layer} from stage 4 (${candidate%%/\{set\}*})"
@@ -470,11 +483,19 @@ if run_stage 12; then
             fi
             ${cuda_cmd} --gpu "${ngpu}" "${pdir}/feats_${tag}.log" \
                 python3 -m espnet_brain.bin.fmri_encoding_inference "${model_args_probe[@]}" --layer "${missing[@]}" \
-                --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" --ngpu "${ngpu}"
+                --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" --ngpu "${ngpu}" \
+                ${probe_words:+--write_windows}
         fi
         for layer in ${layers}; do
             feats_of "${patterns[${layer}]}" >"${pdir}/feats_${tag}_layer${layer}.scp"
             feat_args+=(--feats "${name}:${layer}=${pdir}/feats_${tag}_layer${layer}.scp")
+            if [ -n "${probe_words}" ]; then
+                wdir=${pdir}/words/feats_${tag}_layer${layer}
+                mkdir -p "${wdir}"
+                feats_of "$(dirname "${patterns[${layer}]}")/windows.scp" >"${wdir}/windows.scp"
+                feats_of "$(dirname "${patterns[${layer}]}")/window_ends.scp" >"${wdir}/window_ends.scp"
+                word_args+=(--feats "${name}:${layer}=${wdir}/windows.scp")
+            fi
         done
     done
     target_args=()
@@ -487,6 +508,12 @@ if run_stage 12; then
     ${train_cmd} "${pdir}/probe.log" \
         python3 -m espnet_brain.bin.probe_features "${feat_args[@]}" "${target_args[@]}" --output_dir "${pdir}"
     log "probes: ${pdir}/probes.md"
+    if [ -n "${probe_words}" ]; then
+        ${train_cmd} "${pdir}/words/probe.log" \
+            python3 -m espnet_brain.bin.probe_features "${word_args[@]}" --words "${probe_words}" \
+            ${probe_embeddings:+--embeddings "${probe_embeddings}"} --output_dir "${pdir}/words"
+        log "word-level probes: ${pdir}/words/probes.md"
+    fi
 fi
 
 log "done"

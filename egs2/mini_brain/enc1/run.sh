@@ -19,7 +19,7 @@ define_stage 2 "A randomly initialised WavLM as this corpus's stand-in pretraine
 define_stage 3 "Ground truth: ridge on the simulator's true features, and the noiseless signal"
 define_stage 4 "Model check, frozen-feature ridge, LoRA fine-tuning, refit, scoring -> exp/RESULTS.md (brain_enc.sh 2, 4-9)"
 define_stage 5 "Cross-subject transfer to --transfer_subjects -> exp/transfer_<subject>/RESULTS.md (brain_enc.sh 11)"
-define_stage 6 "Probes of frozen and tuned features for the simulator's acoustic and semantic features -> exp/probes (brain_enc.sh 12)"
+define_stage 6 "Probes of frozen and tuned features for the simulator's acoustic and semantic features, per TR and per word -> exp/probes (brain_enc.sh 12)"
 
 # begin options
 stage=1                 # First stage to run.
@@ -34,6 +34,7 @@ enc_args=""             # Extra trainer arguments, e.g. "--max_epoch 2".
 target_rois=auditory    # ROIs tuned on alone besides the whole cortex (BrainWavLM's claim 2; "" for none).
 ridge_layers=""         # Frozen-feature ridge at these layers (empty: the config's layer), e.g. "1 2 3 4".
 no_lora_arms="head full" # Arms tuned without LoRA, for the stability comparison (BrainWavLM's claim 1; "" for none).
+word_probes=true        # Stage 6: word-level probes too (each word's phonemes and its simulated embedding).
 transfer_subjects=UTS02 # Subjects whose ridge is refit on the features of the models tuned on --subject (claim 4).
 speech_model=wavlm      # The speech model: wavlm (the committed ../../mini_speech/asr1/models/wavlm), asr1 (the
                         # Wav2Vec2 that ../asr1 --pretrained in_run trains on this corpus's speech and exports in its
@@ -46,6 +47,7 @@ mini_brain enc1: speech-to-fMRI encoding on a synthetic corpus with known ground
 $(options_help "$0")"
 . utils/parse_options.sh
 check_stages
+require_choice word_probes true false
 
 . ./path.sh
 . ./db.sh
@@ -53,6 +55,11 @@ check_stages
 enc_config=${confdir}/train_enc_lora.yaml
 gt=${MINI_BRAIN}/lebel2023/derivative/ground_truth/${subject}
 common=(--ngpu "${ngpu}" --enc_config "${enc_config}" --enc_tag lora)
+if "${word_probes}"; then
+    # stage 4 writes the frozen model's window features that stage 6's word-level probes reuse
+    common+=(--probe_words "${MINI_BRAIN}/lebel2023/derivative/TextGrids"
+        --probe_embeddings "${MINI_BRAIN}/lebel2023/derivative/ground_truth/word_embeddings.txt")
+fi
 if [ "${speech_model}" = auto ]; then
     speech_model=random
     [ ! -f ../asr1/exp/audio_wav2vec2_hf/config.json ] || speech_model=asr1
