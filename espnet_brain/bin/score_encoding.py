@@ -47,6 +47,14 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ceiling_reference", choices=["mean", "single"], default="mean")
     parser.add_argument("--min_ceiling", type=float, default=0.2)
     parser.add_argument("--note", action="append", default=[], help="a line added to the report's header")
+    parser.add_argument(
+        "--brain_mask",
+        default=None,
+        help="3-D NIfTI mask whose non-zero voxels are the V voxels: glass-brain views in --plot_dir (needs nilearn)",
+    )
+    parser.add_argument(
+        "--brain_mask_order", choices=["C", "F"], default="C", help="order in which the mask's voxels were flattened"
+    )
     return parser
 
 
@@ -56,7 +64,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     try:
         score(
             args.responses, args.system, args.out, args.repeats, args.voxel_mask, args.rois, args.plot_dir,
-            args.title, args.ceiling_reference, args.min_ceiling, args.note,
+            args.title, args.ceiling_reference, args.min_ceiling, args.note, args.brain_mask, args.brain_mask_order,
         )  # fmt: skip
     except ValueError as e:
         print(f"score_encoding: {e}", file=sys.stderr)

@@ -70,7 +70,8 @@ def block_bootstrap_difference(
     """Whether prediction B tracks the targets better than prediction A: paired block bootstrap of the mean r.
 
     Args:
-        y_true: (n, K) targets (responses, probe targets); columns without variance are left out.
+        y_true: (n, K) targets (responses, probe targets); columns where the targets or either prediction have no
+            variance are left out.
         pred_a: (n, K) predictions of system A.
         pred_b: (n, K) predictions of system B, same rows and columns.
         groups: (n,) story label of each row (contiguous runs); blocks stay inside a story. None: one story.
@@ -104,14 +105,15 @@ def block_bootstrap_difference(
         raise ValueError(
             f"block_size {block_size} and n_resamples {n_resamples} must be >= 1, confidence {confidence} in (0, 1)"
         )
-    keep = y.std(axis=0) > 0
+    # a correlation needs variance in the targets and in both predictions (a constant prediction has no r)
+    keep = (y.std(axis=0) > 0) & (a.std(axis=0) > 0) & (b.std(axis=0) > 0)
     y, a, b = y[:, keep], a[:, keep], b[:, keep]
     block = _blocks(len(y), block_size, groups)
     n_blocks = int(block.max()) + 1 if len(block) else 0
     if n_blocks < 2 or not keep.any():
         raise ValueError(
-            f"block_bootstrap_difference: {n_blocks} block(s) of {block_size} rows and {int(keep.sum())} varying "
-            "target(s); need at least 2 blocks and 1 target"
+            f"block_bootstrap_difference: {n_blocks} block(s) of {block_size} rows and {int(keep.sum())} target(s) "
+            "where the targets and both predictions vary; need at least 2 blocks and 1 target"
         )
     size = np.bincount(block, minlength=n_blocks).astype(np.float64)
     sums_a = _block_sums(y, a, block, n_blocks)
@@ -127,6 +129,8 @@ def block_bootstrap_difference(
         count, np.einsum("bj,jck->bck", weights, sums_a)
     )
     diff = diff[np.isfinite(diff)]
+    if diff.size == 0:
+        raise ValueError("block_bootstrap_difference: no resample had a finite correlation for both predictions")
     tail = (1.0 - confidence) / 2.0
     below, above = np.sum(diff <= 0), np.sum(diff >= 0)
     p = min(1.0, 2.0 * (min(below, above) + 1) / (len(diff) + 1))

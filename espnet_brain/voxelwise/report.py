@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from espnet_brain.voxelwise.bootstrap import block_bootstrap_difference
+from espnet_brain.voxelwise.brain_maps import plot_glass_brain
 from espnet_brain.voxelwise.io import read_arrays
 from espnet_brain.voxelwise.noise_ceiling import noise_ceiling
 from espnet_brain.voxelwise.scoring import (
@@ -34,6 +35,7 @@ from espnet_brain.voxelwise.scoring import (
     normalized_correlation,
     paired_difference,
     pearson_r,
+    plot_difference_histogram,
     plot_score_histogram,
     roi_summary,
     save_figure,
@@ -154,6 +156,8 @@ def score(
     ceiling_reference: str = "mean",
     min_ceiling: float = 0.2,
     notes: Sequence[str] = (),
+    brain_mask: Optional[str] = None,
+    brain_mask_order: str = "C",
 ) -> Dict[str, Dict[str, Dict[str, float]]]:
     """Score every system and write the Markdown report, ``r_<system>.npy`` and ``noise_ceiling.npy`` beside it.
 
@@ -169,6 +173,10 @@ def score(
         ceiling_reference: "mean" (a model scored against the mean of the repeats) or "single".
         min_ceiling: voxels with a lower ceiling are left out of the normalised numbers.
         notes: lines added to the report's header.
+        brain_mask: a 3-D NIfTI mask mapping the V voxels into a volume (:mod:`espnet_brain.voxelwise.brain_maps`):
+            with ``plot_dir`` and nilearn installed, glass-brain views of every system's r and of each difference
+            from the first system.
+        brain_mask_order: "C" or "F", the order in which the mask's voxels were flattened.
 
     Returns:
         {system: output of :func:`summarize`}.
@@ -213,6 +221,7 @@ def score(
         np.save(os.path.join(out_dir, f"r_{_slug(name)}.npy"), r)
     if ceiling is not None:
         np.save(os.path.join(out_dir, "noise_ceiling.npy"), ceiling)
+    names = list(r_maps)
     plots: List[Tuple[str, str]] = []
     if plot_dir is not None:
         bars = plot_systems_by_roi(results, roi_table, ceiling, os.path.join(plot_dir, "roi_mean_r.png"))
@@ -220,8 +229,23 @@ def score(
         for name, r in r_maps.items():
             hist = plot_score_histogram(r, os.path.join(plot_dir, f"{_slug(name)}_hist.png"), title=name[:40])
             plots.append((f"histogram of voxelwise r: {name}", os.path.relpath(hist, out_dir)))
+        for name in names[1:]:
+            diff = r_maps[name] - r_maps[names[0]]
+            png = os.path.join(plot_dir, f"{_slug(name)}_minus_first_hist.png")
+            plot_difference_histogram(diff, roi_table, png, title=f"{name} minus {names[0]}")
+            plots.append(
+                (f"voxelwise r of {name} minus {names[0]}, all voxels and per ROI", os.path.relpath(png, out_dir))
+            )
+        if brain_mask is not None:
+            maps = [(name, r_maps[name], False, f"{_slug(name)}_glass.png") for name in names]
+            maps += [(f"{name} minus {names[0]}", r_maps[name] - r_maps[names[0]], True,
+                      f"{_slug(name)}_minus_first_glass.png") for name in names[1:]]  # fmt: skip
+            for what, values, symmetric, png in maps:
+                drawn = plot_glass_brain(values, brain_mask, os.path.join(plot_dir, png), what, brain_mask_order,
+                                         symmetric)  # fmt: skip
+                if drawn is not None:
+                    plots.append((f"glass brain: {what}", os.path.relpath(drawn, out_dir)))
     # every other system against the first (the frozen-feature ridge in the recipes), per ROI
-    names = list(r_maps)
     sel = {"all": slice(None), **roi_table}
     groups = np.repeat(np.arange(len(stories)), [len(resp_arrays[s]) for s in stories])
     paired = {}

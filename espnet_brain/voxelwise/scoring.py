@@ -174,6 +174,46 @@ def plot_score_histogram(
     return save_figure(fig, path)
 
 
+def plot_difference_histogram(
+    diff: np.ndarray,
+    rois: Mapping[str, np.ndarray],
+    path: Union[str, os.PathLike],
+    title: str = "B minus A",
+    bins: int = 40,
+) -> str:
+    """Histogram of voxelwise differences in r (e.g. tuned minus frozen), all voxels and each ROI, as a PNG.
+
+    Args:
+        diff: (V,) differences; non-finite values (masked voxels) are left out.
+        rois: {roi: voxel indices}, each drawn as its own outline on the same bins; may be empty.
+        path: output .png path (parent directories are created).
+        title: figure title, e.g. the two systems.
+        bins: number of bins over the range of all finite differences.
+
+    Returns:
+        The path written.
+    """
+    plt = _pyplot()
+    diff = np.asarray(diff, dtype=np.float64).ravel()
+    finite = np.isfinite(diff)
+    values = diff[finite]
+    lo, hi = (values.min(), values.max()) if values.size else (-1.0, 1.0)
+    edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.hist(values, bins=edges, color="0.75", label=f"all (n={values.size}, mean {values.mean():+.3f})")
+    for name, idx in rois.items():
+        part = diff[np.asarray(idx, dtype=np.int64)]
+        part = part[np.isfinite(part)]
+        if part.size:
+            ax.hist(part, bins=edges, histtype="step", lw=1.5, label=f"{name} (mean {part.mean():+.3f})")
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("difference in Pearson r")
+    ax.set_ylabel("voxels")
+    ax.set_title(title[:60])
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
 def plot_roi_bars(
     summary: Mapping[str, Mapping[str, float]],
     path: Union[str, os.PathLike],

@@ -24,7 +24,8 @@ def test_recipe_runs_on_files_in_the_published_layout(corpus, tmp_path):
     rec = copy_enc_recipe(tmp_path / "repo", "lebel2023")
     model = make_tiny_wavlm(tmp_path / "wavlm")
     run(rec, "--confdir", "conf/tiny", "--pretrained_model", model, "--ngpu", "0", "--local_data_opts", "--n_dev 1",
-        "--ridge_args", "", "--ridge_layers", "0 1", env={"LEBEL2023": str(corpus)})  # fmt: skip
+        "--ridge_args", "", "--ridge_layers", "0 1", "--stop_stage", "12", "--probe_layers", "1",
+        "--probe_words", str(corpus / "derivative" / "TextGrids"), env={"LEBEL2023": str(corpus)})  # fmt: skip
     results = (rec / "exp" / "RESULTS.md").read_text()
     assert results.startswith("# LeBel et al. 2023 (ds003020), UTS01, wheretheressmoke")
     for system in (
@@ -43,6 +44,12 @@ def test_recipe_runs_on_files_in_the_published_layout(corpus, tmp_path):
     assert r0.shape == r1.shape == (60,) and not np.allclose(r0, r1)  # two layers, two feature spaces
     infer_log = (rec / "exp" / "feats_frozen_layers" / "infer.log").read_text()
     assert "feats_frozen_layer0/test" in infer_log and "feats_frozen_layer1/test" in infer_log  # one pass, both
+    # stage 12 through run.sh: TR-level and word-level probes, the frozen windows from stage 4's pass
+    assert "| wavlm_lora_UTS01 | 1 |" in (rec / "exp" / "probes" / "probes.md").read_text()
+    words = (rec / "exp" / "probes" / "words" / "probes.md").read_text()
+    assert "one row per word" in words and "| phonemes |" in words.splitlines()[2] + " |"
+    windows = rec / "exp" / "probes" / "words" / "feats_frozen_layer1" / "windows.scp"
+    assert windows.read_text().split()[1].startswith("exp/feats_frozen_layer1/")
 
 
 def test_missing_corpus_says_where_to_get_it(tmp_path):

@@ -68,3 +68,15 @@ def test_bad_input_is_refused():
         block_bootstrap_difference(np.where(y > 2, np.nan, y), y, y)
     with pytest.raises(ValueError, match="at least 2 blocks"):
         block_bootstrap_difference(y[:5], y[:5], y[:5], block_size=10)
+
+
+def test_constant_predictions_are_left_out_and_all_constant_is_refused():
+    rng, y = _targets(4)
+    a = y + rng.standard_normal(y.shape)
+    b = a.copy()
+    b[:, 0] = 0.0  # e.g. the noiseless signal of a pure-noise voxel
+    out = block_bootstrap_difference(y, a, b)
+    assert out["mean_r_a"] == pytest.approx(pearson_r(y[:, 1:], a[:, 1:]).mean())
+    assert out["mean_diff"] == pytest.approx(0.0) and out["p"] == 1.0
+    with pytest.raises(ValueError, match="both predictions vary"):
+        block_bootstrap_difference(y, a, np.zeros_like(a))

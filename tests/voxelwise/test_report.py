@@ -57,6 +57,11 @@ def test_scores_masks_ceiling_and_report(files):
         assert (tmp / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "[histogram of voxelwise r: oracle](plots/oracle_hist.png)" in report
     assert "(plots/roi_mean_r.png)" in report
+    # the second system minus the first, voxel by voxel, all voxels and per ROI
+    assert (tmp / "plots" / "shuffled_minus_first_hist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        "[voxelwise r of shuffled minus oracle, all voxels and per ROI](plots/shuffled_minus_first_hist.png)" in report
+    )
     # the second system against the first, on the same voxels: the shuffled prediction loses on every ROI
     section = report.split('## Paired differences from "oracle"')[1].split("##")[0]
     row = [line for line in section.splitlines() if line.startswith("| shuffled |")][0]
@@ -84,3 +89,20 @@ def test_summary_without_ceiling_has_no_ceiling_columns():
     out = summarize(r, {"x": np.array([0, 1])}, None, 0.2)
     assert out["all"]["n_voxels"] == 3 and "fraction_of_ceiling" not in out["all"]
     assert out["x"]["mean"] == pytest.approx(0.15)
+
+
+def test_glass_brain_views_with_a_mask_and_nilearn(files):
+    pytest.importorskip("nilearn")
+    import nibabel
+
+    tmp = files["tmp"]
+    mask = np.zeros((3, 4, 5), dtype=np.uint8)
+    mask.flat[[3, 7, 20, 33, 41, 59]] = 1  # the 6 voxels
+    nibabel.save(nibabel.Nifti1Image(mask, np.eye(4)), str(tmp / "brain.nii.gz"))
+    score(
+        str(tmp / "resp.scp"), [("oracle", str(tmp / "pred")), ("shuffled", str(tmp / "shuffled"))], str(tmp / "G.md"),
+        plot_dir=str(tmp / "plots"), brain_mask=str(tmp / "brain.nii.gz"),
+    )  # fmt: skip
+    report = (tmp / "G.md").read_text()
+    for png in ("oracle_glass.png", "shuffled_glass.png", "shuffled_minus_first_glass.png"):
+        assert f"(plots/{png})" in report and (tmp / "plots" / png).stat().st_size > 1000

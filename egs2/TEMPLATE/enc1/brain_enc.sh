@@ -63,6 +63,9 @@ ridge_args=""           # Extra ridge arguments, e.g. "--chunk_len 20" (--alphas
 extra_systems=""        # More rows for RESULTS.md: "NAME=PATH;NAME=PATH" (pred.scp or a directory of .npy).
 results_title="fMRI encoding"  # Title of RESULTS.md.
 results_notes=""        # Lines for the header of RESULTS.md, separated by ";".
+brain_mask=""           # A 3-D NIfTI mask whose non-zero voxels (C order) are the responses' voxels: glass-brain views
+                        # of every system and difference in RESULTS.md's plots (needs nilearn; skipped without it).
+                        # Default: the mask of NIfTI responses (data/brain_mask, local/data.sh --brain_mask).
 # end options
 
 help_message="Usage: $0 [options]
@@ -331,9 +334,11 @@ if run_stage 9; then
     [ -f "${dumpdir}/${test_set}/stories/repeats.scp" ] && repeat_args=(--repeats "${dumpdir}/${test_set}/stories/repeats.scp")
     roi_args=()
     [ -f "${dumpdir}/rois.json" ] && roi_args=(--rois "${dumpdir}/rois.json")
+    [ -n "${brain_mask}" ] || [ ! -f data/brain_mask ] || brain_mask=$(cat data/brain_mask)
     python3 -m espnet_brain.bin.score_encoding --responses "${dumpdir}/${test_set}/stories/response.scp" \
         "${repeat_args[@]}" --voxel_mask "${dumpdir}/voxel_mask.npy" "${roi_args[@]}" "${systems[@]}" "${notes[@]}" \
-        --out "${expdir}/RESULTS.md" --plot_dir "${expdir}/plots" --title "${results_title}"
+        --out "${expdir}/RESULTS.md" --plot_dir "${expdir}/plots" --title "${results_title}" \
+        ${brain_mask:+--brain_mask "${brain_mask}"}
     if [ "${#tuned[@]}" -gt 1 ]; then
         # The arms' training curves side by side (BrainWavLM: LoRA tunes more stably than tuning without it).
         curve_runs=()

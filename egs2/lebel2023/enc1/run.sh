@@ -24,6 +24,14 @@ target_rois=""          # ROIs of the ROI file (local/data.sh --roi_file) to tun
                         # whole cortex (BrainWavLM's auditory-targeted tuning), e.g. "auditory".
 transfer_subjects=""    # Stage 11: refit and score ridge on frozen and tuned features for these subjects, e.g.
                         # "UTS02 UTS03" (BrainWavLM's cross-subject claim; their stories must be among --subject's).
+no_lora_arms=""         # Arms tuned without LoRA besides it, for the stability comparison: "head", "full" or both.
+probe_layers=""         # Stage 12: layers probed (empty: 1 to the layer the config reads).
+probe_targets=""        # Stage 12: target families besides the log-mel bands, "FAMILY=SOURCE[:COLS] ..." (per-story
+                        # arrays on the stimulus grid, e.g. semantic=DIR_OF_NPY of word embeddings per TR).
+probe_words=""          # Stages 4 and 12: the TextGrids directory, for word-level probes too (each word's phonemes
+                        # and, with --probe_embeddings, its vector).
+probe_embeddings=""     # Stage 12: word vectors ("word v1 v2 ..." text, e.g. GloVe, or .npz of words/vectors).
+brain_mask=""           # Stage 9: 3-D NIfTI mapping the voxels into the brain: glass-brain views (needs nilearn).
 enc_args=""             # Extra trainer arguments.
 ridge_args="--n_targets_batch 10000"  # Extra ridge arguments (voxels per batch keep ~100k voxels in memory).
 local_data_opts=""      # Extra options for local/data.sh, e.g. "--responses nifti --brain_mask mask.nii.gz".
@@ -43,4 +51,6 @@ data_opts="--subject $(printf %q "${subject}") ${local_data_opts}"
     --enc_config "${confdir}/train_wavlm_lora.yaml" --enc_tag "wavlm_lora_${subject}" \
     --pretrained_model "${pretrained_model}" --ridge_layers "${ridge_layers}" --ridge_args "${ridge_args}" \
     --enc_args "${enc_args}" --target_rois "${target_rois}" --transfer_subjects "${transfer_subjects}" \
+    --no_lora_arms "${no_lora_arms}" --probe_layers "${probe_layers}" --probe_targets "${probe_targets}" \
+    --probe_words "${probe_words}" --probe_embeddings "${probe_embeddings}" --brain_mask "${brain_mask}" \
     --local_data_opts "${data_opts}" --results_title "LeBel et al. 2023 (ds003020), ${subject}, wheretheressmoke"
