@@ -5,6 +5,7 @@ Shapes: ``T`` TRs, ``V`` voxels.
 """
 
 import os
+import textwrap
 from typing import Dict, Mapping, Optional, Union
 
 import numpy as np
@@ -209,7 +210,7 @@ def plot_difference_histogram(
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("difference in Pearson r")
     ax.set_ylabel("voxels")
-    ax.set_title(title[:60])
+    ax.set_title("\n".join(textwrap.wrap(title, 70)[:3]), fontsize=8)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
 
