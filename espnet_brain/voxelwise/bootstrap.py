@@ -38,12 +38,25 @@ def _blocks(n: int, block_size: int, groups: Optional[np.ndarray]) -> np.ndarray
     return np.cumsum(new_block) - 1
 
 
-def _block_sums(y: np.ndarray, p: np.ndarray, block: np.ndarray, n_blocks: int) -> np.ndarray:
-    """(n_blocks, 5, K) sums of p, p^2, y p and y, y^2 per block."""
-    out = np.zeros((n_blocks, 5, y.shape[1]))
-    for j, values in enumerate((p, p * p, y * p, y, y * y)):
-        np.add.at(out[:, j], block, values)
-    return out
+def _block_sums(y: np.ndarray, p: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """(n_blocks, 5, K) sums of p, p^2, y p and y, y^2 per block (blocks are contiguous runs of rows)."""
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
+    return np.stack([np.add.reduceat(v, starts, axis=0) for v in (p, p * p, y * p, y, y * y)], axis=1)
+
+
+def _resampled_mean_r(weights: np.ndarray, size: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Mean r over targets of each resample: weights (B, n_blocks), size (n_blocks,), sums (n_blocks, 5, K) -> (B,).
+
+    Resamples go in batches that keep the (batch, 5, K) sums near 160 MB, so that a whole cortex (~10^5 voxels) fits.
+    """
+    n_blocks, _, n_targets = sums.shape
+    flat = sums.reshape(n_blocks, 5 * n_targets)
+    batch = max(1, int(2e7 // (5 * n_targets)))
+    out = []
+    for i in range(0, len(weights), batch):
+        w = weights[i : i + batch]
+        out.append(_mean_r(w @ size, (w @ flat).reshape(len(w), 5, n_targets)))  # a matrix product (BLAS)
+    return np.concatenate(out)
 
 
 def _mean_r(count: np.ndarray, sums: np.ndarray) -> np.ndarray:
@@ -116,18 +129,15 @@ def block_bootstrap_difference(
             "where the targets and both predictions vary; need at least 2 blocks and 1 target"
         )
     size = np.bincount(block, minlength=n_blocks).astype(np.float64)
-    sums_a = _block_sums(y, a, block, n_blocks)
-    sums_b = _block_sums(y, b, block, n_blocks)
+    sums_a = _block_sums(y, a, block)
+    sums_b = _block_sums(y, b, block)
     ones = np.ones((1, n_blocks))
-    observed_a = float(_mean_r(ones @ size, np.einsum("bj,jck->bck", ones, sums_a))[0])
-    observed_b = float(_mean_r(ones @ size, np.einsum("bj,jck->bck", ones, sums_b))[0])
+    observed_a = float(_resampled_mean_r(ones, size, sums_a)[0])
+    observed_b = float(_resampled_mean_r(ones, size, sums_b)[0])
     rng = np.random.default_rng(seed)
     # a resample draws n_blocks blocks with replacement: a multinomial count per block
     weights = rng.multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=n_resamples).astype(np.float64)
-    count = weights @ size
-    diff = _mean_r(count, np.einsum("bj,jck->bck", weights, sums_b)) - _mean_r(
-        count, np.einsum("bj,jck->bck", weights, sums_a)
-    )
+    diff = _resampled_mean_r(weights, size, sums_b) - _resampled_mean_r(weights, size, sums_a)
     diff = diff[np.isfinite(diff)]
     if diff.size == 0:
         raise ValueError("block_bootstrap_difference: no resample had a finite correlation for both predictions")
