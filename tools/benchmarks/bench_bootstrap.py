@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"| voxels | TRs | resamples | median time (s) | peak RSS growth (MiB) |")
+    print("| voxels | TRs | resamples | median time (s) | peak RSS growth (MiB) |")
     print("|---:|---:|---:|---:|---:|")
     for n_vox in sorted(args.voxels):
         y = rng.standard_normal((args.trs, n_vox)).astype(np.float32)
