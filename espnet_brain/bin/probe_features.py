@@ -226,6 +226,12 @@ class WordLevel:
                 raise ValueError(f"{path}: expected tiers 'word' and 'phone', got {list(tiers)}")
             self.words[story] = speech_words(tiers["word"], table)
             phones[story] = tiers["phone"]
+            n_spoken = len(speech_words(tiers["word"]))
+            if table is not None and len(self.words[story]) < n_spoken:
+                logger.warning(
+                    f"{path}: {n_spoken - len(self.words[story])} of {n_spoken} spoken words are not in --embeddings "
+                    "and are left out of the word-level probes"
+                )
             if not self.words[story]:
                 raise ValueError(f"{path}: no spoken word" + (" found in --embeddings" if table else ""))
         vocab = sorted({phoneme_label(lab) for p in phones.values() for _, _, lab in p if is_speech_label(lab)})

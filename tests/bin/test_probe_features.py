@@ -182,3 +182,15 @@ def test_word_level_probes_find_the_planted_word_embedding(word_corpus, tmp_path
     assert "no --targets" in capsys.readouterr().err
     assert main([*feats, "--words", str(tmp_path), "--output_dir", str(tmp_path)]) == 1
     assert "no TextGrid for story a" in capsys.readouterr().err
+
+
+def test_words_missing_from_the_table_are_counted(word_corpus, tmp_path, caplog):
+    lines = (word_corpus / "emb.txt").read_text().splitlines()
+    (tmp_path / "emb.txt").write_text("\n".join(lines[:150]) + "\n")  # 50 of the 200 words have no vector
+    feats = ["--feats", f"tuned:1={word_corpus / 'tuned' / 'windows.scp'}"]
+    with caplog.at_level("WARNING"):
+        rc = main([*feats, "--words", str(word_corpus / "tg"), "--embeddings", str(tmp_path / "emb.txt"),
+                   "--n_resamples", "0", "--output_dir", str(tmp_path / "out")])  # fmt: skip
+    assert rc == 0 and "spoken words are not in --embeddings" in caplog.text
+    n = json.loads((tmp_path / "out" / "probes.json").read_text())["results"]["tuned"]["1"]["phonemes"]["n_samples"]
+    assert 0 < n < 4 * 60  # the same words for both families
