@@ -266,8 +266,18 @@ class WordLevel:
         return out
 
 
-def run(args: argparse.Namespace) -> Results:
-    """Probe every (system, layer) on every target family; {system: {layer: {family: ProbeResult}}}."""
+Comparisons = Dict[str, Dict[int, Dict[str, dict]]]
+
+
+def run(args: argparse.Namespace) -> Tuple[Results, Comparisons, str]:
+    """Probe every (system, layer) on every target family and compare each system with the reference.
+
+    Layer by layer, the reference first: a probe's out-of-fold predictions are kept only until the other systems of
+    its layer are compared with it, so memory holds one layer's predictions, not every layer's.
+
+    Returns:
+        ({system: {layer: {family: ProbeResult}}}, {system: {layer: {family: compare_probes(...)}}}, reference).
+    """
     cache: Dict[str, Dict[str, np.ndarray]] = {}
     families: "OrderedDict[str, Tuple[str, Dict[str, np.ndarray]]]" = OrderedDict()
     word_level = None
@@ -275,7 +285,7 @@ def run(args: argparse.Namespace) -> Results:
         if args.targets or args.trim:
             raise ValueError("--words builds its own targets, one row per word: no --targets or --trim with it")
         first = parse_feats(args.feats[0])
-        stories = args.stories or sorted(_load(first[2], f"--feats {args.feats[0]}", cache))
+        stories = args.stories or sorted(_load(first[2], f"--feats {args.feats[0]}", {}))
         word_level = WordLevel(args.words, args.embeddings, stories)
         families = word_level.families
     elif not args.targets:
@@ -293,47 +303,51 @@ def run(args: argparse.Namespace) -> Results:
         idx = select_columns(cols, n_cols.pop(), f"--targets {spec}")
         families[family] = (spec, {s: np.asarray(a[:, idx], dtype=np.float64) for s, a in arrays.items()})
         logger.info(f"targets {family}: {len(idx)} columns of {source}, {len(arrays)} stories")
-    results: Results = {}
+    specs: List[Tuple[str, int, str, str]] = []
     for spec in args.feats:
         name, layer, source = parse_feats(spec)
-        if layer in results.get(name, {}):
+        if any((name, layer) == (n, k) for n, k, _, _ in specs):
             raise ValueError(f"--feats {spec!r}: {name}:{layer} given twice")
-        if word_level is not None:
-            feats = word_level.features(source, f"--feats {spec}", cache)
-        else:
-            feats = _trim(_load(source, f"--feats {spec}", cache), args.trim, f"--feats {spec}")
-        per_family = results.setdefault(name, {}).setdefault(layer, {})
-        for family, (tspec, targets) in families.items():
-            try:
-                result = probe_scores(
-                    feats, targets, alphas=args.alphas, n_inner_splits=args.n_inner_splits, stories=args.stories
+        specs.append((name, layer, source, spec))
+    names = list(OrderedDict.fromkeys(name for name, _, _, _ in specs))
+    reference = args.reference or names[0]
+    if args.n_resamples > 0 and reference not in names:
+        raise ValueError(f"--reference {reference!r}: no such system among {names}")
+    results: Results = OrderedDict((name, {}) for name in names)
+    comparisons: Comparisons = OrderedDict()
+    for layer in OrderedDict.fromkeys(k for _, k, _, _ in specs):
+        here = sorted((item for item in specs if item[1] == layer), key=lambda item: item[0] != reference)
+        for name, _, source, spec in here:
+            # features are read once each: not cached (a whole subject's layer is ~100 MB)
+            if word_level is not None:
+                feats = word_level.features(source, f"--feats {spec}", {})
+            else:
+                feats = _trim(_load(source, f"--feats {spec}", {}), args.trim, f"--feats {spec}")
+            per_family = results[name].setdefault(layer, {})
+            for family, (tspec, targets) in families.items():
+                try:
+                    result = probe_scores(
+                        feats, targets, alphas=args.alphas, n_inner_splits=args.n_inner_splits, stories=args.stories
+                    )
+                except ValueError as e:
+                    hint = "" if args.trim else "; features on the whole stimulus grid: see --trim"
+                    hint += "" if args.stories else "; --stories restricts the stories"
+                    raise ValueError(f"--feats {spec} with --targets {tspec}: {e}{hint}") from None
+                per_family[family] = result
+                logger.info(
+                    f"{name} layer {layer} -> {family}: mean r {result.mean_r:.3f} over {result.r.size} targets, "
+                    f"{result.n_samples} rows"
                 )
-            except ValueError as e:
-                hint = "" if args.trim else "; features on the whole stimulus grid: see --trim"
-                hint += "" if args.stories else "; --stories restricts the stories"
-                raise ValueError(f"--feats {spec} with --targets {tspec}: {e}{hint}") from None
-            per_family[family] = result
-            logger.info(
-                f"{name} layer {layer} -> {family}: mean r {result.mean_r:.3f} over {result.r.size} targets, "
-                f"{result.n_samples} rows"
-            )
-    return results
-
-
-def compare(results: Results, reference: str, block_trs: int, n_resamples: int) -> Dict[str, Dict[int, dict]]:
-    """{system: {layer: {family: compare_probes(reference, system)}}} for every other system and shared layer."""
-    if reference not in results:
-        raise ValueError(f"--reference {reference!r}: no such system among {sorted(results)}")
-    out: Dict[str, Dict[int, dict]] = {}
-    for system, layers in results.items():
-        if system == reference:
-            continue
-        for layer in sorted(set(layers) & set(results[reference])):
-            out.setdefault(system, {})[layer] = {
-                family: compare_probes(results[reference][layer][family], res, block_trs, n_resamples)
-                for family, res in layers[layer].items()
-            }
-    return out
+        if args.n_resamples > 0 and layer in results[reference]:
+            for name, _, _, _ in here[1:] if here[0][0] == reference else []:
+                comparisons.setdefault(name, {})[layer] = {
+                    family: compare_probes(results[reference][layer][family], res, args.block_trs, args.n_resamples)
+                    for family, res in results[name][layer].items()
+                }
+        for name, _, _, _ in here:
+            for res in results[name][layer].values():
+                res.y_true = res.y_pred = res.groups = None
+    return results, comparisons, reference
 
 
 def write_table(results: Results, families: Sequence[str]) -> str:
@@ -382,9 +396,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(cmd)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(name)s) %(levelname)s: %(message)s")
     try:
-        results = run(args)
-        reference = args.reference or parse_feats(args.feats[0])[0]
-        comparisons = compare(results, reference, args.block_trs, args.n_resamples) if args.n_resamples > 0 else {}
+        results, comparisons, reference = run(args)
     except ValueError as e:
         print(f"probe_features: {e}", file=sys.stderr)
         return 1
