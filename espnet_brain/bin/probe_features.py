@@ -214,6 +214,8 @@ class WordLevel:
     """The words of every story and their targets, and the features of a system at each word (``--words``)."""
 
     def __init__(self, textgrid_dir: str, embeddings: Optional[str], stories: Sequence[str]):
+        if embeddings and not os.path.isfile(embeddings):
+            raise ValueError(f"--embeddings {embeddings}: no such file")
         table = read_embedding_table(embeddings) if embeddings else None
         self.words: Dict[str, list] = {}
         phones: Dict[str, list] = {}

@@ -182,6 +182,11 @@ def test_word_level_probes_find_the_planted_word_embedding(word_corpus, tmp_path
     assert "no --targets" in capsys.readouterr().err
     assert main([*feats, "--words", str(tmp_path), "--output_dir", str(tmp_path)]) == 1
     assert "no TextGrid for story a" in capsys.readouterr().err
+    missing = str(tmp_path / "none.txt")
+    assert (
+        main([*feats, "--words", str(word_corpus / "tg"), "--embeddings", missing, "--output_dir", str(tmp_path)]) == 1
+    )
+    assert f"--embeddings {missing}: no such file" in capsys.readouterr().err
 
 
 def test_words_missing_from_the_table_are_counted(word_corpus, tmp_path, caplog):

@@ -238,3 +238,10 @@ def test_packed_model_predicts_what_the_experiment_predicted(recipe, tmp_path, m
     want = kaldiio.load_scp(str(tmp_path / "original" / "pred.scp"))["wheretheressmoke"]
     assert got.shape == (51, 60)
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_a_corpus_without_word_vectors_is_named_before_any_stage(tmp_path):
+    (tmp_path / "lebel2023" / "derivative").mkdir(parents=True)
+    proc = run(REPO / "egs2" / "mini_brain" / "enc1", "--stage", "6", env={"MINI_BRAIN": str(tmp_path)}, check=False)
+    assert proc.returncode != 0 and "predates the simulator's word vectors" in proc.stderr
+    assert "--word_probes false" in proc.stderr

@@ -57,6 +57,8 @@ gt=${MINI_BRAIN}/lebel2023/derivative/ground_truth/${subject}
 common=(--ngpu "${ngpu}" --enc_config "${enc_config}" --enc_tag lora)
 if "${word_probes}"; then
     # stage 4 writes the frozen model's window features that stage 6's word-level probes reuse
+    [ ! -d "${MINI_BRAIN}/lebel2023/derivative" ] || [ -f "${MINI_BRAIN}/lebel2023/derivative/ground_truth/word_embeddings.txt" ] \
+        || die "${MINI_BRAIN}/lebel2023 predates the simulator's word vectors: remove it and run stage 1 again, or pass --word_probes false"
     common+=(--probe_words "${MINI_BRAIN}/lebel2023/derivative/TextGrids"
         --probe_embeddings "${MINI_BRAIN}/lebel2023/derivative/ground_truth/word_embeddings.txt")
 fi
