@@ -322,6 +322,15 @@ def interval_targets(
     return counts, labels
 
 
+def _lower_table(table: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """The table keyed by lower-cased words; an entry already lower-case wins over one that differs only in case."""
+    lower: Dict[str, np.ndarray] = {}
+    for word, vec in table.items():
+        if word == word.lower() or word.lower() not in lower:
+            lower[word.lower()] = vec
+    return lower
+
+
 def embedding_targets(
     words: Sequence[Interval], table: Mapping[str, np.ndarray], grid_times: np.ndarray, tr: float
 ) -> Tuple[np.ndarray, float]:
@@ -342,10 +351,7 @@ def embedding_targets(
     """
     if not table:
         raise ValueError("table: empty embedding table")
-    lower: Dict[str, np.ndarray] = {}
-    for word, vec in table.items():
-        if word == word.lower() or word.lower() not in lower:
-            lower[word.lower()] = vec
+    lower = _lower_table(table)
     dim = {np.shape(v) for v in lower.values()}
     if len(dim) != 1 or len(next(iter(dim))) != 1:
         raise ValueError(f"table: expected vectors of one shape (E,), got shapes {sorted(dim)}")
@@ -416,8 +422,9 @@ def word_features(
 
 
 def word_embeddings(words: Sequence[Interval], table: Mapping[str, np.ndarray]) -> np.ndarray:
-    """(n_words, E) the embedding of each word (looked up lower-cased; every word must be in ``table``)."""
-    lower = {w.lower(): np.asarray(v, dtype=np.float64) for w, v in table.items()}
+    """(n_words, E) the embedding of each word (looked up lower-cased as :func:`embedding_targets` does; every word
+    must be in ``table``)."""
+    lower = {w: np.asarray(v, dtype=np.float64) for w, v in _lower_table(table).items()}
     missing = sorted({w for _, _, w in words if w.lower() not in lower})
     if missing:
         raise ValueError(

@@ -208,6 +208,9 @@ def test_word_targets_phonemes_without_stress_and_embeddings():
     np.testing.assert_array_equal(word_embeddings(words, table), [[1, 1, 1], [0, 0, 0]])
     with pytest.raises(ValueError, match="emu"):
         word_embeddings([(1.0, 2.0, "emu")], table)
+    # a table with a word in two cases: the lower-case entry wins, whatever the order (as in embedding_targets)
+    both = {"dog": np.ones(3), "Dog": np.zeros(3)}
+    np.testing.assert_array_equal(word_embeddings([(3.0, 4.0, "dog")], both), [[1, 1, 1]])
     phones = [(1.0, 1.3, "K"), (1.3, 1.6, "AE1"), (1.6, 2.0, "T"), (2.0, 2.2, "sp"), (3.0, 3.5, "D"),
               (3.5, 3.8, "AO0"), (3.8, 4.0, "G")]  # fmt: skip
     vocab = ["AE", "AO", "D", "G", "K", "T"]
