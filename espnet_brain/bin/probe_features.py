@@ -52,7 +52,7 @@ import numpy as np
 
 from espnet_brain.bin.ridge_encoding import _floats
 from espnet_brain.data.textgrid import read_textgrid
-from espnet_brain.voxelwise.io import read_arrays
+from espnet_brain.voxelwise.io import read_arrays, story_names
 from espnet_brain.voxelwise.probes import (
     ProbeResult,
     compare_probes,
@@ -287,7 +287,10 @@ def run(args: argparse.Namespace) -> Tuple[Results, Comparisons, str]:
         if args.targets or args.trim:
             raise ValueError("--words builds its own targets, one row per word: no --targets or --trim with it")
         first = parse_feats(args.feats[0])
-        stories = args.stories or sorted(_load(first[2], f"--feats {args.feats[0]}", {}))
+        try:
+            stories = args.stories or story_names(first[2])
+        except ValueError as e:
+            raise ValueError(f"--feats {args.feats[0]}: {e}") from None
         word_level = WordLevel(args.words, args.embeddings, stories)
         families = word_level.families
     elif not args.targets:

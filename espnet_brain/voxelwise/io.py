@@ -3,7 +3,7 @@ directory of ``<story>.npy``; what the encoding programs read and write (feature
 """
 
 import os
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 import kaldiio
 import numpy as np
@@ -32,6 +32,16 @@ def read_arrays(source: str) -> Dict[str, np.ndarray]:
     if entries and all(len(e) == 2 and e[1].strip().endswith(".npy") for e in entries):
         return {k: np.load(v.strip()) for k, v in entries}
     return {k: np.asarray(v) for k, v in kaldiio.load_scp(source).items()}
+
+
+def story_names(source: str) -> List[str]:
+    """The stories of a source that :func:`read_arrays` reads, sorted, without loading their arrays."""
+    if os.path.isdir(source):
+        return sorted(f[: -len(".npy")] for f in os.listdir(source) if f.endswith(".npy"))
+    if not os.path.isfile(source):
+        raise ValueError(f"{source} does not exist (expected a .scp file or a directory of <story>.npy)")
+    with open(source, encoding="utf-8") as f:
+        return sorted(line.split(maxsplit=1)[0] for line in f if line.strip())
 
 
 def read_many(sources: Sequence[str]) -> Dict[str, np.ndarray]:
