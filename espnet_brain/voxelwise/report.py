@@ -222,6 +222,7 @@ def score(
     if ceiling is not None:
         np.save(os.path.join(out_dir, "noise_ceiling.npy"), ceiling)
     names = list(r_maps)
+    diffs = {name: r_maps[name] - r_maps[names[0]] for name in names[1:]}  # each system minus the first, per voxel
     plots: List[Tuple[str, str]] = []
     if plot_dir is not None:
         bars = plot_systems_by_roi(results, roi_table, ceiling, os.path.join(plot_dir, "roi_mean_r.png"))
@@ -229,8 +230,7 @@ def score(
         for name, r in r_maps.items():
             hist = plot_score_histogram(r, os.path.join(plot_dir, f"{_slug(name)}_hist.png"), title=name[:40])
             plots.append((f"histogram of voxelwise r: {name}", os.path.relpath(hist, out_dir)))
-        for name in names[1:]:
-            diff = r_maps[name] - r_maps[names[0]]
+        for name, diff in diffs.items():
             png = os.path.join(plot_dir, f"{_slug(name)}_minus_first_hist.png")
             plot_difference_histogram(diff, roi_table, png, title=f"{name} minus {names[0]}")
             plots.append(
@@ -238,8 +238,8 @@ def score(
             )
         if brain_mask is not None:
             maps = [(name, r_maps[name], False, f"{_slug(name)}_glass.png") for name in names]
-            maps += [(f"{name} minus {names[0]}", r_maps[name] - r_maps[names[0]], True,
-                      f"{_slug(name)}_minus_first_glass.png") for name in names[1:]]  # fmt: skip
+            maps += [(f"{name} minus {names[0]}", diff, True, f"{_slug(name)}_minus_first_glass.png")
+                     for name, diff in diffs.items()]  # fmt: skip
             for what, values, symmetric, png in maps:
                 drawn = plot_glass_brain(values, brain_mask, os.path.join(plot_dir, png), what, brain_mask_order,
                                          symmetric)  # fmt: skip
@@ -253,7 +253,9 @@ def score(
         paired[name] = {}
         for roi, idx in sel.items():
             row = paired_difference(r_maps[names[0]][idx], r_maps[name][idx])
-            row["p_bootstrap"] = _bootstrap_p(resp, preds[names[0]], preds[name], idx, r_maps, names[0], name, groups)
+            scored = np.isfinite(diffs[name][idx])  # voxels scored for both systems
+            row["p_bootstrap"] = _bootstrap_p(resp, preds[names[0]], preds[name], np.arange(n_voxels)[idx][scored],
+                                              groups, f"{name!r} vs {names[0]!r}")  # fmt: skip
             paired[name][roi] = row
     _write_markdown(
         out, title, stories, resp.shape[0], n_voxels, mask, results, roi_table, ceiling, n_repeats, ceiling_reference,
@@ -263,14 +265,12 @@ def score(
     return results
 
 
-def _bootstrap_p(resp, pred_a, pred_b, idx, r_maps, a, b, groups) -> float:
-    """p of the paired block bootstrap over test TRs on the voxels of ``idx`` scored for both systems."""
-    cols = np.arange(resp.shape[1])[idx]
-    cols = cols[np.isfinite(r_maps[a][cols]) & np.isfinite(r_maps[b][cols])]
+def _bootstrap_p(resp, pred_a, pred_b, cols, groups, what: str) -> float:
+    """p of the paired block bootstrap over test TRs on the voxels ``cols``."""
     try:
         return block_bootstrap_difference(resp[:, cols], pred_a[:, cols], pred_b[:, cols], groups=groups)["p"]
     except ValueError as e:  # no voxel left, or a test set shorter than two blocks
-        logger.warning(f"bootstrap of {b!r} vs {a!r} skipped: {e}")
+        logger.warning(f"bootstrap of {what} skipped: {e}")
         return float("nan")
 
 
