@@ -20,6 +20,7 @@ from typing import Dict, FrozenSet, List, Tuple
 import numpy as np
 
 from espnet_brain.data.textgrid import read_textgrid
+from espnet_brain.voxelwise.brain_maps import load_mask as load_mask_and_affine
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +74,13 @@ def load_repeats(path: str) -> np.ndarray:
 
 
 def load_mask(path: str) -> np.ndarray:
-    """Brain mask of a 3-D NIfTI file.
+    """Brain mask of a 3-D NIfTI file (:func:`espnet_brain.voxelwise.brain_maps.load_mask`, which the glass-brain
+    views use too, so both read the same voxels in the same order).
 
     Returns:
         array of shape (x, y, z), bool, True at the non-zero voxels.
     """
-    import nibabel
-
-    return np.asarray(nibabel.load(path).dataobj) != 0
+    return load_mask_and_affine(path)[0]
 
 
 def load_nifti_responses(path: str, mask: np.ndarray, n_acquired: int) -> np.ndarray:

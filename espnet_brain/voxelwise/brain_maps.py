@@ -2,7 +2,7 @@
 view of them (nilearn, an optional dependency).
 
 A mapper is a 3-D NIfTI mask: voxel ``v`` of the responses is the ``v``-th non-zero voxel of the mask's data array
-in NumPy's C order (the order of ``data[mask > 0]``), or in Fortran order with ``order="F"`` (the order of
+in NumPy's C order (the order of ``data[mask != 0]``), or in Fortran order with ``order="F"`` (the order of
 ``data.ravel(order="F")``, as some pipelines flatten). nibabel reads the mask; nilearn draws the view, and without it
 the view is skipped with a log line. Flatmaps of the LeBel data need pycortex and the subjects' surfaces, which are
 not part of ds003020's derivatives: pass ``r_<system>.npy`` to ``cortex.Volume`` for those.
@@ -20,16 +20,17 @@ logger = logging.getLogger(__name__)
 
 
 def load_mask(path: Union[str, os.PathLike]) -> Tuple[np.ndarray, np.ndarray]:
-    """The boolean mask (X, Y, Z) and affine (4, 4) of a 3-D NIfTI file."""
+    """The boolean mask (X, Y, Z), True at the non-zero voxels, and the affine (4, 4) of a 3-D NIfTI file.
+
+    The same voxels as the NIfTI responses were read with (:func:`espnet_brain.data.lebel.load_mask` calls this).
+    """
     import nibabel
 
     img = nibabel.load(str(path))
     data = np.asanyarray(img.dataobj)
-    if data.ndim == 4 and data.shape[3] == 1:
-        data = data[..., 0]
     if data.ndim != 3:
         raise ValueError(f"{path}: expected a 3-D mask, got shape {data.shape}")
-    return data > 0, np.asarray(img.affine, dtype=np.float64)
+    return data != 0, np.asarray(img.affine, dtype=np.float64)
 
 
 def voxels_to_volume(values: np.ndarray, mask: np.ndarray, order: str = "C") -> np.ndarray:

@@ -37,6 +37,18 @@ def test_values_return_to_their_voxels_in_either_order(mask_file):
         voxels_to_volume(values[1:], mask)
 
 
+def test_the_mask_is_read_as_the_nifti_responses_were(tmp_path):
+    from espnet_brain.data.lebel import load_mask as responses_mask
+
+    data = np.zeros((3, 4, 5), dtype=np.int16)
+    data[0, 1, 2], data[2, 3, 4] = 1, -1  # a signed mask: every non-zero voxel is a voxel
+    path = tmp_path / "signed.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), str(path))
+    mask, _ = load_mask(path)
+    assert mask.sum() == 2
+    np.testing.assert_array_equal(mask, responses_mask(str(path)))
+
+
 def test_glass_brain_is_skipped_without_nilearn(mask_file, tmp_path, monkeypatch, caplog):
     real_import = builtins.__import__
 
