@@ -97,6 +97,11 @@ def test_systems_are_jobs_with_their_own_logs_and_a_failed_one_stops_the_run(rec
     for n in range(1, 6):
         log = (recipe / "exp" / "systems" / "log" / f"system.{n}.log").read_text()
         assert "Stage 8/10: Scoring" in log
+    # The shared preparation checked CTC feasibility with the first mode's settings; that mode's job skips the
+    # repeat, the next mode (other settings) runs its own check.
+    logs = [(recipe / "exp" / "systems" / "log" / f"system.{n}.log").read_text() for n in (1, 2)]
+    assert "these settings already passed" in logs[0]
+    assert "these settings already passed" not in logs[1] and "[ctc feasibility]" in logs[1]
     proc = _run(recipe, *TINY, "--stage", "7", "--stop_stage", "7", "--asr_args", "--no_such_option 1", check=False)
     assert proc.returncode != 0
     assert "a system failed" in proc.stderr and "system.1.log" in proc.stderr

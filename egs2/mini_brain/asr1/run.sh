@@ -119,12 +119,17 @@ if run_stage 2; then
         python3 -m espnet_brain.bin.make_hf_model --model_type wav2vec2 --config "${confdir}/wav2vec2_mini.yaml" \
             --token_list data/token_list/char/tokens.txt --output_dir exp/audio_init --seed "${seed}"
     fi
+fi
+queue_audio() {
+    # Queue the audio baseline's training, decoding and scoring (stage 2).
+    run_stage 2 || return 0
     add_system audio "${common[@]}" "${audio_sets[@]}" --asr_config "${confdir}/train_audio.yaml" --asr_tag audio \
         --stage 5 --stop_stage 8 --asr_args "${audio_init[*]} ${asr_args}"
-fi
+}
 
 if "${in_run}"; then
     # The brain decoders need the exported audio model.
+    queue_audio
     run_systems
     if run_stage 3; then
         python3 -m espnet_brain.bin.export_hf --asr_train_config exp/asr_audio/config.yaml \
@@ -155,10 +160,7 @@ for mode in "${brain_modes[@]}"; do
         --dumpdir dump --asr_tag "brain_${mode}" "${model_args[@]}" --stage 5 --stop_stage 8 --asr_args "${asr_args}"
 done
 # The audio baseline, if not trained yet, goes after the brain decoders: it is the shortest.
-if [ ${#system_names[@]} -gt 1 ] && [ "${system_names[0]}" = audio ]; then
-    system_names=("${system_names[@]:1}" audio)
-    system_lines=("${system_lines[@]:1}" "${system_lines[0]}")
-fi
+"${in_run}" || queue_audio
 run_systems
 
 if run_stage 8; then
