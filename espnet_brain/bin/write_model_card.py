@@ -25,13 +25,27 @@ from espnet_brain.asr.scoring import score
 from espnet_brain.data.datadir import read_2columns
 
 # ESPnet's per-epoch summary line: "<n>epoch results: [train] ... [valid] ..., elapsed_time=..."
-_EPOCH_LINE = re.compile(r"\d+epoch results:")
+_EPOCH_LINE = re.compile(r"(\d+)epoch results:")
 
 
 def epoch_summaries(train_log: str) -> List[str]:
-    """The per-epoch result lines of an ESPnet ``train.log`` (the rest is per-iteration noise)."""
-    with open(train_log, encoding="utf-8", errors="replace") as f:
-        return [line.rstrip("\n") for line in f if _EPOCH_LINE.search(line)]
+    """The per-epoch result lines of an ESPnet training, one per epoch in epoch order.
+
+    A resumed training leaves its earlier part in the launcher's rotated logs (``train.1.log`` is the previous
+    run, ``train.2.log`` the one before), so those are read too, oldest first; an epoch logged twice keeps its
+    last summary.
+    """
+    log = Path(train_log)
+    numbered = re.compile(re.escape(log.stem) + r"\.(\d+)" + re.escape(log.suffix) + "$")
+    rotated = [(int(m.group(1)), p) for p in log.parent.iterdir() for m in [numbered.match(p.name)] if m]
+    by_epoch = {}
+    for path in [p for _, p in sorted(rotated, reverse=True)] + [log]:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = _EPOCH_LINE.search(line)
+                if m:
+                    by_epoch[int(m.group(1))] = line.rstrip("\n")
+    return [by_epoch[e] for e in sorted(by_epoch)]
 
 
 def _weights_mb(model_dir: Path) -> float:
