@@ -368,17 +368,17 @@ if run_stage 5; then
         fi
     done
     # shellcheck disable=SC2046,SC2086
-    model_args=(--config "${asr_config}" $(data_model_args) ${mode_args} ${asr_args})
+    check_model_args=(--config "${asr_config}" $(data_model_args) ${mode_args} ${asr_args})
     # A run that prepares the shared statistics and then trains repeats stage 5: the check is skipped when these
-    # settings (arguments and config text) already passed it on these statistics.
-    check_key=$(printf '%s\n' "${ctc_max_infeasible}" "${check_args[@]}" "${model_args[@]}" | cat - "${asr_config}" \
-        | md5sum | cut -c1-16)
+    # settings (arguments, config and token list) already passed it on these statistics.
+    check_key=$(printf '%s\n' "${ctc_max_infeasible}" "${check_args[@]}" "${check_model_args[@]}" \
+        | cat - "${asr_config}" "${token_list}" | md5sum | cut -c1-16)
     check_stamp=${stats_dir}/ctc_checked.${check_key}
     if [ -f "${check_stamp}" ] && [ "${check_stamp}" -nt "${stats_dir}/.done" ]; then
         log "CTC feasibility: these settings already passed on ${stats_dir} ($(cat "${check_stamp}"))"
     else
         python3 -m espnet_brain.bin.check_ctc_feasibility --token_list "${token_list}" \
-            --max_infeasible "${ctc_max_infeasible}" "${check_args[@]}" -- "${model_args[@]}" \
+            --max_infeasible "${ctc_max_infeasible}" "${check_args[@]}" -- "${check_model_args[@]}" \
             || die "CTC feasibility check failed (see above); --ctc_max_infeasible sets the allowed fraction"
         date -u +"checked %Y-%m-%dT%H:%M:%SZ" >"${check_stamp}"
     fi
