@@ -133,3 +133,30 @@ def test_rate25_configs_differ_from_the_defaults_only_in_the_bfe_stride(mode):
     assert (default["frontend_conf"]["stride"], rate25["frontend_conf"]["stride"]) == (1, 2)
     rate25["frontend_conf"]["stride"] = 1
     assert rate25 == default
+
+
+def _model_configs():
+    conf = REPO / "egs2" / "mini_speech" / "asr1" / "conf"
+    return sorted(p.stem for p in conf.glob("*.yaml") if not p.stem.startswith("train_"))
+
+
+@pytest.mark.parametrize("model", _model_configs())
+def test_every_model_config_trains_from_its_own_random_weights(model, tmp_path):
+    """run.sh builds exp/init_<model> as the architecture named by the config's first part; a variant's training
+    config copied from another must not train the other model's weights."""
+    import yaml
+
+    from espnet_brain.bin.make_hf_model import main as make_hf_model
+    from espnet_brain.hf.writer import read_model_config
+
+    conf = REPO / "egs2" / "mini_speech" / "asr1" / "conf"
+    train = yaml.safe_load((conf / f"train_{model}.yaml").read_text())
+    assert train["frontend_conf"]["model_name_or_path"] == f"exp/init_{model}"
+    assert train["encoder_conf"]["model_name_or_path"] == f"exp/init_{model}"
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("<blank>\n<unk>\n<space>\na\nb\n<sos/eos>\n")
+    make_hf_model(["--model_type", model.split("_")[0], "--config", str(conf / f"{model}.yaml"),
+                   "--token_list", str(tokens), "--output_dir", str(tmp_path / "init")])  # fmt: skip
+    written = json.loads((tmp_path / "init" / "config.json").read_text())
+    assert written["num_hidden_layers"] == read_model_config(str(conf / f"{model}.yaml"))["num_hidden_layers"]
+    assert written["hidden_size"] == 96  # mini_brain's BFE output width

@@ -34,7 +34,7 @@ ngpu=0                  # GPUs for training.
 nj=2                    # Parallel jobs for data preparation and dumping.
 preset=small            # Corpus size: tiny (tests), small (default), bench.
 seed=0                  # Corpus seed.
-confdir=conf            # Configs: conf (default run, ~16 min on 2 CPU cores; the BFE at the pretrained model's 50
+confdir=conf            # Configs: conf (default run, ~15-19 min on 2 CPU cores; the BFE at the pretrained model's 50
                         # frames/s), conf/reference_bfe (the reference-shaped BFE, 20 epochs: ~60-70 min),
                         # conf/rate25 (25 frames/s) or conf/tiny (the test-suite variant).
 decoders="greedy ngram" # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).

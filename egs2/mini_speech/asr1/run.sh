@@ -27,7 +27,7 @@ n_train=2700            # Training sentences (~2 h of speech at the defaults; 20
 n_heldout=150           # Dev and test sentences each.
 vocab_size=3000         # Words from the top of the frequency list.
 words=""                # A word list, most frequent first, one per line (default: wordfreq's English list).
-models="wav2vec2 wavlm" # Which models to train (conf/<model>.yaml, conf/train_<model>.yaml).
+models="wav2vec2 wavlm" # Which models to train (conf/<model>.yaml, conf/train_<model>.yaml; wav2vec2_deep: 8 layers).
 asr_args=""             # Extra trainer arguments, e.g. "--max_epoch 2".
 out=models              # Where stage 5 writes the exported models (the committed ones are here).
 # end options
@@ -62,7 +62,8 @@ if run_stage 3; then
         ./brain_asr.sh --ngpu "${ngpu}" --nj "${nj}" "${sets[@]}" --asr_config "conf/train_${model}.yaml" \
             --asr_tag "${model}" --stage 2 --stop_stage 3
         if [ ! -f "exp/init_${model}/config.json" ]; then
-            python3 -m espnet_brain.bin.make_hf_model --model_type "${model}" --config "conf/${model}.yaml" \
+            # conf/<type>[_<variant>].yaml: the architecture is the name's first part (wav2vec2_deep is a wav2vec2)
+            python3 -m espnet_brain.bin.make_hf_model --model_type "${model%%_*}" --config "conf/${model}.yaml" \
                 --token_list data/token_list/char/tokens.txt --output_dir "exp/init_${model}" --seed "${seed}"
         fi
         ./brain_asr.sh --ngpu "${ngpu}" --nj "${nj}" "${sets[@]}" --asr_config "conf/train_${model}.yaml" \
