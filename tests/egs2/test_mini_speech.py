@@ -15,6 +15,7 @@ from espnet_brain.data.text import normalize_transcript
 from espnet_brain.simulate.speech import resample_int16
 
 COMMITTED = REPO / "egs2" / "mini_speech" / "asr1" / "models"
+SPEECH_CONF = REPO / "egs2" / "mini_speech" / "asr1" / "conf"
 WORDS = "the a of and to in is you that it he was for on are as with his they at be this have from".split()
 
 
@@ -136,8 +137,7 @@ def test_rate25_configs_differ_from_the_defaults_only_in_the_bfe_stride(mode):
 
 
 def _model_configs():
-    conf = REPO / "egs2" / "mini_speech" / "asr1" / "conf"
-    return sorted(p.stem for p in conf.glob("*.yaml") if not p.stem.startswith("train_"))
+    return sorted(p.stem for p in SPEECH_CONF.glob("*.yaml") if not p.stem.startswith("train_"))
 
 
 @pytest.mark.parametrize("model", _model_configs())
@@ -149,14 +149,13 @@ def test_every_model_config_trains_from_its_own_random_weights(model, tmp_path):
     from espnet_brain.bin.make_hf_model import main as make_hf_model
     from espnet_brain.hf.writer import read_model_config
 
-    conf = REPO / "egs2" / "mini_speech" / "asr1" / "conf"
-    train = yaml.safe_load((conf / f"train_{model}.yaml").read_text())
+    train = yaml.safe_load((SPEECH_CONF / f"train_{model}.yaml").read_text())
     assert train["frontend_conf"]["model_name_or_path"] == f"exp/init_{model}"
     assert train["encoder_conf"]["model_name_or_path"] == f"exp/init_{model}"
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("<blank>\n<unk>\n<space>\na\nb\n<sos/eos>\n")
-    make_hf_model(["--model_type", model.split("_")[0], "--config", str(conf / f"{model}.yaml"),
+    make_hf_model(["--model_type", model.split("_")[0], "--config", str(SPEECH_CONF / f"{model}.yaml"),
                    "--token_list", str(tokens), "--output_dir", str(tmp_path / "init")])  # fmt: skip
     written = json.loads((tmp_path / "init" / "config.json").read_text())
-    assert written["num_hidden_layers"] == read_model_config(str(conf / f"{model}.yaml"))["num_hidden_layers"]
+    assert written["num_hidden_layers"] == read_model_config(str(SPEECH_CONF / f"{model}.yaml"))["num_hidden_layers"]
     assert written["hidden_size"] == 96  # mini_brain's BFE output width
