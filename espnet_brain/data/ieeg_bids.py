@@ -73,6 +73,37 @@ def check_sentence_selection(trial_type: Optional[str], text_column: str, where:
         )
 
 
+# More distinct trial types than this read as free text (sentences), not as a handful of event categories.
+FREE_TEXT_TRIAL_TYPES = 10
+
+
+def trial_type_holds_text(rows: Sequence[dict]) -> bool:
+    """Whether the ``trial_type`` column of ``events.tsv`` rows holds free text rather than event categories.
+
+    MNE-BIDS writes each annotation's description into ``trial_type``; when the annotations were the
+    sentences, the column holds multi-word strings or many distinct values.
+
+    Args:
+        rows: Rows from :func:`read_events_tsv`.
+
+    Returns:
+        True if some ``trial_type`` has several words or there are more than ``FREE_TEXT_TRIAL_TYPES``
+        distinct ones (``n/a`` and empty values ignored); False without a ``trial_type`` column.
+    """
+    values = {(row.get("trial_type") or "").strip() for row in rows} - {"", "n/a"}
+    return any(len(v.split()) > 1 for v in values) or len(values) > FREE_TEXT_TRIAL_TYPES
+
+
+def _text_column_hint(rows: Sequence[dict], text_column: str) -> str:
+    """How to fix a missing text column: read the text from ``trial_type`` if it holds free text."""
+    if text_column != "trial_type" and trial_type_holds_text(rows):
+        return (
+            "; trial_type holds free text (as MNE-BIDS writes annotations), so read the sentences from it with "
+            '--text_column trial_type --trial_type ""'
+        )
+    return "; give the column holding the sentence text with --text_column"
+
+
 def sentence_rows(
     rows: Sequence[dict], trial_type: Optional[str], text_column: str, where: str = "events.tsv"
 ) -> List[dict]:
@@ -91,7 +122,10 @@ def sentence_rows(
     """
     check_sentence_selection(trial_type, text_column, where)
     if rows and text_column not in rows[0]:
-        raise ValueError(f"{where}: no {text_column!r} column with the sentence text; found {list(rows[0])}")
+        raise ValueError(
+            f"{where}: no {text_column!r} column with the sentence text; found {list(rows[0])}"
+            + _text_column_hint(rows, text_column)
+        )
     out = []
     for row in rows:
         if trial_type and row.get("trial_type", trial_type) != trial_type:

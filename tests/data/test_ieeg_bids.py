@@ -10,6 +10,8 @@ from espnet_brain.data.ieeg_bids import (
     high_gamma_envelope,
     load_ieeg_sentences,
     read_events_tsv,
+    sentence_rows,
+    trial_type_holds_text,
 )
 
 
@@ -118,6 +120,39 @@ def test_sentences_read_from_trial_type_without_a_filter(sentences_in_trial_type
         assert all(s.feats.shape == (120, 4) for s in sents)
     with pytest.raises(ValueError, match=r"trial_type cannot also select .*\(--trial_type ''\)"):
         load_ieeg_sentences(recording, trial_type="sentence", text_column="trial_type")
+    # The defaults (text in a 'sentence' column) say how to read this dataset.
+    with pytest.raises(ValueError, match="no 'sentence' column .* --text_column trial_type --trial_type \"\""):
+        load_ieeg_sentences(recording)
+
+
+def _events(trial_types):
+    """events.tsv rows as MNE-BIDS writes them from annotations."""
+    return [
+        {"onset": str(i), "duration": "1.0", "trial_type": t, "value": str(i + 1), "sample": str(100 * i)}
+        for i, t in enumerate(trial_types)
+    ]
+
+
+def test_missing_text_column_points_to_trial_type_when_it_holds_the_sentences():
+    found = (
+        r"no 'sentence' column with the sentence text; found \['onset', 'duration', 'trial_type', 'value', 'sample'\]"
+    )
+    fix = r'--text_column trial_type --trial_type ""'
+    with pytest.raises(ValueError, match=found + ".*" + fix):
+        sentence_rows(_events(SENTENCES), "sentence", "sentence", "events.tsv")
+    # Many distinct one-word values are free text too.
+    words = [f"word{i}" for i in range(12)]
+    assert trial_type_holds_text(_events(words))
+    with pytest.raises(ValueError, match=fix):
+        sentence_rows(_events(words), "sentence", "sentence")
+    # A few event categories are not: the advice is the text column, not trial_type.
+    categories = ["speech", "rest", "speech", "n/a"]
+    assert not trial_type_holds_text(_events(categories))
+    with pytest.raises(ValueError, match="--text_column") as err:
+        sentence_rows(_events(categories), "speech", "sentence")
+    assert "--text_column trial_type" not in str(err.value)
+    # The advice works: it reads every sentence.
+    assert [r["trial_type"] for r in sentence_rows(_events(SENTENCES), "", "trial_type")] == SENTENCES
 
 
 def test_prepare_reads_the_text_from_trial_type(sentences_in_trial_type, tmp_path):
