@@ -328,6 +328,42 @@ def test_cmd_sh_rejects_unknown_backend(recipe):
     assert "sourced" not in res.stdout
 
 
+# ----------------------------------------------------------------------------- brain_enc.sh
+
+FAKE_PYTHON3 = """
+#!/usr/bin/env bash
+# python3 that records the trainer's arguments (one per line) instead of training; anything else runs for real.
+if [ "${1-}" = -m ] && [ "${2-}" = espnet_brain.bin.fmri_encoding_train ]; then
+    printf '%s\\n' "$@" >>"${FAKE_CALLS}"
+    exit 0
+fi
+exec "${REAL_PYTHON3}" "$@"
+"""
+
+
+def test_brain_enc_statistics_stage_gets_the_trainer_arguments(tmp_path):
+    # The statistics stage builds the model as training does: an override of the config that the model needs
+    # (--enc_args "--frontend_conf layer=3" on a 4-layer model) must reach it, as ESPnet's asr.sh does.
+    shutil.copytree(TEMPLATE, tmp_path / "egs2" / "TEMPLATE", symlinks=True)
+    res = run([tmp_path / "egs2/TEMPLATE/enc1/setup.sh", "egs2/demo/enc1"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rdir = tmp_path / "egs2" / "demo" / "enc1"
+    write(rdir / "conf/enc.yaml", "frontend_conf:\n  layer: 9\n")
+    write(rdir / "dump/n_voxels", "7\n")
+    calls = tmp_path / "calls.txt"
+    write(tmp_path / "fakebin/python3", FAKE_PYTHON3, executable=True)
+    env = _env(FAKE_CALLS=str(calls), REAL_PYTHON3=sys.executable)
+    env["PATH"] = f"{tmp_path / 'fakebin'}{os.pathsep}{env['PATH']}"
+    args = ["--stage", "5", "--stop_stage", "5", "--enc_config", "conf/enc.yaml", "--spectral_baseline", "false"]
+    res = run(["./brain_enc.sh", *args, "--enc_args", "--frontend_conf layer=3 --max_epoch 2"], rdir, env=env)
+    assert res.returncode == 0, res.stderr
+    argv = calls.read_text().splitlines()
+    assert argv[argv.index("--collect_stats") + 1] == "true"
+    # After the config (and the recipe's own overrides), so that they win.
+    assert argv[-4:] == ["--frontend_conf", "layer=3", "--max_epoch", "2"]
+    assert argv.index("--config") < len(argv) - 4
+
+
 # ----------------------------------------------------------------------------- run_local.py
 
 LOCAL = TEMPLATE / "utils" / "run_local.py"

@@ -209,13 +209,14 @@ if run_stage 4; then
 fi
 
 if run_stage 5; then
-    # Shapes only (the batch sampler needs them); the model has no statistics to collect.
-    # shellcheck disable=SC2046
+    # Shapes only (the batch sampler needs them); the model has no statistics to collect. It is built all the
+    # same, so it gets the trainer's arguments (--enc_args, e.g. the layer read), as ESPnet's asr.sh does.
+    # shellcheck disable=SC2046,SC2086
     ${train_cmd} "${stats_dir}/stats.log" \
         python3 -m espnet_brain.bin.fmri_encoding_train --collect_stats true \
         $(data_args "${train_set}" "${valid_set}") \
         --train_shape_file "${dumpdir}/${train_set}/wav.scp" --valid_shape_file "${dumpdir}/${valid_set}/wav.scp" \
-        --output_dir "${stats_dir}" --config "${enc_config}" $(model_args)
+        --output_dir "${stats_dir}" --config "${enc_config}" $(model_args) ${enc_args}
 fi
 
 # Tuned models: the whole cortex (${enc_exp}) and, with --target_rois, one per ROI whose loss sees only that ROI's
