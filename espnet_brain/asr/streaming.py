@@ -228,6 +228,8 @@ class StreamingDecoder:
                 self._encode(frames, finish=True)
             if self.lm_search is not None:
                 search = self.lm_search.decoder
+                # the word boundary after the last frame, as the offline search reads it (completes the last word)
+                search.decode_step(self.lm_search.boundary_frame())
                 search.decode_end()  # the LM's end of sentence; the hypotheses come out sorted
                 self._lm_best = self._lm_convert(search.get_final_hypothesis())
             self._finished = True

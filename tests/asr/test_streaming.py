@@ -296,8 +296,10 @@ def test_online_beam_search_ends_as_the_offline_search(tiny_wav2vec2, word_lm, m
     finals = [h.n_final_frames for h in hyps]
     end = decoder.finish()
     assert end.lm_text == offline.text and end.lm_token_ids == offline.tokens
-    # the frames it read: each once, in order, final ones only (the running total never passes the final frames)
-    torch.testing.assert_close(torch.cat(fed), decoder.log_probs, rtol=0, atol=0)
+    # the frames it read: each once, in order, final ones only (the running total never passes the final frames),
+    # then the word boundary that completes the last word
+    torch.testing.assert_close(torch.cat(fed[:-1]), decoder.log_probs, rtol=0, atol=0)
+    torch.testing.assert_close(fed[-1], search.boundary_frame(), rtol=0, atol=0)
     assert np.cumsum([len(e) for e in fed]).tolist()[: len(set(finals) - {0})] == sorted(set(finals) - {0})
     # the next sentence starts a new search
     decoder.reset(day=1)

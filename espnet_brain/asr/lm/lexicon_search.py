@@ -101,8 +101,33 @@ class LexiconBeamSearch:
         """
         if log_probs.dim() != 2 or log_probs.shape[1] != len(self.token_list):
             raise ValueError(f"expected (T, {len(self.token_list)}) log-posteriors, got {tuple(log_probs.shape)}")
-        emissions = log_probs.detach().to("cpu", torch.float32).contiguous()[None]
-        return self.convert(self.decoder(emissions)[0])
+        emissions = log_probs.detach().to("cpu", torch.float32)
+        if self.lexicon_mode:
+            emissions = torch.cat([emissions, self.boundary_frame()])
+        return self.convert(self.decoder(emissions.contiguous()[None])[0])
+
+    def boundary_frame(self) -> torch.Tensor:
+        """The frame appended to every utterance's emissions in lexicon mode: (1, V) scores, 0 for ``<space>`` and
+        the blank, -inf for every other token.
+
+        Flashlight's lexicon decoder emits a word when the last token of its spelling is read, and every spelling
+        ends with the word delimiter (``C A T <space>``); at the end of the utterance it keeps only the hypotheses
+        that stand on a word boundary, or, when the beam holds none, hypotheses whose last word was never emitted.
+        Transcripts have no delimiter after their last word, so a model rarely emits one there: a confident model
+        left no boundary hypothesis in the beam, and the last word was dropped. This frame lets every path read the
+        delimiter once more at no cost: a path at the end of a spelling completes its word (with the word's LM
+        score), a path on a word boundary stays there. The blank (also at no cost) keeps a path that ends inside
+        a spelling that is no word, as before, so a sentence cut mid-word still keeps its earlier words; the
+        decoder prefers the boundary hypotheses when there are any. No path's acoustic score changes.
+
+        Spellings without the delimiter (a word complete at its last letter) would need no extra frame, but then
+        the decoder could start the next word without a delimiter (``CATAT`` read as ``CAT AT``) and ``<space>``
+        would become optional silence: the model's own word boundaries would no longer be required between words.
+        """
+        frame = torch.full((1, len(self.token_list)), float("-inf"))
+        frame[0, 0] = 0.0  # the blank
+        frame[0, self.token_list.index(SPACE)] = 0.0
+        return frame
 
     def convert(self, results: list) -> List[Hypothesis]:
         """torchaudio's hypotheses of one utterance (``CTCHypothesis``, best first) as :class:`Hypothesis`.

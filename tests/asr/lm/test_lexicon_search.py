@@ -67,3 +67,41 @@ def test_a_spelling_that_never_became_a_word_is_not_output(lm_files):
     assert search._words_text(["CAT", "BAT", "BA"], ["CAT", "BAT"]) == "CAT BAT"
     assert search._words_text(["CA", "CAT"], ["<unk>", "CAT"]) == "CA CAT"
     assert search._spell("CAT A") == [5, 3, 6, 2, 3]
+
+
+def _confident(path, floor=1e-12):
+    """(T, V) log-posteriors of a model sure of its best path: every other token at ``floor`` (log ~ -27.6, past
+    the decoder's beam threshold of 25, so no path through them survives)."""
+    probs = torch.full((len(path), len(TOKENS)), floor)
+    probs[torch.arange(len(path)), torch.tensor(path)] = 1.0
+    return (probs / probs.sum(-1, keepdim=True)).log()
+
+
+# "CAT BAT" with no delimiter after the last word, as transcripts end and as models emit them
+NO_FINAL_DELIMITER = [0, 5, 0, 3, 6, 0, 2, 0, 4, 3, 6, 0]
+
+
+@pytest.mark.parametrize("lm", [False, True])
+def test_the_last_word_is_complete_without_a_delimiter_after_it(lm_files, lm):
+    files = dict(lexicon=str(lm_files / "lexicon.txt"), lm=str(lm_files / "words.arpa") if lm else None)
+    search = LexiconBeamSearch(TOKENS, beam_size=10, nbest=3, **files)
+    hyps = search(_confident(NO_FINAL_DELIMITER))
+    assert hyps[0].text == "CAT BAT"
+    assert hyps[0].tokens == search._spell("CAT BAT")
+    # a delimiter the model did emit after the last word changes nothing
+    assert search(_confident(NO_FINAL_DELIMITER[:-1] + [2]))[0].text == "CAT BAT"
+    # a sentence cut inside a spelling that is no word ("BA") keeps its earlier words
+    assert search(_confident([0, 5, 0, 3, 6, 0, 2, 0, 4, 3, 0]))[0].text == "CAT"
+
+
+def test_the_boundary_frame_costs_nothing(lm_files):
+    search = LexiconBeamSearch(TOKENS, lexicon=str(lm_files / "lexicon.txt"), beam_size=10)
+    frame = search.boundary_frame()
+    assert frame.shape == (1, len(TOKENS))
+    assert frame[0, 0] == 0 and frame[0, TOKENS.index("<space>")] == 0
+    assert torch.isinf(frame).sum() == len(TOKENS) - 2
+    # a sentence the model ends with a delimiter: same score as the decoder gives it without the extra frame
+    logp = _confident(NO_FINAL_DELIMITER[:-1] + [2])
+    raw = search.decoder(logp.contiguous()[None])[0][0]
+    assert list(raw.words) == ["CAT", "BAT"]
+    assert search(logp)[0].score == pytest.approx(float(raw.score), abs=1e-4)

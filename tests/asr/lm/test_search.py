@@ -52,3 +52,25 @@ def test_program_tunes_on_dev_and_writes_text_and_settings(tmp_path, lm_files): 
     assert summary["settings"]["lm_weight"] == 2.0 and len(summary["dev_grid"]) == 2
     assert json.loads((out / "nbest.jsonl").read_text())["hyps"][0][0] == "CAT BAT"
     assert torch.is_tensor(_posteriors())
+
+
+def test_dev_tuning_and_llm_rescoring_keep_the_last_word(lm_files):  # noqa: F811
+    """Both paths of the n-gram decoders (the dev grid, and the n-best that the LLM rescores) read the last word of
+    a sentence that has no delimiter after it."""
+    from espnet_brain.asr.lm.search import decode_set
+    from tests.asr.lm.test_lexicon_search import NO_FINAL_DELIMITER, _confident
+
+    files = dict(lexicon=str(lm_files / "lexicon.txt"), ngram=str(lm_files / "words.arpa"), beam_size=10)
+    dev = {"u1": _confident(NO_FINAL_DELIMITER)}
+    best, rows = tune(SearchConfig(decoder="ngram", **files), TOKENS, dev, {"u1": "CAT BAT"}, {"lm_weight": [1.0]})
+    assert rows[0]["dev_wer"] == 0.0
+
+    def llm(texts):  # a stand-in causal LM: longer sentences are likelier
+        return [float(len(t.split())) for t in texts]
+
+    cfg = SearchConfig(decoder="ngram_llm", llm="stand-in", nbest=3, **files)
+    best, rows = tune(cfg, TOKENS, dev, {"u1": "CAT BAT"}, {"lm_weight": [1.0], "llm_weight": [0.0, 1.0]}, llm)
+    assert [r["dev_wer"] for r in rows] == [0.0, 0.0, 0.0]
+    chosen, nbest = decode_set(best, TOKENS, dev, llm_scorer=llm)
+    assert chosen["u1"].text == "CAT BAT"
+    assert all(len(h.text.split()) == 2 for h in nbest["u1"]), [h.text for h in nbest["u1"]]
