@@ -4,9 +4,13 @@ Both wings load through here: the decoding frontend and encoder (:mod:`espnet_br
 :mod:`espnet_brain.asr.encoder.hf_ssl`), CTC initialisation (:mod:`espnet_brain.asr.ctc_init`), the encoding
 feature extractor (:mod:`espnet_brain.fmri.ssl_model`) and ``bin/check_pretrained.py``.
 
-Resolution: an existing directory is used as is; a path-like name that does not exist is an error; a hub id is
-read from its snapshot in the local Hugging Face cache when it is there (no network call at all), else fetched
-by ``transformers`` unless ``local_files_only`` or ``HF_HUB_OFFLINE`` forbids the network. A snapshot the cache
+Resolution: an existing directory is used as is, unless it holds a CTranslate2 Whisper (``model.bin`` and no
+Hugging Face weights, e.g. a faster-whisper download), which is converted once into a cached transformers
+checkpoint (:mod:`espnet_brain.hf.ctranslate2`); the short ids of the installed Whisper packages
+(``whisper-tiny.en``, ``whisper-base``) resolve to their cached conversions the same way; a path-like name that
+does not exist is an error; a hub id is read from its snapshot in the local Hugging Face cache when it is there (no
+network call at all), else fetched by ``transformers`` unless ``local_files_only`` or ``HF_HUB_OFFLINE`` forbids the
+network. A snapshot the cache
 holds only part of (e.g. its config) is completed from the hub when the network is allowed.
 
 Errors: a model that cannot be found or read raises :class:`ModelNotFoundError`, one type with one message
@@ -64,7 +68,8 @@ def resolve(name_or_path: str, what: str, local_files_only: bool = False) -> str
     """Where to load ``name_or_path`` from: a local directory, a cached hub snapshot, or the hub id itself.
 
     Args:
-        name_or_path: Hub id (``facebook/wav2vec2-base-960h``) or local directory (``~`` is expanded).
+        name_or_path: Hub id (``facebook/wav2vec2-base-960h``), local directory (``~`` is expanded; a CTranslate2
+            Whisper directory is converted) or short id of an installed Whisper (``whisper-tiny.en``).
         what: The config key, quoted in errors (e.g. ``encoder_conf.model_name_or_path``).
         local_files_only: Never touch the network (a hub id must then be in the local cache).
 
@@ -73,10 +78,18 @@ def resolve(name_or_path: str, what: str, local_files_only: bool = False) -> str
 
     Raises:
         ModelNotFoundError: A path that does not exist, or a hub id that is not cached while offline.
+        espnet_brain.hf.ctranslate2.CT2FormatError: A CTranslate2 model that cannot be read, a short id whose package
+            is not installed or whose files fail their checksum (a ValueError naming the file).
     """
+    from espnet_brain.hf import ctranslate2
+
     expanded = os.path.expanduser(name_or_path)
     if os.path.isdir(expanded):
+        if ctranslate2.is_ctranslate2_dir(expanded):  # a CTranslate2 Whisper: its cached transformers conversion
+            return ctranslate2.resolve_directory(expanded, what)
         return expanded
+    if name_or_path in ctranslate2.SHORT_IDS:  # an installed Whisper package (`whisper-tiny.en`, `whisper-base`)
+        return ctranslate2.resolve_short_id(name_or_path, what)
     if _looks_like_path(name_or_path):
         raise ModelNotFoundError(not_found_message(name_or_path, what, "the local directory does not exist"))
     from huggingface_hub import snapshot_download
