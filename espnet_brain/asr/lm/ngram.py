@@ -179,7 +179,7 @@ def _discounts(adjusted: Dict[Ngram, int], order: int) -> Tuple[float, float, fl
     Small corpora leave some counts of counts at zero (KenLM then stops with an error); the discounts
     fall back to the single absolute discount t1 / (t1 + 2 t2), or 0.5, and a warning says so.
     """
-    t = Counter(min(c, 4) for c in adjusted.values())
+    t = Counter(c for c in adjusted.values() if c <= 4)  # n_r: n-grams seen exactly r times (not r or more)
     t1, t2, t3, t4 = (t[i] for i in (1, 2, 3, 4))
     if t1 > 0 and t2 > 0 and t3 > 0 and t4 > 0:
         y = t1 / (t1 + 2 * t2)

@@ -85,3 +85,45 @@ def test_bad_arguments():
         estimate_kneser_ney([["a", "</s>"]], order=2)
     with pytest.raises(FileNotFoundError, match="missing.arpa"):
         read_arpa("missing.arpa")
+
+
+def test_modified_kneser_ney_by_hand():
+    """Chen & Goodman's discounts and one interpolated and one backed-off bigram probability, computed by hand.
+
+    Bigrams (the highest order: raw counts), with <s> and </s>:
+        A </s> 5;  B A 4;  <s> B 3;  <s> C 2, <s> A 2;  C B, B B, A B, B </s>, C </s> 1 each
+        counts of counts n1..n4 = 5, 2, 1, 1 (A </s>, seen 5 times, is in none of them)
+    Unigrams (lower order: continuation counts, the distinct words seen to the left):
+        A {<s>, B} 2;  B {<s>, C, B, A} 4;  C {<s>} 1;  </s> {A, B, C} 3;  total 10
+        counts of counts n1..n4 = 1, 1, 1, 1
+    """
+    sentences = [s.split() for s in ["C B A", "B B A", "B A", "B A B", "A", "C", "A"]]
+    lm = estimate_kneser_ney(sentences, order=2)
+
+    def chen_goodman(n1, n2, n3, n4):
+        y = n1 / (n1 + 2 * n2)
+        return 1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3
+
+    uni, bi = chen_goodman(1, 1, 1, 1), chen_goodman(5, 2, 1, 1)
+    assert bi == pytest.approx((5 / 9, 7 / 6, 7 / 9)) and uni == pytest.approx((1 / 3, 1, 5 / 3))
+    assert lm.discounts[1] == pytest.approx(bi) and lm.discounts[0] == pytest.approx(uni)
+
+    # unigrams: discounted continuation counts, plus the freed mass spread over A, B, C, </s> and <unk>
+    d1, d2, d3 = uni
+    gamma_uni = (d1 * 1 + d2 * 1 + d3 * 2) / 10  # one word seen once (C), one twice (A), two 3+ (B, </s>)
+    p_a = (2 - d2) / 10 + gamma_uni / 5
+    p_c = (1 - d1) / 10 + gamma_uni / 5
+    assert 10 ** lm.log10_prob("A", []) == pytest.approx(p_a)
+    assert 10 ** lm.log10_prob("<unk>", []) == pytest.approx(gamma_uni / 5)
+
+    # P(A | B), interpolated: context B has B A 4, B B 1, B </s> 1 (total 6)
+    d1, d2, d3 = bi
+    p_a_b = (4 - d3) / 6 + (d1 * 2 + d3 * 1) / 6 * p_a
+    assert p_a_b == pytest.approx(4843 / 8100)
+    assert 10 ** lm.log10_prob("A", ["B"]) == pytest.approx(p_a_b)
+
+    # P(C | A), backed off: A C was never seen; context A has A </s> 5 (discount D3+), A B 1 (D1), total 6
+    p_c_a = (d1 + d3) / 6 * p_c
+    assert p_c_a == pytest.approx(8 / 225)
+    assert 10 ** lm.log10_prob("C", ["A"]) == pytest.approx(p_c_a)
+    assert 10 ** lm.entries[0][("A",)][1] == pytest.approx((d1 + d3) / 6)  # the ARPA backoff weight of A
