@@ -20,7 +20,7 @@ from typing import Dict, Optional, Sequence
 
 import torch
 
-from espnet_brain.asr.lm.search import DECODERS, SearchConfig, run
+from espnet_brain.asr.lm.search import DECODERS, GRID, SearchConfig, run
 from espnet_brain.data.datadir import read_2columns
 from espnet_brain.hf.tokens import read_token_list
 
@@ -56,9 +56,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--llm_weight", type=float, default=0.5)
     parser.add_argument("--dev_logp_scp", default=None, help="dev log-posteriors: tune the weights there first")
     parser.add_argument("--dev_text", default=None, help="dev transcripts (Kaldi text)")
-    parser.add_argument("--lm_weights", type=float, nargs="*", default=[], help="grid of LM weights")
-    parser.add_argument("--word_scores", type=float, nargs="*", default=[], help="grid of word scores")
-    parser.add_argument("--llm_weights", type=float, nargs="*", default=[], help="grid of LLM weights")
+    for weight, (option, tuned_by) in GRID.items():
+        parser.add_argument(
+            f"--{option}", type=float, nargs="*", default=[], help=f"dev grid of --{weight} ({', '.join(tuned_by)})"
+        )
     parser.add_argument("--log_level", default="INFO")
     return parser
 
@@ -86,7 +87,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     )
     dev_logps = read_logps(args.dev_logp_scp) if args.dev_logp_scp else None
     dev_refs = read_2columns(args.dev_text) if args.dev_text else None
-    grid = {"lm_weight": args.lm_weights, "word_score": args.word_scores, "llm_weight": args.llm_weights}
+    grid = {weight: getattr(args, option) for weight, (option, _) in GRID.items()}
     if len(args.logp_scp) != len(args.output_dir):
         raise SystemExit(f"{len(args.logp_scp)} --logp_scp but {len(args.output_dir)} --output_dir; give one each")
     sets = [(read_logps(scp), out) for scp, out in zip(args.logp_scp, args.output_dir)]

@@ -26,10 +26,8 @@ import argparse
 import logging
 import os
 import resource
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -37,6 +35,7 @@ import kaldiio
 import numpy as np
 import torch
 import yaml
+from _timing import Stopwatch, median, spread
 from espnet2.train.trainer import Trainer
 
 BIN_S = 0.02  # one neural feature bin is 20 ms
@@ -172,11 +171,6 @@ def train_config(p: Dict, model_dir: Path, args: argparse.Namespace) -> Dict:
 # Measurement
 
 
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
 def _rss_now_mib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -223,21 +217,19 @@ class TimingTrainer(Trainer):
             cls._bare(model, optimizers, schedulers)
         if cls.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        _sync(cls.device)
-        start = time.perf_counter()
-        result = super().train_one_epoch(
-            model=model,
-            iterator=iterator,
-            optimizers=optimizers,
-            schedulers=schedulers,
-            scaler=scaler,
-            reporter=reporter,
-            summary_writer=summary_writer,
-            options=options,
-            distributed_option=distributed_option,
-        )
-        _sync(cls.device)
-        cls.espnet_s.append(time.perf_counter() - start)
+        with Stopwatch(cls.device) as watch:
+            result = super().train_one_epoch(
+                model=model,
+                iterator=iterator,
+                optimizers=optimizers,
+                schedulers=schedulers,
+                scaler=scaler,
+                reporter=reporter,
+                summary_writer=summary_writer,
+                options=options,
+                distributed_option=distributed_option,
+            )
+        cls.espnet_s.append(watch.seconds)
         if cls.device == "cuda":
             cls.espnet_gpu_peak.append(torch.cuda.max_memory_allocated() / 2**20)
         if not bare_first:
@@ -249,21 +241,19 @@ def bare_epoch(model, optimizers, schedulers, batches, device: str, grad_clip: f
     """One epoch of plain PyTorch training over pre-collated batches; returns its wall time in seconds."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    _sync(device)
-    start = time.perf_counter()
-    for batch in batches:
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        loss, _, _ = model(**batch)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, grad_clip)
-        for opt in optimizers:
-            opt.step()
-            opt.zero_grad()
-        for sched in schedulers:
-            if sched is not None:
-                sched.step()
-    _sync(device)
-    return time.perf_counter() - start
+    with Stopwatch(device) as watch:
+        for batch in batches:
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            loss, _, _ = model(**batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            for opt in optimizers:
+                opt.step()
+                opt.zero_grad()
+            for sched in schedulers:
+                if sched is not None:
+                    sched.step()
+    return watch.seconds
 
 
 def time_decoding(
@@ -289,9 +279,7 @@ def time_decoding(
         inference=True,
     )
     beam = CTCBeamSearch(model, beam_size=beam_size) if mode == "beam" else None
-    _sync(device)
-    start = time.perf_counter()
-    with torch.no_grad():
+    with Stopwatch(device) as watch, torch.no_grad():
         for keys, batch in loader:
             speech = batch["speech"].to(device)
             enc, enc_lens = model.encode(speech, batch["speech_lengths"].to(device), day=batch["day"].to(device))
@@ -301,8 +289,7 @@ def time_decoding(
                 out = [beam(enc[b, : int(enc_lens[b])]) for b in range(enc.shape[0])]
             if hyps is not None:
                 hyps.update(zip(keys, out))
-    _sync(device)
-    return time.perf_counter() - start
+    return watch.seconds
 
 
 def test_cer(test_dir: Path, hyps: Dict[str, List[int]]) -> float:
@@ -313,18 +300,6 @@ def test_cer(test_dir: Path, hyps: Dict[str, List[int]]) -> float:
 
     refs = read_2columns(str(test_dir / "text"))
     return score(refs, {k: tokens_to_text(v, TOKENS) for k, v in hyps.items()}).cer
-
-
-def _num(x: float) -> str:
-    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
-
-
-def _median(xs: List[float]) -> float:
-    return statistics.median(xs)
-
-
-def _spread(xs: List[float]) -> str:
-    return f"{_num(min(xs))}-{_num(max(xs))}" if len(xs) > 1 else "-"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -440,15 +415,15 @@ def main(cmd: Optional[List[str]] = None) -> None:
         "",
         "| measurement | value | range |",
         "|---|---:|---:|",
-        f"| training, ESPnet trainer (bins/s) | {_median(espnet_fps):.0f} | {_spread(espnet_fps)} |",
-        f"| training, bare PyTorch loop (bins/s) | {_median(bare_fps):.0f} | {_spread(bare_fps)} |",
+        f"| training, ESPnet trainer (bins/s) | {median(espnet_fps):.0f} | {spread(espnet_fps)} |",
+        f"| training, bare PyTorch loop (bins/s) | {median(bare_fps):.0f} | {spread(bare_fps)} |",
         f"| ESPnet / bare throughput (paired per epoch) | "
-        f"{_median([b / e for e, b in zip(espnet_s, bare_s)]):.3f} | "
-        f"{_spread([b / e for e, b in zip(espnet_s, bare_s)])} |",
-        f"| training speed, ESPnet trainer (x real time) | {_median(espnet_fps) * BIN_S:.1f} | |",
+        f"{median([b / e for e, b in zip(espnet_s, bare_s)]):.3f} | "
+        f"{spread([b / e for e, b in zip(espnet_s, bare_s)])} |",
+        f"| training speed, ESPnet trainer (x real time) | {median(espnet_fps) * BIN_S:.1f} | |",
     ]
     for label, rtfs, _ in decode_rows:
-        out.append(f"| decoding RTF, {label} | {_median(rtfs):.4f} | {_spread(rtfs)} |")
+        out.append(f"| decoding RTF, {label} | {median(rtfs):.4f} | {spread(rtfs)} |")
     for label, cer in cers.items():
         out.append(f"| test CER after training, {label} (%) | {cer:.1f} | |")
     if args.device == "cuda":

@@ -41,16 +41,15 @@ import argparse
 import logging
 import math
 import os
-import statistics
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+from _timing import Stopwatch, median, p99
 
 BIN_MS = 20.0  # one neural feature bin is 20 ms
 TOKENS = ["<blank>", "<unk>", "<space>", *"abcdefghijklmnopqrstuvwxyz", "<sos/eos>"]
@@ -146,11 +145,6 @@ def algorithmic_latency_ms(model: torch.nn.Module, increment: int, n_frames: int
     return worst * BIN_MS
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 PARTS = ("BFE", "transformer", "CTC")
 
 
@@ -176,11 +170,9 @@ class PartTimer:
         method = getattr(obj, name)
 
         def timed(*args, **kwargs):
-            _sync(self.device)
-            t0 = time.perf_counter()
-            out = method(*args, **kwargs)
-            _sync(self.device)
-            self.current[part] = self.current.get(part, 0.0) + time.perf_counter() - t0
+            with Stopwatch(self.device) as watch:
+                out = method(*args, **kwargs)
+            self.current[part] = self.current.get(part, 0.0) + watch.seconds
             return out
 
         setattr(obj, name, timed)
@@ -209,32 +201,24 @@ def run_stream(
         decoder.reset(day=1)
         n_full = len(x) // increment * increment
         for start in range(0, n_full, increment):
-            _sync(device)
-            t0, c0 = time.perf_counter(), time.thread_time()
-            decoder.push(x[start : start + increment])
-            _sync(device)
-            elapsed = time.perf_counter() - t0
-            pushes.append(elapsed)
-            cpu.append(time.thread_time() - c0)
+            with Stopwatch(device) as push:
+                decoder.push(x[start : start + increment])
+            pushes.append(push.seconds)
+            cpu.append(push.cpu_seconds)
             if parts is not None:
                 parts.end_push()
         # the last increment holds the sentence's last bin: its push and finish() are the end-of-sentence delay
-        t_last = elapsed
-        t0 = time.perf_counter()
-        if n_full < len(x):
-            t_last = 0.0
-            decoder.push(x[n_full:])
-        hyp = decoder.finish()
-        _sync(device)
-        finals.append(t_last + time.perf_counter() - t0)
+        t_last = push.seconds
+        with Stopwatch(device) as end:
+            if n_full < len(x):
+                t_last = 0.0
+                decoder.push(x[n_full:])
+            hyp = decoder.finish()
+        finals.append(t_last + end.seconds)
         if parts is not None:
             parts.current = {}  # finish() is not an increment
         assert hyp.is_final
     return pushes, cpu, finals
-
-
-def _p99(xs: List[float]) -> float:
-    return float(np.percentile(np.asarray(xs), 99))
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -287,12 +271,12 @@ def main(cmd: Optional[List[str]] = None) -> int:
                         f"{n_params:.1f}",
                         where,
                         "key/value cache" if decoder.kv_cache else "re-encode all",
-                        f"{statistics.median(pushes) * 1e3:.1f}",
-                        f"{_p99(pushes) * 1e3:.1f}",
-                        f"{statistics.median(cpu) * 1e3:.1f}" if dev == "cpu" else "-",
+                        f"{median(pushes) * 1e3:.1f}",
+                        f"{p99(pushes) * 1e3:.1f}",
+                        f"{median(cpu) * 1e3:.1f}" if dev == "cpu" else "-",
                         f"{args.increment * BIN_MS:.0f}",
                         f"{latency:.0f}",
-                        f"{statistics.median(finals) * 1e3:.1f}",
+                        f"{median(finals) * 1e3:.1f}",
                     )
                 )
                 if args.breakdown:
@@ -300,11 +284,11 @@ def main(cmd: Optional[List[str]] = None) -> int:
                     parts = PartTimer(decoder, device)
                     pushes, _, _ = run_stream(decoder, sentences, args.increment, device, parts)
                     parts.remove()
-                    medians = [statistics.median(parts.per_push[part]) for part in PARTS]
-                    rest = statistics.median([p - sum(t) for p, *t in zip(pushes, *parts.per_push.values())])
+                    medians = [median(parts.per_push[part]) for part in PARTS]
+                    rest = median([p - sum(t) for p, *t in zip(pushes, *parts.per_push.values())])
                     breakdown.append(
                         (name, where, *(f"{t * 1e3:.2f}" for t in medians), f"{rest * 1e3:.2f}")
-                        + (f"{statistics.median(pushes) * 1e3:.2f}",)
+                        + (f"{median(pushes) * 1e3:.2f}",)
                     )
             model.to("cpu")
     print(

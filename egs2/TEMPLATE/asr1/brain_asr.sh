@@ -485,13 +485,10 @@ if run_stage 7; then
             ngram_llm) search_args+=(--lm_dir "${lm_dir}" "--unk_score=${unk_score}" --llm "${llm}") ;;
         esac
         if [ "${decoder}" != beam ]; then
+            # Every grid: ctc_search tunes the weights its decoder has (espnet_brain.asr.lm.search.TUNED).
             # shellcheck disable=SC2086
             search_args+=(--dev_logp_scp "${asr_exp}/decode_${valid_set}/logp.scp" --dev_text "data/${valid_set}/text"
-                --lm_weights ${lm_weights})
-            # shellcheck disable=SC2086
-            case ${decoder} in ngram | ngram_llm) search_args+=(--word_scores ${word_scores}) ;; esac
-            # shellcheck disable=SC2086
-            [ "${decoder}" != ngram_llm ] || search_args+=(--llm_weights ${llm_weights})
+                --lm_weights ${lm_weights} --word_scores ${word_scores} --llm_weights ${llm_weights})
         fi
         for dset in ${test_sets}; do
             search_args+=(--logp_scp "${asr_exp}/decode_${dset}/logp.scp" --output_dir "${asr_exp}/decode_${dset}/${decoder}")

@@ -36,8 +36,14 @@ DECODERS = ("greedy", "beam", "token_lm", "ngram", "ngram_llm")
 # Which files each decoder needs, and which weights it tunes on dev.
 NEEDS = {"token_lm": ("token_lm_config", "token_lm_file"), "ngram": ("lexicon", "ngram")}
 NEEDS["ngram_llm"] = NEEDS["ngram"] + ("llm",)
-TUNED = {"token_lm": ("lm_weight",), "ngram": ("lm_weight", "word_score")}
-TUNED["ngram_llm"] = TUNED["ngram"]
+# The weights a dev grid holds: weight -> (the option of ``ctc_search`` that lists its values, the decoders that
+# tune it). ``llm_weight`` is tuned after the others, on the n-best of the best first pass.
+GRID = {
+    "lm_weight": ("lm_weights", ("token_lm", "ngram", "ngram_llm")),
+    "word_score": ("word_scores", ("ngram", "ngram_llm")),
+    "llm_weight": ("llm_weights", ("ngram_llm",)),
+}
+TUNED = {decoder: tuple(w for w, (_, tuned_by) in GRID.items() if decoder in tuned_by) for decoder in DECODERS}
 
 
 @dataclass
@@ -151,8 +157,8 @@ def tune(
         token_list: CTC tokens.
         dev_logps: utt_id -> (T, V) dev log-posteriors.
         dev_refs: utt_id -> dev transcript.
-        grid: weight name -> values; only the decoder's tuned weights (``lm_weight``, ``word_score``,
-            and ``llm_weight`` for ``ngram_llm``) are read; a weight without values keeps ``cfg``'s.
+        grid: weight name (:data:`GRID`) -> values; only the decoder's tuned weights (:data:`TUNED`) are read; a
+            weight without values keeps ``cfg``'s.
         llm_scorer: :class:`~espnet_brain.asr.lm.rescoring.CausalLMScorer` for ``ngram_llm``.
 
     Returns:
@@ -160,7 +166,7 @@ def tune(
     """
     from espnet_brain.asr.lm.rescoring import rescore
 
-    names = [n for n in TUNED.get(cfg.decoder, ()) if grid.get(n)]
+    names = [n for n in TUNED[cfg.decoder] if n != "llm_weight" and grid.get(n)]
     rows: List[Dict[str, float]] = []
     best_cfg, best_wer = cfg, float("inf")
     for values in itertools.product(*(grid[n] for n in names)):
@@ -259,7 +265,7 @@ def run(
 
         scorer = CausalLMScorer(cfg.llm)
     rows: List[Dict[str, float]] = []
-    if dev_logps is not None and any(grid.get(n) for n in TUNED.get(cfg.decoder, ()) + ("llm_weight",)):
+    if dev_logps is not None and any(grid.get(n) for n in TUNED[cfg.decoder]):
         if dev_refs is None:
             raise ValueError("tuning on dev needs its transcripts")
         cfg, rows = tune(cfg, token_list, dev_logps, dev_refs, grid, llm_scorer=scorer)

@@ -25,8 +25,9 @@ def test_missing_files_are_named_before_anything_runs():
 def test_tuning_picks_the_lm_weight_with_the_lowest_dev_wer(lm_files):  # noqa: F811
     cfg = SearchConfig(decoder="ngram", lexicon=str(lm_files / "lexicon.txt"), ngram=str(lm_files / "words.arpa"))
     dev = {"u1": _posteriors()}
-    best, rows = tune(cfg, TOKENS, dev, {"u1": "CAT BAT"}, {"lm_weight": [0.0, 2.0], "word_score": [0.0]})
-    assert [r["lm_weight"] for r in rows] == [0.0, 2.0]
+    grid = {"lm_weight": [0.0, 2.0], "word_score": [0.0], "llm_weight": [0.5]}  # ngram tunes no LLM weight
+    best, rows = tune(cfg, TOKENS, dev, {"u1": "CAT BAT"}, grid)
+    assert [r["lm_weight"] for r in rows] == [0.0, 2.0] and all("llm_weight" not in r for r in rows)
     assert rows[0]["dev_wer"] == 50.0 and rows[1]["dev_wer"] == 0.0
     assert best.lm_weight == 2.0
 
