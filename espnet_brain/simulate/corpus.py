@@ -33,8 +33,11 @@ GROUND_TRUTH = {
     "day_offset.npy (days, C)), dead electrodes (dead.npy), and per sentence the file/index, text, block, "
     "phoneme timing in the trial and speech onset/offset bins (sentences.json)",
     "fmri": "lebel2023/derivative/ground_truth/<subject>/: features/<story>.npy X (N-5, F) on the stimulus "
-    "grid, weights.npy W (4, F, V), signal/<story>.npy = sum_{d=1..4} X[k-d] @ W[d-1] for k = 10..N-11, "
-    "snr.npy, noise_sd.npy, roi.json (auditory/semantic/noise voxel indices), model.json",
+    "grid (column blocks spectral, articulatory, word_rate, semantic: model.json 'blocks'), weights.npy W (4, F, V), "
+    "signal/<story>.npy = sum_{d=1..4} X[k-d] @ W[d-1] for k = 10..N-11, snr.npy, noise_sd.npy, "
+    "variance_share.npy / unique_variance.npy / space_r2.npy (V, 4 feature spaces), roi.json (voxel kinds "
+    "auditory_primary, speech, semantic, mixed_spectral_articulatory, mixed_articulatory_semantic, noise, and the "
+    "group auditory), model.json (simulator_version 2)",
     "ieeg": "ieeg_bids/derivatives/ground_truth/: per session the responsive channels, lags, tuning depth, "
     "the true high-gamma envelope at 100 Hz and the phoneme timing of each sentence",
 }
@@ -111,7 +114,7 @@ def make_corpus(
     if old is not None and _same_corpus(old, preset.name, seed, config):
         # Parts generated earlier with the same seed and knobs stay valid: keep their entries.
         for part in old.get("parts", []):
-            if part not in parts and old["config"].get(part) == config[part]:
+            if part not in parts and old["config"].get(part) == config[part] and _current_part(old, part):
                 manifest["parts"].append(part)
                 manifest["config"][part] = config[part]
                 for key in (PART_DIRS[part],):
@@ -180,6 +183,15 @@ def _same_corpus(manifest: dict, preset_name: str, seed: int, config: dict) -> b
     )
 
 
+def _current_part(manifest: dict, part: str) -> bool:
+    """Whether a part listed in ``manifest`` was written by the current generative model of that part."""
+    if part == "fmri":
+        from espnet_brain.simulate.fmri import SIMULATOR_VERSION
+
+        return manifest.get(PART_DIRS[part], {}).get("simulator_version", 1) == SIMULATOR_VERSION
+    return True
+
+
 def ensure_corpus(
     out_dir: str,
     preset: Union[str, Preset] = "tiny",
@@ -202,6 +214,7 @@ def ensure_corpus(
     old = _read_manifest(out_dir)
     if old is not None and _same_corpus(old, preset.name, seed, config):
         missing = [p for p in wanted if p not in old.get("parts", []) or old["config"].get(p) != config[p]]
+        missing += [p for p in wanted if p not in missing and not _current_part(old, p)]
         if not missing:
             return old
         wanted = missing

@@ -62,7 +62,12 @@ class FMRIConfig:
     n_bands: int = 8  # acoustic band envelopes
     embedding_dim: int = 8  # seeded word embedding
     snr_range: Tuple[float, float] = (0.1, 3.0)  # signal/noise variance ratio, log-uniform
-    roi_fractions: Tuple[float, float, float] = (0.35, 0.35, 0.30)  # auditory, semantic, noise
+    # voxel kinds (espnet_brain.simulate.fmri): auditory_primary, speech, semantic, mixed_spectral_articulatory,
+    # mixed_articulatory_semantic, noise
+    roi_fractions: Tuple[float, float, float, float, float, float] = (0.15, 0.20, 0.20, 0.075, 0.075, 0.30)
+    speech_spectral_share: float = 0.0  # share of the speech voxels' signal variance from the band envelopes
+    semantic_word_rate_share: float = 0.1  # share of the semantic voxels' signal variance from the word rate
+    mixed_share_range: Tuple[float, float] = (0.25, 0.75)  # mixed voxels: share of the first space, uniform
     tr: float = 2.0
     sound_start_s: float = 10.0  # scanner time at which the story audio starts
 
