@@ -1,56 +1,36 @@
-"""Pick the learning rates of a brain decoder on the dev set from short training runs.
+"""Learning rates of a brain decoder chosen on the dev set from short training runs (``brain_asr.sh --lr_grid``).
 
-Settings tuned for 8.8k sentences (Fiedler et al.'s 1e-4 / 1e-5) are far from the best on a few hundred: a user
-with a small SEEG or intracortical corpus needs rates chosen on their own data. ``brain_asr.sh --lr_grid`` trains
-one short run per (lr, encoder_lr) pair with everything else as in the config, then this program reads each run's
-ESPnet reporter (``checkpoint.pth``: the per-epoch statistics the trainer keeps for resuming), takes its best
-dev loss, and writes the table and the choice:
+Two uses (see :mod:`espnet_brain.asr.sweep.lr_search`):
 
-* ``<out>.json``: every run's rates, best dev loss and epoch, and the chosen rates;
-* ``<out>.md``: the same as a table;
-* stdout: the trainer arguments of the choice (``--optim_conf lr=... --encoder_lr ...``), for the full run.
-
-A run that has no dev loss (it failed) or only non-finite ones (it diverged) is reported and never chosen; if no
-run has a finite loss the program fails.
+* ``--short_run LR:ENCODER_LR``: print the trainer arguments of one short run of the search (its length, its rates
+  written as YAML floats, and the transfer schedule of the full run scaled to its length), given the full run's
+  ``--config`` and, after ``--``, its other trainer arguments;
+* ``--run DIR:LR:ENCODER_LR ... --out PREFIX``: read each short run's best dev loss and write the table and the
+  choice (``<out>.json``, ``<out>.md``); print the trainer arguments of the choice (``--optim_conf lr=...
+  --encoder_lr ...``) for the full run. A run that has no dev loss (it failed) or only non-finite ones (it diverged)
+  is reported and never chosen; if no run has a finite loss the program fails.
 
 Example::
 
+    python -m espnet_brain.bin.select_lr --short_run 1e-3:1e-4 --epochs 5 --config conf/train_brain_full.yaml \\
+        -- --scheduler_conf freeze_steps=700
     python -m espnet_brain.bin.select_lr --run exp/lr/lr0.001_enc0.0001:0.001:0.0001 \\
         --run exp/lr/lr0.0001_enc1e-05:0.0001:1e-05 --out exp/asr_brain_full/lr_selection
 """
 
 import argparse
-import json
-import math
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
-from espnet_brain.tasks.reporter import curve, read_epoch_stats
-
-
-def yaml_float(x: float) -> str:
-    """``x`` written so that YAML reads it back as a float (ESPnet parses ``--optim_conf lr=VALUE`` with PyYAML,
-    whose YAML 1.1 floats need a dot: ``1e-05`` would stay a string, ``1.0e-05`` is a float)."""
-    mantissa, e, exponent = f"{float(x):g}".partition("e")
-    if "." not in mantissa:
-        mantissa += ".0"
-    return f"{mantissa}{e}{exponent}"
+from espnet_brain.asr.sweep.lr_search import select_rates, short_run_args, write_selection
 
 
-def best_valid_loss(run_dir: str, criterion: str = "loss") -> Tuple[float, int, int]:
-    """(best dev loss, its epoch, epochs run) of a training run, from its ``checkpoint.pth``.
-
-    Raises:
-        ValueError: no checkpoint, or no dev statistics in it (the run failed before its first epoch ended).
-    """
-    losses = curve(read_epoch_stats(run_dir), "valid", criterion)
-    if not losses:
-        raise ValueError(f"{run_dir}/checkpoint.pth: no valid/{criterion} statistics")
-    finite = [(loss, epoch) for epoch, loss in losses if math.isfinite(loss)]
-    if not finite:
-        return float("nan"), -1, len(losses)
-    loss, epoch = min(finite)
-    return loss, epoch, len(losses)
+def _rates(value: str) -> Tuple[float, float]:
+    try:
+        lr, encoder_lr = value.split(":")
+        return float(lr), float(encoder_lr)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--short_run: expected LR:ENCODER_LR, got {value!r}") from err
 
 
 def _run(value: str) -> Tuple[str, float, float]:
@@ -63,38 +43,37 @@ def _run(value: str) -> Tuple[str, float, float]:
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=_run, action="append", required=True, help="DIR:LR:ENCODER_LR of a short run")
-    parser.add_argument("--out", required=True, help="output prefix (.json and .md are added)")
+    parser.add_argument("--short_run", type=_rates, default=None, help="LR:ENCODER_LR: print this short run's args")
+    parser.add_argument("--epochs", type=int, default=5, help="length of a short run (with --short_run)")
+    parser.add_argument("--config", default=None, help="training YAML of the full run (with --short_run)")
+    parser.add_argument("trainer_args", nargs="*", help="after --: the full run's other trainer arguments")
+    parser.add_argument("--run", type=_run, action="append", default=[], help="DIR:LR:ENCODER_LR of a short run")
+    parser.add_argument("--out", default=None, help="output prefix (.json and .md are added)")
     parser.add_argument("--criterion", default="loss", help="the dev statistic to minimise (ESPnet's reporter key)")
     return parser
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> int:
-    args = get_parser().parse_args(cmd)
-    rows: List[dict] = []
-    for path, lr, encoder_lr in args.run:
-        row = dict(run=path, lr=lr, encoder_lr=encoder_lr)
+    parser = get_parser()
+    args = parser.parse_args(cmd)
+    if args.short_run is not None:
+        if args.run or args.config is None:
+            parser.error("--short_run needs --config (and no --run)")
         try:
-            loss, epoch, n_epochs = best_valid_loss(path, args.criterion)
-            row.update(valid_loss=loss, best_epoch=epoch, epochs=n_epochs)
-        except ValueError as err:
-            row.update(valid_loss=float("nan"), error=str(err))
-        rows.append(row)
-    usable = [r for r in rows if math.isfinite(r["valid_loss"])]
-    if not usable:
+            run_args, note = short_run_args(*args.short_run, args.epochs, args.config, args.trainer_args)
+        except (OSError, ValueError) as err:
+            print(f"select_lr: {err}", file=sys.stderr)
+            return 1
+        print(f"select_lr: short run schedule: {note}", file=sys.stderr)
+        print(" ".join(run_args))
+        return 0
+    if not args.run or args.out is None:
+        parser.error("give --short_run, or --run (one or more) and --out")
+    rows, best = select_rates(args.run, args.criterion)
+    if best is None:
         print(f"select_lr: no run has a finite dev {args.criterion}: {rows}", file=sys.stderr)
         return 1
-    best = min(usable, key=lambda r: r["valid_loss"])
-    with open(f"{args.out}.json", "w", encoding="utf-8") as f:
-        json.dump({"criterion": f"valid/{args.criterion}", "runs": rows, "chosen": best}, f, indent=2)
-    lines = [f"| lr | encoder_lr | best dev {args.criterion} | at epoch | |", "|---:|---:|---:|---:|---|"]
-    for r in rows:
-        note = "chosen" if r is best else r.get("error", "")
-        loss = f"{r['valid_loss']:.4f}" if math.isfinite(r["valid_loss"]) else "-"
-        lines.append(f"| {r['lr']:g} | {r['encoder_lr']:g} | {loss} | {r.get('best_epoch', '-')} | {note} |")
-    with open(f"{args.out}.md", "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"--optim_conf lr={yaml_float(best['lr'])} --encoder_lr {best['encoder_lr']:g}")
+    print(write_selection(rows, best, args.out, args.criterion))
     return 0
 
 

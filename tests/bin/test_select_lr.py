@@ -6,7 +6,7 @@ import math
 import torch
 from espnet2.train.reporter import Reporter
 
-from espnet_brain.bin.select_lr import main, yaml_float
+from espnet_brain.bin.select_lr import main
 
 
 def _short_run(path, valid_losses):
@@ -48,10 +48,20 @@ def test_no_usable_run_is_an_error(tmp_path, capsys):
     assert not (tmp_path / "sel.json").exists()
 
 
-def test_rates_are_written_as_yaml_floats():
-    import yaml
-
-    for x in (1e-4, 1e-9, 0.001, 3e-3, 1.0, 2.5e-5):
-        text = yaml_float(x)
-        assert isinstance(yaml.safe_load(text), float) and math.isclose(yaml.safe_load(text), x), text
-    assert isinstance(yaml.safe_load("1e-05"), str)  # why: PyYAML's YAML 1.1 floats need a dot
+def test_short_run_prints_the_trainer_arguments(tmp_path, capsys):
+    config = tmp_path / "train.yaml"
+    config.write_text("scheduler: transferlr\nscheduler_conf: {freeze_steps: 700, warmup_steps: 400}\nmax_epoch: 100\n")
+    rc = main(["--short_run", "1e-4:1e-5", "--epochs", "5", "--config", str(config), "--", "--max_epoch", "50"])
+    assert rc == 0
+    out = capsys.readouterr()
+    assert (
+        out.out.split()
+        == (
+            "--max_epoch 5 --optim_conf lr=0.0001 --encoder_lr 1e-05 --keep_nbest_models 1 "
+            "--scheduler_conf freeze_steps=70 --scheduler_conf warmup_steps=40"
+        ).split()
+    )
+    assert "freeze_steps 700 -> 70" in out.err
+    config.write_text("scheduler: transferlr\nscheduler_conf: {freeze_steps: 700}\n")
+    assert main(["--short_run", "1e-4:1e-5", "--config", str(config)]) == 1
+    assert "max_epoch" in capsys.readouterr().err

@@ -709,3 +709,11 @@ def test_make_recipe_rejects_wrong_depth(recipe, tmp_path):
     assert res.returncode != 0
     assert "must be a directory <corpus>/<task>" in res.stderr
     assert not (tmp_path / "egs2/too/deep/asr1").exists()
+
+
+def test_stage_scripts_call_programs_not_inline_python():
+    """The stage scripts run programs (python3 -m espnet_brain.bin.<name> --option), not python3 -c snippets that
+    import from programs (programs import nothing from each other; the shell has the same rule)."""
+    for script in (TEMPLATE / "asr1" / "brain_asr.sh", TEMPLATE / "enc1" / "brain_enc.sh"):
+        lines = [line for line in script.read_text().splitlines() if not line.lstrip().startswith("#")]
+        assert not [line for line in lines if "python3 -c" in line or "python -c" in line], script

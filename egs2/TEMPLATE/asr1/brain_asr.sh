@@ -87,7 +87,8 @@ ctc_max_infeasible=0.05 # Stage 5 stops when a larger fraction of train/valid ut
 asr_args=""             # Extra arguments for the trainer, e.g. "--max_epoch 3".
 lr_grid=""              # Learning rates chosen on the dev set before training: "LR:ENCODER_LR ..." pairs, one short
                         # run each (e.g. "1e-4:1e-5 1e-3:1e-4 3e-3:1e-3"); empty: the config's rates.
-lr_grid_epochs=5        # Epochs of each short run of --lr_grid.
+lr_grid_epochs=5        # Epochs of each short run of --lr_grid; the transformer's freeze and warm-up (transferlr)
+                        # are scaled to it (the same fractions of the run as in the full run's max_epoch).
 # Language models
 lm_dir=                 # n-gram decoders' files (words.arpa, lexicon.txt), written in stage 3
                         # (default: data/lm/<train_set>).
@@ -427,10 +428,13 @@ if run_stage 6; then
             lr=${pair%%:*} enc_lr=${pair#*:}
             run_dir=${asr_exp}/lr_search/lr${lr}_enc${enc_lr}
             log "learning-rate search: lr ${lr}, encoder_lr ${enc_lr}, ${lr_grid_epochs} epochs (${run_dir})"
-            # written so that ESPnet's YAML parsing of --optim_conf reads a float (1e-4 would stay a string)
-            lr_yaml=$(python3 -c 'import sys; from espnet_brain.bin.select_lr import yaml_float; print(yaml_float(sys.argv[1]))' "${lr}")
-            train_asr "${run_dir}" "${asr_tag}_lr${lr}_enc${enc_lr}" --max_epoch "${lr_grid_epochs}" \
-                --optim_conf "lr=${lr_yaml}" --encoder_lr "${enc_lr}" --keep_nbest_models 1 \
+            # The run's length and rates (lr written as a YAML float for ESPnet's --optim_conf), and the full run's
+            # freeze and warm-up of the transformer scaled to its length, so that the encoder rate is compared.
+            # shellcheck disable=SC2086
+            read -r -a short_args < <(python3 -m espnet_brain.bin.select_lr --short_run "${lr}:${enc_lr}" \
+                --epochs "${lr_grid_epochs}" --config "${asr_config}" -- ${model_args} ${mode_args} ${asr_args}) \
+                || die "learning-rate search: could not set the short runs' arguments (see above)"
+            train_asr "${run_dir}" "${asr_tag}_lr${lr}_enc${enc_lr}" "${short_args[@]}" \
                 || log "learning-rate search: the run lr ${lr}, encoder_lr ${enc_lr} failed (see ${run_dir}/train.log)"
             runs+=(--run "${run_dir}:${lr}:${enc_lr}")
         done

@@ -1,4 +1,5 @@
-"""Brain feature extractor architecture sweeps.
+"""Brain feature extractor architecture sweeps, and the learning-rate search of one decoder.
 
-:mod:`.grid` writes the grid's configs and job list; :mod:`.report` reads the scores and compares the modes.
+:mod:`.grid` writes the grid's configs and job list; :mod:`.report` reads the scores and compares the modes;
+:mod:`.lr_search` sets the short runs of ``brain_asr.sh --lr_grid`` and picks their best rates.
 """
