@@ -32,18 +32,10 @@ import numpy as np
 import yaml
 
 from espnet_brain.voxelwise.io import read_many
-from espnet_brain.voxelwise.ridge import HUTH_ALPHAS
+from espnet_brain.voxelwise.ridge import HUTH_ALPHAS, parse_alphas
 from espnet_brain.voxelwise.stories import fit_predict
 
 logger = logging.getLogger("ridge_encoding")
-
-
-def _floats(value: str) -> List[float]:
-    value = value.strip()
-    if value.startswith("logspace(") and value.endswith(")"):
-        a, b, n = (float(v) for v in value[len("logspace(") : -1].split(","))
-        return [float(v) for v in np.logspace(a, b, int(n))]
-    return [float(v) for v in value.replace(",", " ").split()]
 
 
 def _ints(value: str) -> List[int]:
@@ -59,7 +51,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--delays", type=_ints, default=[1, 2, 3, 4], help="FIR delays in TRs")
     parser.add_argument(
         "--alphas",
-        type=_floats,
+        type=parse_alphas,
         default=list(HUTH_ALPHAS),
         help="penalties, himalaya/scikit-learn convention S/(S^2+alpha): list or 'logspace(a,b,n)' "
         "(default logspace(2,8,10) = the Huth-lab logspace(1,4,10) squared)",

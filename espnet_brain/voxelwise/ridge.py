@@ -24,6 +24,20 @@ from espnet_brain.voxelwise.scoring import pearson_r
 HUTH_ALPHAS = tuple(float(a) for a in np.logspace(2, 8, 10))
 
 
+def parse_alphas(value: str) -> List[float]:
+    """A grid of penalties from text: ``"logspace(a,b,n)"`` (``np.logspace(a, b, n)``) or numbers separated by
+    commas or spaces, e.g. ``"1, 10 100"``.
+
+    Raises:
+        ValueError: Text that is neither.
+    """
+    value = value.strip()
+    if value.startswith("logspace(") and value.endswith(")"):
+        a, b, n = (float(v) for v in value[len("logspace(") : -1].split(","))
+        return [float(v) for v in np.logspace(a, b, int(n))]
+    return [float(v) for v in value.replace(",", " ").split()]
+
+
 class ChunkedKFold:
     """K-fold cross-validation over contiguous chunks of samples (TRs), never over single shuffled TRs.
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from espnet_brain.bin.probe_features import main, parse_targets, select_columns
+from espnet_brain.bin.probe_features import main
 
 STORIES = ["a", "b", "c", "d"]
 N = 120
@@ -100,16 +100,6 @@ def test_row_mismatch_without_trim_and_bad_arguments_are_named(corpus, tmp_path,
     assert "at least 2 stories" in fails(*frozen0, *semantic, "--trim", "3", "2", "--stories", "a")
     assert "missing" in fails(*frozen0, "--targets", f"semantic={tmp_path / 'missing'}")
     assert not (tmp_path / "probes.json").exists()
-
-
-def test_target_columns():
-    assert parse_targets("acoustic=gt/features:0-31") == ("acoustic", "gt/features", "0-31")
-    assert parse_targets("semantic=gt/features") == ("semantic", "gt/features", None)
-    np.testing.assert_array_equal(select_columns("33-", 36, "x"), [33, 34, 35])
-    np.testing.assert_array_equal(select_columns("0-2,5", 8, "x"), [0, 1, 2, 5])
-    np.testing.assert_array_equal(select_columns(None, 3, "x"), [0, 1, 2])
-    with pytest.raises(ValueError, match="x: columns '7-8'"):
-        select_columns("7-8", 8, "x")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 
-from espnet_brain.voxelwise.ridge import HUTH_ALPHAS, ChunkedKFold, VoxelwiseRidgeCV, resolve_splits
+from espnet_brain.voxelwise.ridge import HUTH_ALPHAS, ChunkedKFold, VoxelwiseRidgeCV, parse_alphas, resolve_splits
 from espnet_brain.voxelwise.scoring import pearson_r
 
 BACKENDS = ["numpy", "torch"]
@@ -205,3 +205,10 @@ def test_input_errors():
         resolve_splits([(np.arange(10), np.arange(5, 20))], 30)
     with pytest.raises(RuntimeError, match="fit"):
         VoxelwiseRidgeCV().predict(X)
+
+
+def test_parse_alphas():
+    np.testing.assert_allclose(parse_alphas(" logspace(2,8,10) "), HUTH_ALPHAS)
+    assert parse_alphas("1, 10 100") == [1.0, 10.0, 100.0]
+    with pytest.raises(ValueError):
+        parse_alphas("logspace(1,2)")
