@@ -23,7 +23,9 @@ Layout of ``DIR`` (the contract the recipes rely on)::
                                   derivative/preprocessed_data/<subject>/<story>.hf5
                                   (wheretheressmoke.hf5 also holds "individual_repeats")
     lebel2023/derivative/ground_truth/<subject>/
-                                  true features, FIR weights, noiseless signals, SNR, ROIs
+                                  true features (spectral, articulatory, word rate, semantic
+                                  blocks), FIR weights, noiseless signals, SNR, variance shares
+                                  per feature space, voxel kinds (roi.json)
     ieeg_bids/                    iEEG-BIDS (MNE-BIDS, BrainVision): channels.tsv with bad channels,
                                   events.tsv with onset, duration, trial_type, value, sent_id, sentence
     ieeg_bids/derivatives/ground_truth/
@@ -38,7 +40,9 @@ Conventions (details in each part's module docstring):
   starts at scanner time 10 s; the stimulus grid ``k = 0 .. N - 6`` covers audio time
   ``[k TR - 10, k TR - 10 + TR)`` and ``.hf5`` rows are ``grid[10:-5]`` (N - 20 rows), as in the lab's
   code. The noiseless response is ``signal[k] = sum_{d=1..4} X[k - d] @ W[d - 1]`` with the saved
-  TR-level features X and weights W; the data add Gaussian noise at the saved per-voxel SNR.
+  TR-level features X and weights W; the data add Gaussian noise at the saved per-voxel SNR. The voxels
+  form a hierarchical cortex (de Heer et al., 2017): primary auditory (band envelopes), speech
+  (articulatory features of the phone tier), semantic (word embeddings), mixed border voxels and noise.
 * Everything under ``ground_truth`` is what produced the data and does not exist in the real corpora.
 """
 

@@ -72,7 +72,9 @@ def test_stories_and_repeats_are_dumped_for_every_set(root, dumped):
     assert not (dumped / "test" / "wav.scp").exists()  # the test story is not cut into training chunks
     reps = read_2columns_text(str(dumped / "test" / "stories" / "repeats.scp"))
     np.testing.assert_allclose(np.load(reps["wheretheressmoke"]), _hf5(root, "wheretheressmoke", "individual_repeats"))
-    assert json.loads((dumped / "rois.json").read_text()).keys() == {"auditory", "semantic", "noise"}
+    rois = json.loads((dumped / "rois.json").read_text())
+    assert rois.keys() == {"auditory_primary", "speech", "semantic", "mixed_spectral_articulatory",
+                           "mixed_articulatory_semantic", "noise", "auditory"}  # fmt: skip
 
 
 def test_nan_voxels_are_masked_and_reported(root, tmp_path, caplog):

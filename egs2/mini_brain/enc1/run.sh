@@ -96,7 +96,18 @@ if run_stage 2; then
         --output_dir exp/wavlm_random --seed "${seed}"
 fi
 
+check_truth() {
+    # The ground truth must come from the simulator this code describes (stage 1 regenerates an older corpus).
+    python3 -c 'import sys
+from espnet_brain.simulate.fmri import check_ground_truth
+try:
+    check_ground_truth(sys.argv[1])
+except ValueError as e:
+    sys.exit(f"ERROR: {e}")' "${gt}"
+}
+
 if run_stage 3; then
+    check_truth
     # The true features are on the stimulus grid of every story (N - 5 rows), like extracted features.
     python3 -m espnet_brain.bin.ridge_encoding --train_feats "${gt}/features" \
         --train_responses dump/train/stories/response.scp --train_responses dump/dev/stories/response.scp \
@@ -120,11 +131,15 @@ if run_stage 5; then
 fi
 
 if run_stage 6; then
-    # The simulator's true features: acoustic band envelopes, the word rate, then the word embedding (model.json).
-    n_bands=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["acoustic_features"]))' "${gt}/model.json")
+    check_truth
+    # The simulator's true features: column blocks spectral (band envelopes), articulatory, word rate, semantic (the
+    # word embedding); model.json "blocks" gives each block's [start, stop).
+    read -r spectral semantic < <(python3 -c 'import json, sys
+b = json.load(open(sys.argv[1]))["blocks"]
+print("%d-%d %d-%d" % (b["spectral"][0], b["spectral"][1] - 1, b["semantic"][0], b["semantic"][1] - 1))' "${gt}/model.json")
     ./brain_enc.sh "${common[@]}" --stage 12 --stop_stage 12 --target_rois "${target_rois}" \
         --no_lora_arms "${no_lora_arms}" --ridge_layers "${ridge_layers}" \
-        --probe_targets "acoustic=${gt}/features:0-$((n_bands - 1)) semantic=${gt}/features:$((n_bands + 1))-"
+        --probe_targets "acoustic=${gt}/features:${spectral} semantic=${gt}/features:${semantic}"
 fi
 
 log "done; see exp/RESULTS.md$([ -z "${transfer_subjects}" ] || echo " and exp/transfer_*/RESULTS.md")"

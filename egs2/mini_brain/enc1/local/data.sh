@@ -37,7 +37,8 @@ PY
 fi
 
 if run_stage 2; then
-    # The simulator's ROI table (auditory, semantic, noise voxels) goes along for per-ROI scores.
+    # The simulator's ROI table (voxel kinds auditory_primary, speech, semantic, mixed_*, noise, and the group
+    # auditory) goes along for per-ROI scores.
     python3 -m espnet_brain.bin.prepare_lebel --corpus "${corpus}/lebel2023" --subject "${subject}" --dst "${dst}" \
         --test_stories wheretheressmoke --n_dev "${n_dev}" \
         --roi_file "${corpus}/lebel2023/derivative/ground_truth/${subject}/roi.json"
