@@ -85,20 +85,10 @@ if run_stage 5; then
 fi
 
 if run_stage 6; then
-    [ -d data/holdout ] || die "data/holdout does not exist: the corpus has no data_test.hdf5 files (stage 1)"
-    # Dump the holdout set and decode it with the trained system (no pretrained check, no training, no scoring).
-    ./brain_asr.sh "${common[@]}" --mode "${submit_mode}" --test_sets holdout --stage 2 --stop_stage 7 \
-        --skip_stages "3 4 5 6"
-    tag=${feature_set}
-    [ "${zscore}" = block ] || tag=${tag}_zscore${zscore}  # brain_asr.sh's --mode naming
-    variant=${submit_mode}
-    [ "${causal}" = false ] || variant=${submit_mode}_causal
-    exp=exp/asr_brain_${variant}_${tag}
-    hyp=${exp}/decode_holdout/text
-    [ "${submit_decoder}" = greedy ] || hyp=${exp}/decode_holdout/${submit_decoder}/text
-    [ -f "${hyp}" ] || die "${hyp} not found: --submit_decoder must be one of --decoders (${decoders})"
-    python3 -m espnet_brain.bin.write_submission --format brain2text25 --data_dir data/holdout \
-        --hyp "${hyp}" --out "${exp}/submission_brain2text25.csv"
+    # Decode the holdout set with the --submit_mode system and write the submission (TEMPLATE/asr1/brain_submit.sh).
+    ./brain_submit.sh --format brain2text25 --holdout_source "data_test.hdf5 files" --submit_mode "${submit_mode}" \
+        --submit_decoder "${submit_decoder}" --decoders "${decoders}" --feature_set "${feature_set}" \
+        --zscore "${zscore}" --causal "${causal}" -- "${common[@]}"
 fi
 
 log "done"
