@@ -15,7 +15,7 @@ from espnet_brain.voxelwise.variance_partition import (
 ALPHAS = np.logspace(-1, 4, 6)
 
 
-def planted(n_spaces, dim, n_train=600, n_test=2000, n_per_region=5, n_noise=6, seed=0):
+def planted(n_spaces, dim, n_train=600, n_test=2000, n_per_region=5, n_noise=6, r2_range=(0.4, 0.8), seed=0):
     """Spaces built from independent latent blocks, one per Venn region (a block of region T is in every space of T),
     each space randomly rotated; voxels driven by one region's block, by two regions, or by nothing. A long test set
     keeps the held-out R^2 close to its population value (the fits see the training samples only).
@@ -41,7 +41,7 @@ def planted(n_spaces, dim, n_train=600, n_test=2000, n_per_region=5, n_noise=6, 
     for v, regions in enumerate(drive):
         w = {j: rng.standard_normal(dim) for j in regions}
         signal_var = sum(float(w[j] @ w[j]) for j in regions)
-        r2 = rng.uniform(0.4, 0.8)
+        r2 = rng.uniform(*r2_range)
         noise_var = signal_var * (1 - r2) / r2 if regions else 1.0
         signal = sum((latent[sets[j]] @ w[j] for j in regions), np.zeros(n))
         Y[:, v] = signal + np.sqrt(noise_var) * rng.standard_normal(n)
@@ -54,7 +54,7 @@ def planted(n_spaces, dim, n_train=600, n_test=2000, n_per_region=5, n_noise=6, 
 
 @pytest.fixture(scope="module")
 def two():
-    Xtr, Ytr, Xte, Yte, true, kind = planted(2, dim=10)  # 20 features per space, 46 voxels
+    Xtr, Ytr, Xte, Yte, true, kind = planted(2, dim=10, n_per_region=8)  # 20 features per space, 46 voxels
     part = fit_variance_partition(Xtr, Ytr, Xte, Yte, ["A", "B"], dict(alphas=ALPHAS))
     return part, true, kind
 
