@@ -320,3 +320,22 @@ def test_word_embedding_table_is_what_the_semantic_features_sum_per_tr(fmri):
                 np.testing.assert_allclose(raw[k, first:], sum(table[w] for w in ws), atol=1e-3)
                 checked += 1
     assert checked > 20
+
+
+def test_bad_cortex_knobs_are_named():
+    from espnet_brain.simulate.fmri import draw_shares, roi_counts
+    from espnet_brain.simulate.presets import FMRIConfig
+
+    with pytest.raises(ValueError, match=r"fmri.roi_fractions: expected 6 .*auditory_primary.*\(0.5, 0.5, 0.0\)"):
+        roi_counts(FMRIConfig(roi_fractions=(0.5, 0.5, 0.0)))
+    cfg = FMRIConfig(n_voxels=12)
+    counts = roi_counts(cfg)
+    assert list(counts) == list(VOXEL_KINDS) and sum(counts.values()) == 12
+    roi = {k: np.arange(12)[i::6] for i, k in enumerate(VOXEL_KINDS)}
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="fmri.speech_spectral_share"):
+        draw_shares(rng, roi, FMRIConfig(n_voxels=12, speech_spectral_share=1.5))
+    with pytest.raises(ValueError, match="fmri.mixed_share_range"):
+        draw_shares(rng, roi, FMRIConfig(n_voxels=12, mixed_share_range=(0.8, 0.2)))
+    share = draw_shares(rng, roi, FMRIConfig(n_voxels=12, speech_spectral_share=0.2))
+    np.testing.assert_allclose(share[roi["speech"]], [[0.2, 0.8, 0.0, 0.0]] * 2)
