@@ -230,6 +230,7 @@ def feature_blocks(cfg: FMRIConfig) -> Dict[str, Tuple[int, int]]:
 
 
 def feature_names(cfg: FMRIConfig) -> List[str]:
+    """Column names of ``features/<story>.npy``: ``band<b>``, ``art_<feature>``, ``word_rate``, ``embedding<j>``."""
     names = [f"band{b}" for b in range(cfg.n_bands)] + [f"art_{f}" for f in ARTICULATORY_FEATURES] + ["word_rate"]
     return names + [f"embedding{j}" for j in range(cfg.embedding_dim)]
 
