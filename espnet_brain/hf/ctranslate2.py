@@ -74,7 +74,7 @@ HF_WEIGHT_FILES = (
     "pytorch_model.bin.index.json",
 )
 # Bump when the conversion changes: cached conversions of an older revision are then written again.
-CONVERTER_REVISION = 1
+CONVERTER_REVISION = 2
 CACHE_ENV = "ESPNET_BRAIN_CACHE"
 
 
@@ -355,6 +355,21 @@ def whisper_config(model: CT2Model, vocabulary: Sequence[str], ct2_config: Dict)
         raise CT2FormatError(f"{src}: the vocabulary has {len(vocabulary)} tokens, the embeddings {n_vocab} rows")
     tokens = special_tokens(vocabulary, src)
     projection_tied = _projection_is_tied(model)
+    # Token ids beyond the vocabulary (ctranslate2's converter writes Whisper's defaults whatever the vocabulary)
+    # would make transformers' logits processors index out of range.
+    suppress = [i for i in ct2_config.get("suppress_ids") or [] if 0 <= i < n_vocab]
+    suppress_begin = [i for i in ct2_config.get("suppress_ids_begin") or [] if 0 <= i < n_vocab]
+    # OpenAI's rule. An English-only vocabulary holds language tokens too, but transformers' generate must not see
+    # them: with ``lang_to_id`` it detects a language and prompts with it, which a .en model was never trained on.
+    multilingual = n_vocab >= 51865
+    languages = (
+        dict(
+            lang_to_id=tokens["languages"],
+            task_to_id={"transcribe": tokens["transcribe"], "translate": tokens["translate"]},
+        )
+        if multilingual
+        else {}
+    )
     config = WhisperConfig(
         vocab_size=n_vocab,
         num_mel_bins=n_mels,
@@ -373,8 +388,8 @@ def whisper_config(model: CT2Model, vocabulary: Sequence[str], ct2_config: Dict)
         bos_token_id=tokens["eot"],
         eos_token_id=tokens["eot"],
         decoder_start_token_id=tokens["sot"],
-        suppress_tokens=list(ct2_config.get("suppress_ids") or []),
-        begin_suppress_tokens=list(ct2_config.get("suppress_ids_begin") or []),
+        suppress_tokens=suppress,
+        begin_suppress_tokens=suppress_begin,
         tie_word_embeddings=projection_tied,
     )
     generation = GenerationConfig(
@@ -388,10 +403,10 @@ def whisper_config(model: CT2Model, vocabulary: Sequence[str], ct2_config: Dict)
         alignment_heads=[list(h) for h in ct2_config.get("alignment_heads") or []],
         no_timestamps_token_id=tokens["no_timestamps"],
         prev_sot_token_id=tokens["sot_prev"],
-        is_multilingual=len(tokens["languages"]) > 0 and n_vocab >= 51865,
-        lang_to_id=tokens["languages"],
-        task_to_id={"transcribe": tokens["transcribe"], "translate": tokens["translate"]},
+        is_multilingual=multilingual,
         max_initial_timestamp_index=50,
+        return_timestamps=False,
+        **languages,
     )
     return config, generation
 

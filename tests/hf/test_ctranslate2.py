@@ -162,8 +162,9 @@ def test_generation_config_and_tokenizer_carried(tiny):
 
     generation = GenerationConfig.from_pretrained(path)
     assert generation.decoder_start_token_id == eot + 1 and generation.no_timestamps_token_id == eot + 9
-    assert generation.lang_to_id == {"<|en|>": eot + 2, "<|de|>": eot + 3}
-    assert generation.task_to_id == {"translate": eot + 4, "transcribe": eot + 5}
+    # fewer than 51,865 tokens: English-only, so no language tokens for generate to detect and prompt with
+    assert generation.is_multilingual is False and not hasattr(generation, "lang_to_id")
+    assert generation.begin_suppress_tokens == []  # Whisper's defaults (220, 50256) lie beyond this vocabulary
     assert loaded.config.d_model == 16
     tokenizer = WhisperTokenizer.from_pretrained(path)
     assert tokenizer.convert_tokens_to_ids("<|notimestamps|>") == eot + 9
@@ -372,3 +373,22 @@ def test_a_failed_conversion_leaves_nothing_in_the_cache(tiny, cache, monkeypatc
     monkeypatch.undo()
     monkeypatch.setenv(ct2.CACHE_ENV, str(cache.parent))
     assert (Path(resolve(tiny["float32"], "x")) / "tokenizer.json").is_file()
+
+
+def test_generate_prompts_like_an_english_only_whisper(tiny):
+    """``generate`` starts from <|startoftranscript|><|notimestamps|>: the same tokens as a greedy loop by hand."""
+    from transformers import WhisperForConditionalGeneration
+
+    path = ct2.resolve_directory(tiny["float32"])
+    model = WhisperForConditionalGeneration.from_pretrained(path).eval()
+    feats = _features(model)[:1]
+    eot = len(ORDINARY)
+    timestamps = list(range(eot + len(SPECIALS), model.config.vocab_size))  # a random model would emit them
+    ids = [eot + 1, eot + 9]
+    with torch.no_grad():
+        generated = model.generate(feats, max_new_tokens=4, num_beams=1, suppress_tokens=timestamps)[0].tolist()
+        while len(ids) < 6 and ids[-1] != eot:
+            logits = model(input_features=feats, decoder_input_ids=torch.tensor([ids])).logits[0, -1]
+            logits[timestamps] = -float("inf")
+            ids.append(int(logits.argmax()))
+    assert generated[-(len(ids) - 2) :] == ids[2:] and generated[: len(generated) + 2 - len(ids)] in ([], ids[:2])
