@@ -19,15 +19,18 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_brain.asr.ctc_feasibility import FeasibilityReport, check_set, read_lengths
+from espnet_brain.asr.frontend import FRONTEND_PATHS, frontend_class
 from espnet_brain.data.datadir import read_2columns
+from espnet_brain.tasks.options import trainer_options
 
 
 def read_labels(text_file: str, token_list: str) -> Dict[str, List[int]]:
-    """Character token ids per utterance, tokenised as the recipes' training does (char, no cleaner)."""
-    from espnet2.text.build_tokenizer import build_tokenizer
+    """Character token ids per utterance, tokenised as the recipes' training does (char, no cleaner: ESPnet's
+    ``build_tokenizer("char")`` is this tokenizer, without the import of every other one)."""
+    from espnet2.text.char_tokenizer import CharTokenizer
     from espnet2.text.token_id_converter import TokenIDConverter
 
-    tokenizer = build_tokenizer(token_type="char")
+    tokenizer = CharTokenizer(non_linguistic_symbols=None, space_symbol="<space>")
     converter = TokenIDConverter(token_list=token_list, unk_symbol="<unk>")
     labels = {}
     for utt, text in read_2columns(text_file).items():
@@ -36,20 +39,33 @@ def read_labels(text_file: str, token_list: str) -> Dict[str, List[int]]:
 
 
 def build_frontend(train_args: Sequence[str]):
-    """The frontend the trainer would build from ``train_args`` (``--config`` and overrides), or None."""
-    import espnet2.tasks.asr as asr_task
+    """The frontend the trainer would build from ``train_args`` (``--config`` and overrides), or None.
 
-    from espnet_brain.tasks.brain_asr import BrainASRTask
-
-    args, _ = BrainASRTask.get_parser().parse_known_args(list(train_args))
-    if args.frontend is None:
+    The plugin's frontends are built from the config and the command line read without ESPnet's parser
+    (:mod:`espnet_brain.tasks.options`), which saves the ~20 s import of ESPnet's ASR task; any other frontend is
+    resolved by the task itself.
+    """
+    # ESPnet's ASR task: frontend "default" unless given; names are read in lower case, "none" is no frontend
+    options = trainer_options(train_args, {"frontend": (str, "default"), "frontend_conf": (dict, {})})
+    name, conf = str(options["frontend"]).lower(), dict(options["frontend_conf"])
+    if options["frontend"] is None or name == "none":
         return None, "none"
-    frontend_class = asr_task.frontend_choices.get_class(args.frontend)
-    conf = dict(args.frontend_conf or {})
-    if args.frontend in ("brain_gru",):
+    if name in FRONTEND_PATHS:
+        frontend_class_ = frontend_class(name)
+    else:
+        import espnet2.tasks.asr as asr_task
+
+        from espnet_brain.tasks.brain_asr import BrainASRTask
+
+        args, _ = BrainASRTask.get_parser().parse_known_args(list(train_args))
+        if args.frontend is None:
+            return None, "none"
+        name, conf = args.frontend, dict(args.frontend_conf or {})
+        frontend_class_ = asr_task.frontend_choices.get_class(name)
+    if name == "brain_gru":
         # Lengths depend on the windowing only: a placeholder input size avoids needing the data's.
         conf.setdefault("input_size", 1)
-    return frontend_class(**conf), args.frontend
+    return frontend_class_(**conf), name
 
 
 def parse_set(spec: str, option: str) -> Tuple[str, str, str]:

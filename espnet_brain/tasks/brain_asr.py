@@ -22,11 +22,10 @@ from espnet_brain.asr.encoder.hf_ssl import HFSSLEncoder
 from espnet_brain.asr.encoder.identity import IdentityEncoder
 from espnet_brain.asr.encoder.whisper import HFSeq2SeqSpeechEncoder
 from espnet_brain.asr.espnet_model import BrainESPnetASRModel
-from espnet_brain.asr.frontend.brain_gru import BrainGRUFrontend
-from espnet_brain.asr.frontend.hf_cnn import HFConvFrontend
+from espnet_brain.asr.frontend import FRONTEND_PATHS, frontend_class
 from espnet_brain.schedulers.transfer_lr import TransferLR
 
-FRONTENDS = {"brain_gru": BrainGRUFrontend, "hf_cnn": HFConvFrontend}
+FRONTENDS = {name: frontend_class(name) for name in FRONTEND_PATHS}
 ENCODERS = {"hf_ssl": HFSSLEncoder, "hf_whisper": HFSeq2SeqSpeechEncoder, "identity": IdentityEncoder}
 MODELS = {"brain": BrainESPnetASRModel}
 SCHEDULERS = {"transferlr": TransferLR}

@@ -66,3 +66,29 @@ def test_threshold_is_an_option_and_report_sets_never_stop(corpus):
     cmd = ["--token_list", str(corpus / "tokens.txt"), "--report", spec, "--", "--config", str(corpus / "train.yaml")]
     reports = main(cmd + ["--frontend_conf", "stride=8"])
     assert reports[0].fraction == pytest.approx(0.8)
+
+
+def test_the_plugin_frontends_are_checked_without_importing_the_asr_task(corpus):
+    """The check reads the frontend from the config and command line itself: ESPnet's ASR task (~20 s to import, and
+    already imported by the statistics run before it) is not imported again."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from espnet_brain.bin.check_ctc_feasibility import main; "
+        f"reports = main({_cmd(corpus, '--frontend_conf', 'stride=4')!r}); "
+        "assert [(r.name, r.n_utts, len(r.infeasible)) for r in reports] == [('train', 10, 0)], reports; "
+        "print(sorted(m for m in sys.modules if m.startswith('espnet2.tasks') or m == 'espnet_brain.tasks.brain_asr'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_other_frontends_are_built_by_the_task(corpus, caplog):
+    # ESPnet's own audio frontend has no output_lengths: reported, not checked
+    (corpus / "audio.yaml").write_text(yaml.safe_dump({"frontend": "default", "frontend_conf": {"n_fft": 512}}))
+    cmd = _cmd(corpus)
+    cmd[cmd.index(str(corpus / "train.yaml"))] = str(corpus / "audio.yaml")
+    assert main(cmd) == []
+    assert "frontend default has no output_lengths" in caplog.text

@@ -13,13 +13,11 @@ freeze never moves the transformer, and every encoder rate scores the same. So t
 schedule as fractions of the run: both step counts are scaled by ``short epochs / full max_epoch``.
 """
 
-import argparse
 import json
 import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import yaml
-
+from espnet_brain.tasks.options import trainer_options
 from espnet_brain.tasks.reporter import curve, read_epoch_stats
 
 # The learning-rate schedule whose step counts the short runs scale (espnet_brain.schedulers.transfer_lr).
@@ -37,30 +35,15 @@ def yaml_float(x: float) -> str:
 
 
 def trainer_schedule(config: str, trainer_args: Sequence[str]) -> Tuple[Optional[str], Dict[str, Any], Optional[int]]:
-    """The scheduler, its ``scheduler_conf`` and ``max_epoch`` that ESPnet's trainer would use.
-
-    As the trainer reads them: the config's values, then the command line's, later ones winning; ``--scheduler_conf
-    key=value`` entries are merged into the config's ``scheduler_conf`` (ESPnet's ``NestedDictAction``).
-
-    Args:
-        config: The training YAML (``--config``).
-        trainer_args: The other trainer arguments, in order (those of the transfer mode and the user's).
+    """The scheduler, its ``scheduler_conf`` and ``max_epoch`` that ESPnet's trainer would use with ``config`` and
+    then ``trainer_args`` (see :func:`espnet_brain.tasks.options.trainer_options`).
 
     Returns:
         (scheduler name or None, scheduler_conf, max_epoch or None when neither gives one).
     """
-    from espnet2.utils.nested_dict_action import NestedDictAction
-
-    with open(config, encoding="utf-8") as f:
-        conf = yaml.safe_load(f) or {}
-    if not isinstance(conf, dict):
-        raise ValueError(f"{config}: expected a mapping of trainer options, got {type(conf).__name__}")
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--scheduler", default=conf.get("scheduler"))
-    parser.add_argument("--scheduler_conf", action=NestedDictAction, default=dict(conf.get("scheduler_conf") or {}))
-    parser.add_argument("--max_epoch", type=int, default=conf.get("max_epoch"))
-    known, _ = parser.parse_known_args(list(trainer_args))
-    return known.scheduler, known.scheduler_conf, known.max_epoch
+    options = {"scheduler": (str, None), "scheduler_conf": (dict, {}), "max_epoch": (int, None)}
+    got = trainer_options(["--config", config, *trainer_args], options)
+    return got["scheduler"], got["scheduler_conf"], got["max_epoch"]
 
 
 def short_run_args(
