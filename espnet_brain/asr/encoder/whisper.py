@@ -55,7 +55,9 @@ class HFSeq2SeqSpeechEncoder(AbsEncoder):
     Args:
         input_size: Feature size D_in of the frontend output (projected to ``d_model`` when different).
         model_name_or_path: Hub id (e.g. ``openai/whisper-base``) or local directory of a Whisper checkpoint
-            (``WhisperForConditionalGeneration`` or ``WhisperModel``; only the encoder is kept).
+            (``WhisperForConditionalGeneration`` or ``WhisperModel``; only the encoder is kept), a CTranslate2
+            (faster-whisper) Whisper directory, or the short id of an installed Whisper package
+            (``whisper-tiny.en``, ``whisper-base``: offline, see :mod:`espnet_brain.hf.ctranslate2`).
         mode: ``"finetune"``, ``"scratch"`` (same config, Hugging Face's random initialisation), ``"frozen"``
             (weights fixed, eval mode; gradients still reach the frontend) or ``"adapter"`` (weights fixed, LoRA
             adapters trained: ``lora_conf``).
