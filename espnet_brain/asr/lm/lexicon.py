@@ -1,7 +1,9 @@
 """Lexicons that spell words in a character CTC model's tokens.
 
 A lexicon line is ``WORD<TAB>W O R D <space>``: the word, then its spelling in CTC tokens ending with
-the word delimiter, the format the flashlight decoder (through torchaudio) reads.
+the word delimiter, the format the flashlight decoder (through torchaudio) reads. The last word of a sentence has
+no delimiter after it in the transcripts; the search completes it with a word-boundary frame after the last frame
+(:meth:`espnet_brain.asr.lm.lexicon_search.LexiconBeamSearch.boundary_frame`).
 """
 
 from collections import Counter
