@@ -57,16 +57,50 @@ def test_predict_split_and_shapes(dense_and_sparse):
     assert list(model.n_features_per_space_) == [20, 60]
 
 
-def test_one_space_is_voxelwise_ridge():
+@pytest.mark.parametrize("method", ["primal", "kernel"])
+def test_one_space_is_voxelwise_ridge(method):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 15))
     Y = X @ rng.standard_normal((15, 12)) * np.logspace(-1, 0.5, 12) + rng.standard_normal((300, 12))
     cv = ChunkedKFold(4, chunk_len=25)
-    banded = BandedRidgeCV(alphas=ALPHAS, cv=cv, dtype="float64").fit([X], Y)
+    banded = BandedRidgeCV(alphas=ALPHAS, cv=cv, method=method, dtype="float64").fit([X], Y)
+    assert banded.method_ == method
     ridge = VoxelwiseRidgeCV(alphas=ALPHAS, cv=cv, dtype="float64").fit(X, Y)
     np.testing.assert_allclose(banded.penalties_[0], ridge.best_alphas_, rtol=1e-6)
     np.testing.assert_allclose(banded.coef_, ridge.coef_, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(banded.cv_scores_, ridge.cv_scores_, atol=1e-6)
+
+
+@pytest.mark.parametrize("score_func", ["correlation", "r2"])
+def test_kernel_and_primal_solvers_agree(score_func):
+    rng = np.random.default_rng(4)
+    Xs = [rng.standard_normal((120, 40)), rng.standard_normal((120, 100))]  # fewer samples than features
+    Y = Xs[0] @ rng.standard_normal((40, 6)) + 0.2 * Xs[1] @ rng.standard_normal((100, 6))
+    Y += 4 * rng.standard_normal(Y.shape)
+    kwargs = dict(alphas=np.logspace(0, 4, 5), cv=ChunkedKFold(4, chunk_len=10), score_func=score_func, dtype="float64")
+    kernel = BandedRidgeCV(**kwargs).fit(Xs, Y)
+    primal = BandedRidgeCV(method="primal", **kwargs).fit(Xs, Y)
+    assert kernel.method_ == "kernel" and primal.method_ == "primal"
+    np.testing.assert_allclose(kernel.penalties_, primal.penalties_, rtol=1e-6)
+    np.testing.assert_allclose(kernel.coef_, primal.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(kernel.cv_scores_, primal.cv_scores_, atol=1e-8)
+
+
+@pytest.mark.parametrize("backend", ["torch", "torch_cuda"])
+@pytest.mark.parametrize("method", ["primal", "kernel"])
+def test_torch_backends_agree_with_numpy(backend, method):
+    torch = pytest.importorskip("torch")
+    if backend == "torch_cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    rng = np.random.default_rng(2)
+    Xs = [rng.standard_normal((200, 6)), rng.standard_normal((200, 9))]
+    Y = Xs[0] @ rng.standard_normal((6, 5)) + 0.3 * Xs[1] @ rng.standard_normal((9, 5)) + rng.standard_normal((200, 5))
+    kwargs = dict(alphas=[0.1, 10.0, 1000.0], cv=4, score_func="r2", method=method, dtype="float64")
+    ref = BandedRidgeCV(**kwargs).fit(Xs, Y)
+    other = BandedRidgeCV(backend=backend, **kwargs).fit(Xs, Y)
+    np.testing.assert_allclose(other.penalties_, ref.penalties_, rtol=1e-6)
+    np.testing.assert_allclose(other.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    assert isinstance(other.coef_, np.ndarray) and isinstance(other.penalties_, np.ndarray)
 
 
 @pytest.mark.parametrize("n_spaces", [2, 3])
@@ -88,6 +122,10 @@ def test_errors():
         BandedRidgeCV().fit([X, X[:10]], Y)
     with pytest.raises(ValueError, match="score_func"):
         BandedRidgeCV(score_func="l2").fit([X], Y)
+    with pytest.raises(ValueError, match="intercept"):
+        BandedRidgeCV(method="kernel", fit_intercept=True).fit([X], Y)
+    with pytest.raises(ValueError, match="method"):
+        BandedRidgeCV(method="dual").fit([X], Y)
     with pytest.raises(ValueError, match="alphas"):
         BandedRidgeCV(alphas=[0.0, 1.0]).fit([X], Y)
     with pytest.raises(RuntimeError, match="fit"):
