@@ -204,14 +204,18 @@ def fit_variance_partition(
         Xs_test: list of k arrays of shape (n_test, D_i), the same spaces on held-out samples (another story).
         Y_test: (n_test, V) held-out responses.
         space_names: k names (default "space0", "space1", ...).
-        model_params: keyword arguments of ``BandedRidgeCV`` (alphas, cv, score_func, backend, ...). Default
-            ``score_func="r2"``: the partition is in R^2, which also charges over-shrunk predictions.
+        model_params: keyword arguments of ``BandedRidgeCV`` (alphas, cv, score_func, backend, ...); every model
+            uses the same folds. Default ``score_func="r2"``: the partition is in R^2, which also charges
+            over-shrunk predictions; on planted voxels of held-out R^2 0.05-0.2 (tests/voxelwise), R^2-selected
+            penalties recovered the two-space regions with correlations 0.92-0.96 to the truth, correlation-selected
+            ones 0.63-0.91.
         correction: correction of negative estimates ("least_squares", "clip", "none").
 
     Returns:
         The :class:`VariancePartition`, with each subset model's selected ``penalties``.
     """
     from espnet_brain.voxelwise.banded import BandedRidgeCV
+    from espnet_brain.voxelwise.ridge import resolve_splits
 
     k = len(Xs_train)
     if len(Xs_test) != k:
@@ -220,6 +224,8 @@ def fit_variance_partition(
     if len(names) != k:
         raise ValueError(f"space_names: expected {k} names (one per feature space), got {len(names)}")
     params = {"score_func": "r2", **(model_params or {})}
+    # the same folds for every subset model (and a generator of splits is read once)
+    params["cv"] = resolve_splits(params.get("cv", 5), np.shape(Y_train)[0])
     scores, penalties = {}, {}
     for s in subsets(k):
         key = SUBSET_SEP.join(names[i] for i in s)

@@ -158,3 +158,13 @@ def test_errors():
         part.unique("C")
     with pytest.raises(ValueError, match="by"):
         winning_space(part, by="joint")
+
+
+def test_subset_models_share_folds_given_once():
+    rng = np.random.default_rng(5)
+    Xs = [rng.standard_normal((100, 3)) for _ in range(2)]
+    Y = Xs[0] @ rng.standard_normal((3, 2)) + rng.standard_normal((100, 2))
+    folds = ((np.setdiff1d(np.arange(80), v), v) for v in np.array_split(np.arange(80), 4))  # a generator
+    part = fit_variance_partition([X[:80] for X in Xs], Y[:80], [X[80:] for X in Xs], Y[80:], ["a", "b"],
+                                  dict(alphas=[1.0, 10.0], cv=folds))  # fmt: skip
+    assert set(part.penalties) == {"a", "b", "a+b"} and part.penalties["a+b"].shape == (2, 2)
