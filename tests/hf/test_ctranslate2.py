@@ -88,6 +88,8 @@ def tiny(tmp_path_factory):
         ("float32", "hf", "float32"),
         ("float16", "hf", "float16"),
         ("untied", "hf_untied", "float32"),
+        ("int8", "hf", "int8"),
+        ("int16", "hf", "int16"),
     ):
         TransformersConverter(str(root / src), copy_files=["tokenizer.json"]).convert(
             str(root / name), quantization=quantization
@@ -144,6 +146,25 @@ def test_float32_round_trip_is_exact(tiny):
 def test_float16_round_trip_is_the_float16_rounding(tiny):
     loaded = ct2.load_ctranslate2(tiny["float16"])
     _assert_same_weights(loaded, tiny["hf"], cast=torch.float16)
+
+
+@pytest.mark.parametrize("quantization, levels", [("int8", 127), ("int16", 2**10)])
+def test_quantized_weights_are_dequantized(tiny, quantization, levels):
+    """int8 (a scale per output row) and int16 (one scale per tensor): within half a step of the original."""
+    loaded = ct2.load_ctranslate2(tiny[quantization]).state_dict()
+    reference = tiny["hf"].state_dict()
+    largest = max(w.abs().max() for w in reference.values())  # int16: the scale of a fused [q; k; v] is shared
+    n_quantized = 0
+    for name, want in reference.items():
+        got = loaded[name]
+        assert got.dtype == torch.float32 and got.shape == want.shape, name
+        if torch.equal(got, want):
+            continue
+        n_quantized += 1
+        rows = want.abs().flatten(1).amax(1) if quantization == "int8" else largest.expand(want.shape[0])
+        bound = (rows / levels / 2 * (1 + 1e-5) + 1e-7).reshape(-1, *[1] * (want.dim() - 1))
+        assert ((got - want).abs() <= bound).all(), name
+    assert n_quantized >= 2 * 4 + 2 * 7, n_quantized  # the linear weights of every layer at least
 
 
 def test_untied_projection_stays_untied(tiny):
