@@ -381,6 +381,11 @@ def test_whisper_tiny_en_resolves_and_converts():
     assert (config.d_model, config.encoder_layers, config.encoder_attention_heads) == (384, 4, 6)
     assert (config.vocab_size, config.eos_token_id, config.decoder_start_token_id) == (51864, 50256, 50257)
     assert os.path.isfile(os.path.join(resolve("whisper-tiny.en", "x"), "model.safetensors"))
+    from espnet_brain.asr.encoder.whisper import HFSeq2SeqSpeechEncoder
+
+    encoder = HFSeq2SeqSpeechEncoder(input_size=32, model_name_or_path="whisper-tiny.en", mode="frozen")
+    out, lengths, _ = encoder(torch.randn(2, 20, 32), torch.tensor([20, 12]))
+    assert encoder.output_size() == 384 and out.shape == (2, 20, 384) and lengths.tolist() == [20, 12]
 
 
 def test_a_failed_conversion_leaves_nothing_in_the_cache(tiny, cache, monkeypatch):
