@@ -7,6 +7,7 @@ import importlib
 FRONTEND_PATHS = {
     "brain_gru": "espnet_brain.asr.frontend.brain_gru:BrainGRUFrontend",
     "hf_cnn": "espnet_brain.asr.frontend.hf_cnn:HFConvFrontend",
+    "hf_whisper_stem": "espnet_brain.asr.frontend.hf_whisper_stem:HFWhisperStemFrontend",
 }
 
 
