@@ -17,7 +17,7 @@ The stem: ``gelu(conv1)`` (kernel 3, stride 1) and ``gelu(conv2)`` (kernel 3, st
 """
 
 import logging
-from typing import Optional, Tuple, Union
+from typing import Tuple, Union
 
 import humanfriendly
 import torch
