@@ -1,8 +1,10 @@
 """Frontends of the fMRI encoding task: audio chunks -> speech-model features at the ends of sliding windows.
 
 ``AbsEncodingFrontend`` is the interface the encoding model relies on (ESPnet's ``AbsFrontend`` shape, plus the
-window geometry); ``SSLWindowFrontend`` runs a Hugging Face speech SSL model (``ssl_model.SSLSpeechModel``: a
-hidden layer or a weighted sum of layers, LoRA adapters) over the windows of each chunk (``windows.py``).
+window geometry); ``SSLWindowFrontend`` runs a Hugging Face speech model over the windows of each chunk
+(``windows.py``): a speech SSL model (``ssl_model.SSLSpeechModel``: Wav2Vec2, WavLM, HuBERT) or the encoder of a
+Whisper (``whisper_model.WhisperSpeechModel``), chosen by the checkpoint's model type; either exposes a hidden layer,
+several layers from one pass or a weighted sum of layers, with optional LoRA adapters.
 """
 
 from abc import ABC, abstractmethod
@@ -11,8 +13,21 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 from typeguard import typechecked
 
-from espnet_brain.fmri.ssl_model import SSLSpeechModel
+from espnet_brain.fmri.ssl_model import WHAT, SSLSpeechModel
+from espnet_brain.fmri.whisper_model import WhisperSpeechModel
 from espnet_brain.fmri.windows import POOLS, WindowedFeatures
+from espnet_brain.hf.loading import SUPPORTED_MODEL_TYPES, load_config
+
+# the model types of ``frontend_conf.model_name_or_path``: the speech SSL models and Whisper (its encoder)
+SPEECH_MODEL_TYPES = SUPPORTED_MODEL_TYPES + ("whisper",)
+
+
+def build_speech_model(model_name_or_path: str, local_files_only: bool = False, **kwargs) -> torch.nn.Module:
+    """The speech model of a checkpoint, by its model type: ``WhisperSpeechModel`` for a Whisper, else
+    ``SSLSpeechModel``; ``kwargs`` are their common arguments (``layer``, ``lora_conf``, ``freeze``, ...)."""
+    config = load_config(model_name_or_path, WHAT, local_files_only=local_files_only, model_types=SPEECH_MODEL_TYPES)
+    cls = WhisperSpeechModel if config.model_type == "whisper" else SSLSpeechModel
+    return cls(model_name_or_path, local_files_only=local_files_only, **kwargs)
 
 
 class AbsEncodingFrontend(torch.nn.Module, ABC):
@@ -32,11 +47,14 @@ class AbsEncodingFrontend(torch.nn.Module, ABC):
 
 
 class SSLWindowFrontend(AbsEncodingFrontend):
-    """A speech SSL model read at the end of sliding audio windows (BrainWavLM's stimulus features).
+    """A speech model read at the end of sliding audio windows (BrainWavLM's stimulus features).
 
     Args:
         model_name_or_path: local directory written by ``save_pretrained`` or a Hub id
-            (e.g. "microsoft/wavlm-base-plus"; offline, a Hub id fails with a message asking for a directory).
+            (e.g. "microsoft/wavlm-base-plus"; offline, a Hub id fails with a message asking for a directory) of a
+            Wav2Vec2 / WavLM / HuBERT, or a Whisper checkpoint, whose encoder is used
+            (:class:`espnet_brain.fmri.whisper_model.WhisperSpeechModel`: also a CTranslate2 Whisper directory or the
+            short ids ``whisper-tiny.en`` / ``whisper-base``; 20 ms frames, only the window's own frames encoded).
         layer: hidden-state index (0 = transformer input, i = output of layer i, -1 = last), "weighted", or a list
             of indices concatenated into (B, N, len(layer) * D) (several layers from one pass).
         weighted_layers: layers of the weighted sum (None: all).
@@ -73,7 +91,7 @@ class SSLWindowFrontend(AbsEncodingFrontend):
         super().__init__()
         if pool not in POOLS:
             raise ValueError(f"frontend_conf.pool: expected one of {POOLS}, got {pool!r}")
-        self.ssl = SSLSpeechModel(
+        self.ssl = build_speech_model(
             model_name_or_path,
             layer=layer,
             weighted_layers=weighted_layers,
