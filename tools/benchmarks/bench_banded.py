@@ -89,9 +89,8 @@ def main() -> None:
             dict(alphas=alphas, cv=5, score_func="correlation", method=args.method),
         )
         t_part, c_part = time.perf_counter() - t0, time.process_time() - c0
-        print(
-            f"| variance partition ({2 ** len(dims) - 1} models, {args.method}) | {shape} | {grid} | {t_part:.1f} | {c_part:.1f} |"
-        )
+        what = f"variance partition ({2 ** len(dims) - 1} models, {args.method})"
+        print(f"| {what} | {shape} | {grid} | {t_part:.1f} | {c_part:.1f} |")
 
 
 if __name__ == "__main__":
