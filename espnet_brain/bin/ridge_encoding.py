@@ -9,7 +9,9 @@ training stories with one penalty per voxel chosen by cross-validated correlatio
 then predicts the test stories (:mod:`espnet_brain.voxelwise.stories`).
 
 Penalty convention: himalaya / scikit-learn, ``S / (S^2 + alpha)``; the Huth-lab grid ``logspace(1, 4, 10)``
-(``S / (S^2 + a^2)``) is ``logspace(2, 8, 10)`` here, the default.
+(``S / (S^2 + a^2)``) is ``logspace(2, 8, 10)`` here. The default, ``logspace(0, 8, 17)``, reaches two decades lower
+(most voxels chose the Huth-lab grid's smallest penalty on the simulator's small corpus); the fit warns when most
+voxels choose a penalty at either end of the grid.
 
 Writes ``<output_dir>/pred.scp`` (test predictions, (N - 20, V)), ``best_alphas.npy``, ``cv_scores.npy`` (V,) and
 ``ridge.yaml`` (the settings, the penalty convention included).
@@ -32,8 +34,8 @@ import numpy as np
 import yaml
 
 from espnet_brain.voxelwise.io import read_many
-from espnet_brain.voxelwise.ridge import HUTH_ALPHAS, parse_alphas
-from espnet_brain.voxelwise.stories import fit_predict
+from espnet_brain.voxelwise.ridge import parse_alphas
+from espnet_brain.voxelwise.stories import ENCODING_ALPHAS, fit_predict
 
 logger = logging.getLogger("ridge_encoding")
 
@@ -52,9 +54,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--alphas",
         type=parse_alphas,
-        default=list(HUTH_ALPHAS),
+        default=list(ENCODING_ALPHAS),
         help="penalties, himalaya/scikit-learn convention S/(S^2+alpha): list or 'logspace(a,b,n)' "
-        "(default logspace(2,8,10) = the Huth-lab logspace(1,4,10) squared)",
+        "(default logspace(0,8,17); the Huth-lab logspace(1,4,10) squared is logspace(2,8,10))",
     )
     parser.add_argument(
         "--n_splits", type=int, default=5, help="cross-validation folds (fewer, with a warning, for too few chunks)"

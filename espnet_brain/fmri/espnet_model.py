@@ -4,8 +4,9 @@ A training example is a chunk of consecutive TRs of one story with the audio its
 ``chunking.py``). The model
 
 1. runs the frontend (a speech SSL model over sliding windows) on the chunk audio: (B, L) -> (B, N, D);
-2. Lanczos-resamples the window-end features to the chunk's TR grid inside the autograd graph, from
-   ``max(delays)`` TRs before the first predicted TR on: (B, N, D) -> (B, G, D);
+2. summarises the window-end features on the chunk's TR grid inside the autograd graph, from ``max(delays)`` TRs
+   before the first predicted TR on: (B, N, D) -> (B, G, D); by default the mean of the windows whose last
+   ``stride_s`` falls in each TR (``resample: tr_mean``), or Lanczos resampling (``resample: lanczos``);
 3. applies the readout head (per-feature normalisation, FIR delays, linear or low-rank map): (B, G, D) -> (B, G, V),
    and keeps the predicted TRs: (B, T, V);
 4. returns the loss (minus the spatial correlation by default; temporal correlation or MSE) against the responses,
@@ -24,8 +25,9 @@ from typeguard import typechecked
 
 from espnet_brain.fmri.chunking import ChunkGeometry, cut_audio
 from espnet_brain.fmri.frontend import AbsEncodingFrontend
-from espnet_brain.fmri.lanczos import lanczos_downsample
+from espnet_brain.fmri.lanczos import resample_to_grid
 from espnet_brain.fmri.losses import LOSS_TYPES, EncodingLoss, spatial_correlation, temporal_correlation
+from espnet_brain.voxelwise.lanczos import RESAMPLERS
 
 
 def load_voxel_mask(
@@ -84,7 +86,12 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
         frontend: audio -> window features (e.g. :class:`~espnet_brain.fmri.frontend.SSLWindowFrontend`).
         head: TR-grid features -> voxels, with a ``delays`` attribute (e.g. ``FIRLowRankHead``).
         tr: repetition time in seconds (2.0 for LeBel et al. 2023, as in the lab's code).
-        lanczos_window: Lanczos parameter ``a`` of the resampling to the TR grid (3).
+        lanczos_window: Lanczos parameter ``a`` of the resampling to the TR grid (3); with ``resample: tr_mean`` it
+            only sets how much audio a chunk carries.
+        resample: how window features reach the TR grid: "tr_mean" (the mean over each TR of the windows' last
+            ``stride_s``, so each TR summarises exactly its own audio) or "lanczos" (Lanczos resampling, the Huth-lab
+            way, which smooths over +-``lanczos_window`` TRs; it lost signal against the per-TR mean on the simulator,
+            ``tools/benchmarks/bench_logmel_control.py``).
         loss_type: "spatial_corr" (minus the across-voxel correlation per TR, BrainWavLM), "temporal_corr" or "mse".
         voxel_mask_file: ``.npy`` (V,) booleans of the voxels to train on (the data preparation writes the mask of
             voxels without NaN); None for all.
@@ -99,12 +106,16 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
         head: torch.nn.Module,
         tr: float = 2.0,
         lanczos_window: int = 3,
+        resample: str = "tr_mean",
         loss_type: str = "spatial_corr",
         voxel_mask_file: Optional[str] = None,
         roi_file: Optional[str] = None,
         loss_rois: Optional[Sequence[str]] = None,
     ):
         super().__init__()
+        if resample not in RESAMPLERS:
+            raise ValueError(f"model_conf.resample: expected one of {RESAMPLERS}, got {resample!r}")
+        self.resample = resample
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"model_conf.loss_type: expected one of {LOSS_TYPES}, got {loss_type!r}")
         if not hasattr(head, "delays") or not hasattr(head, "n_voxels"):
@@ -153,10 +164,14 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
             if len(ends) != int(feats_lengths[b]):
                 raise RuntimeError(f"frontend returned {int(feats_lengths[b])} windows, expected {len(ends)}")
             times = g.grid_times(float(tr_start[b]), int(n_trs[b]))
-            # (N_b, D) -> (G_b, D): window ends -> TR grid
-            rows.append(lanczos_downsample(feats[b, : len(ends)], ends, times, window=g.lanczos_window, tr=g.tr))
+            rows.append(self._to_grid(feats[b, : len(ends)], ends, times))  # (N_b, D) -> (G_b, D)
         lengths = torch.tensor([r.shape[0] for r in rows], dtype=torch.long, device=speech.device)
         return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True), lengths
+
+    def _to_grid(self, feats: torch.Tensor, ends: np.ndarray, times: np.ndarray) -> torch.Tensor:
+        """Window features (N, D) ending at ``ends`` -> (G, D) at the TR midpoints ``times`` (``self.resample``)."""
+        g = self.geometry
+        return resample_to_grid(feats, ends, times, self.resample, window=g.lanczos_window, tr=g.tr, span=g.stride_s)
 
     def predict(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor, tr_start: torch.Tensor, n_trs: torch.Tensor
@@ -242,7 +257,7 @@ class ESPnetFMRIEncodingModel(AbsESPnetModel):
         device = next(self.parameters()).device
         feats, _ = self.frontend(segment[None].to(device), torch.tensor([len(segment)], device=device))
         ends = g.window_ends(len(segment)) + start / g.sample_rate  # chunk time -> story time
-        grid = lanczos_downsample(feats[0], ends, grid_times, window=g.lanczos_window, tr=g.tr)  # (N, D) -> (G, D)
+        grid = self._to_grid(feats[0], ends, grid_times)  # (N, D) -> (G, D)
         pred = None
         if predict:
             pred = self.head(grid[None], torch.tensor([grid.shape[0]], device=device))[0][0].cpu().numpy()

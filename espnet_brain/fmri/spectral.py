@@ -3,8 +3,11 @@
 A ridge on a mel spectrogram is the field's standard low-level feature space (e.g. the spectral models of de Heer
 et al. 2017): whatever a speech model's features add must be measured against it. ``LogMelWindowFrontend`` gives,
 at every window end of :class:`espnet_brain.fmri.frontend.SSLWindowFrontend` (``window_s + i * stride_s`` in chunk
-time), the log mean mel energy of the audio of the last ``stride_s``, so the spectral features go through the same
-Lanczos resampling, delays and ridge as the speech features (which also checks their time alignment).
+time), the mean log mel energy of the 10 ms frames of the last ``stride_s`` (``summary="mean_log"``, the default; the
+model's per-TR mean then gives the mean log energy of the frames of each TR), so the spectral features go through the
+same summary onto the TR grid, delays and ridge as the speech features (which also checks their time alignment).
+``summary="log_mean"`` (the log of the mean energy, the former default) is kept for comparison; it recovered less of
+the simulator's spectral and articulatory signal (``tools/benchmarks/bench_logmel_control.py``).
 """
 
 from typing import Optional, Tuple
@@ -15,6 +18,8 @@ from typeguard import typechecked
 
 from espnet_brain.fmri.frontend import AbsEncodingFrontend
 from espnet_brain.fmri.windows import window_end_times
+
+SUMMARIES = ("mean_log", "log_mean")
 
 
 class LogMelWindowFrontend(AbsEncodingFrontend):
@@ -31,6 +36,7 @@ class LogMelWindowFrontend(AbsEncodingFrontend):
             on it: features start where that frontend's do).
         stride_s: spacing of the window ends; each feature averages the frames of the last ``stride_s``.
         sample_rate: Hz of the audio.
+        summary: "mean_log" (mean over the frames of their log energies) or "log_mean" (log of their mean energy).
     """
 
     @typechecked
@@ -45,8 +51,11 @@ class LogMelWindowFrontend(AbsEncodingFrontend):
         window_s: float = 4.0,
         stride_s: float = 0.25,
         sample_rate: int = 16000,
+        summary: str = "mean_log",
     ):
         super().__init__()
+        if summary not in SUMMARIES:
+            raise ValueError(f"frontend_conf.summary: expected one of {SUMMARIES}, got {summary!r}")
         step = int(round(stride_s * sample_rate))
         if step < n_fft:
             raise ValueError(
@@ -65,7 +74,7 @@ class LogMelWindowFrontend(AbsEncodingFrontend):
             center=False,
             power=2.0,
         )
-        self.n_mels, self.floor = n_mels, floor
+        self.n_mels, self.floor, self.summary = n_mels, floor, summary
         self.window_s, self.stride_s, self.sample_rate = window_s, stride_s, sample_rate
 
     def output_size(self) -> int:
@@ -93,6 +102,9 @@ class LogMelWindowFrontend(AbsEncodingFrontend):
             first = last - len(ends) * step
             segments = wav[first:last].reshape(len(ends), step)  # (N, step)
             power = self.mel(segments.float())  # (N, n_mels, frames)
-            feats.append(torch.log(power.mean(-1) + self.floor))
+            if self.summary == "mean_log":
+                feats.append(torch.log(power + self.floor).mean(-1))  # (N, n_mels, frames) -> (N, n_mels)
+            else:
+                feats.append(torch.log(power.mean(-1) + self.floor))
         lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long, device=speech.device)
         return torch.nn.utils.rnn.pad_sequence(feats, batch_first=True), lengths

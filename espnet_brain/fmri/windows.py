@@ -1,9 +1,10 @@
 """Sliding audio windows with left context, and SSL features read at each window's end.
 
 BrainWavLM's stimulus features: every ``stride_s`` (0.25 s) a window of ``window_s`` (4.0 s: 3.75 s of context
-plus the new 0.25 s) ending at that time is passed through the speech model and the feature of its last frame
-(or the mean over its last ``stride_s``) is kept, giving (n_windows, D) features at the window-end times, which
-Lanczos resampling then maps to TR times. Windows reaching before the start of the story are zero-padded
+plus the new 0.25 s) ending at that time is passed through the speech model and the mean of the features of its
+last ``stride_s`` is kept (``pool="mean_stride"``, the default; BrainWavLM keeps its last frame, ``pool="last"``),
+giving (n_windows, D) features at the window-end times, which the encoding model then averages over each TR (or
+Lanczos-resamples to TR times). Windows reaching before the start of the story are zero-padded
 (silence) on the left.
 
 Windows are strided views of one padded waveform (no copy); the model sees them ``batch_size`` at a time.
@@ -16,7 +17,7 @@ import torch
 import torch.nn as nn
 from typeguard import typechecked
 
-POOLS = ("last", "mean_stride")
+POOLS = ("mean_stride", "last")
 
 
 def window_end_times(
@@ -84,7 +85,8 @@ class WindowedFeatures(nn.Module):
         window_s: window length in seconds, context included (4.0 in BrainWavLM).
         stride_s: spacing of window ends in seconds (0.25).
         batch_size: windows per forward pass of ``model``.
-        pool: "last" (the last frame of each window) or "mean_stride" (mean of the frames of its last stride_s).
+        pool: "mean_stride" (mean of the frames of each window's last stride_s; the default: the spans tile the
+            audio) or "last" (the last frame of each window, 20 ms of every stride_s).
     """
 
     @typechecked
@@ -95,7 +97,7 @@ class WindowedFeatures(nn.Module):
         window_s: float = 4.0,
         stride_s: float = 0.25,
         batch_size: int = 32,
-        pool: str = "last",
+        pool: str = "mean_stride",
     ):
         super().__init__()
         if pool not in POOLS:

@@ -23,6 +23,51 @@ from espnet_brain.voxelwise.scoring import pearson_r
 #: The Huth-lab grid logspace(1, 4, 10) converted to this module's convention (alpha = a^2).
 HUTH_ALPHAS = tuple(float(a) for a in np.logspace(2, 8, 10))
 
+logger = logging.getLogger(__name__)
+
+#: Share of the targets at one end of the penalty grid above which a fit warns (:func:`warn_grid_edge`).
+EDGE_WARNING_SHARE = 0.5
+
+
+def warn_grid_edge(best_alphas: np.ndarray, alphas: np.ndarray, share: float = EDGE_WARNING_SHARE) -> Optional[str]:
+    """Log a warning when more than ``share`` of the targets chose the smallest or the largest penalty of the grid.
+
+    A penalty at the edge of the grid is a choice the cross-validation could not finish: the best one may lie
+    beyond it. Many voxels at the smallest penalty ask for a grid extended downwards; at the largest, they are
+    often voxels without signal (their validation correlation no longer changes once the penalty dominates), or
+    the grid must go further up.
+
+    Args:
+        best_alphas: (V,) the chosen penalties.
+        alphas: (n_alphas,) the grid, sorted ascending.
+        share: warn above this share of targets at one edge.
+
+    Returns:
+        The warning's text, or None when none was logged (also for a grid of one penalty).
+    """
+    best_alphas = np.asarray(best_alphas, dtype=np.float64).ravel()
+    if len(alphas) < 2 or best_alphas.size == 0:
+        return None
+    for edge, value, advice in (
+        ("smallest", alphas[0], f"extend the grid downwards (e.g. logspace({np.log10(alphas[0]) - 2:g}, ...))"),
+        (
+            "largest",
+            alphas[-1],
+            f"voxels without signal often end there; otherwise extend the grid upwards (e.g. logspace(..., "
+            f"{np.log10(alphas[-1]) + 2:g}))",
+        ),
+    ):
+        frac = float(np.mean(np.isclose(best_alphas, value, rtol=1e-9, atol=0.0)))
+        if frac > share:
+            msg = (
+                f"ridge: {100 * frac:.0f} % of {best_alphas.size} targets chose the {edge} penalty of the grid "
+                f"(alpha={value:.3g}; grid {alphas[0]:.3g} to {alphas[-1]:.3g}); the best penalty may lie beyond it: "
+                f"{advice}"
+            )
+            logger.warning(msg)
+            return msg
+    return None
+
 
 def parse_alphas(value: str) -> List[float]:
     """A grid of penalties from text: ``"logspace(a,b,n)"`` (``np.logspace(a, b, n)``) or numbers separated by
@@ -271,6 +316,9 @@ class VoxelwiseRidgeCV(BaseEstimator):
     def fit(self, X: np.ndarray, Y: np.ndarray) -> "VoxelwiseRidgeCV":
         """Select a penalty per target by cross-validation, then refit on all samples.
 
+        Logs a warning when most targets chose the smallest or the largest penalty of the grid
+        (:func:`warn_grid_edge`).
+
         Args:
             X: (n_samples, D) features (e.g. delayed stimulus features on the TR grid).
             Y: (n_samples, V) responses.
@@ -299,6 +347,7 @@ class VoxelwiseRidgeCV(BaseEstimator):
         )
         self.alphas_ = alphas
         self.best_alphas_ = result.best_alphas
+        warn_grid_edge(self.best_alphas_, alphas)
         self.coef_ = result.coef
         self.intercept_ = result.intercept
         self.cv_scores_ = result.cv_scores
@@ -346,4 +395,4 @@ def _check_2d(X, name: str) -> np.ndarray:
     return X
 
 
-__all__ = ["VoxelwiseRidgeCV", "ChunkedKFold", "resolve_splits", "HUTH_ALPHAS"]
+__all__ = ["VoxelwiseRidgeCV", "ChunkedKFold", "resolve_splits", "HUTH_ALPHAS", "warn_grid_edge"]

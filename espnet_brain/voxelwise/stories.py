@@ -6,7 +6,10 @@ are z-scored with the statistics of the response rows, delayed (FIR delays, defa
 sees the features of TR t - d; the delays reach into the grid rows before the response rows instead of zero-filling)
 and cut to the response rows ``[10:-5]`` (N - 20 rows). A :class:`~espnet_brain.voxelwise.ridge.VoxelwiseRidgeCV` is
 fit on the training stories with one penalty per voxel chosen by cross-validated correlation over contiguous chunks
-of TRs, then predicts the test stories.
+of TRs, then predicts the test stories. The default grid, :data:`ENCODING_ALPHAS` = ``logspace(0, 8, 17)``, reaches
+two decades below the Huth-lab grid (``logspace(2, 8, 10)`` in this convention): on the simulator's small corpus
+(560 training TRs, 32 log-mel bands x 4 delays) three voxels in four chose that grid's smallest penalty and the
+lower ones gained (``tools/benchmarks/bench_logmel_control.py``).
 """
 
 import logging
@@ -16,10 +19,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from espnet_brain.voxelwise.delays import make_delayed_np
-from espnet_brain.voxelwise.ridge import HUTH_ALPHAS, ChunkedKFold, VoxelwiseRidgeCV
+from espnet_brain.voxelwise.ridge import ChunkedKFold, VoxelwiseRidgeCV
 from espnet_brain.voxelwise.timing import TRIM_END, TRIM_START
 
 logger = logging.getLogger(__name__)
+
+#: Penalties of the story ridge (himalaya convention S / (S^2 + alpha)): 1 to 1e8, half a decade apart.
+ENCODING_ALPHAS = tuple(float(a) for a in np.logspace(0, 8, 17))
 
 
 def design_matrix(feats: np.ndarray, delays: Sequence[int], story: str = "story") -> np.ndarray:
@@ -86,7 +92,7 @@ def fit_predict(
     train_responses: Dict[str, np.ndarray],
     test_feats: Dict[str, np.ndarray],
     delays: Sequence[int] = (1, 2, 3, 4),
-    alphas: Sequence[float] = HUTH_ALPHAS,
+    alphas: Sequence[float] = ENCODING_ALPHAS,
     n_splits: int = 5,
     chunk_len: int = 40,
     solver: str = "svd",
@@ -101,7 +107,8 @@ def fit_predict(
         train_responses: {story: array of shape (N - 20, V)}, responses of the training stories.
         test_feats: {story: array of shape (N - 5, D)}, features of the stories to predict.
         delays: FIR delays in TRs.
-        alphas: penalties, himalaya / scikit-learn convention ``S / (S^2 + alpha)``.
+        alphas: penalties, himalaya / scikit-learn convention ``S / (S^2 + alpha)`` (default
+            :data:`ENCODING_ALPHAS`, 1 to 1e8).
         n_splits: cross-validation folds.
         chunk_len: TRs per contiguous cross-validation chunk.
         solver: a key of ``RIDGE_CV_SOLVERS`` ("svd" or "himalaya").

@@ -158,7 +158,7 @@ def test_frontend_conf_overrides_and_argument_errors(setup, tmp_path, capsys):
 
 
 def test_window_features_are_what_the_grid_features_are_resampled_from(setup, tmp_path):
-    from espnet_brain.voxelwise.lanczos import lanczos_downsample_np
+    from espnet_brain.voxelwise.lanczos import resample_matrix_np
 
     stories = setup["dump"] / "test" / "stories"
     rc = main([
@@ -174,7 +174,8 @@ def test_window_features_are_what_the_grid_features_are_resampled_from(setup, tm
         ends = kaldiio.load_scp(str(d / "window_ends.scp"))["wheretheressmoke"][:, 0]
         grid = kaldiio.load_scp(str(d / "feats.scp"))["wheretheressmoke"]
         assert win.shape == (len(ends), 16) and np.allclose(np.diff(ends), 0.5)  # the config's stride
-        resampled = lanczos_downsample_np(win, ends, stimulus_tr_times(n), window=3, tr=2.0)
+        # the model's default summary: the mean over each TR of the windows' last stride
+        resampled = resample_matrix_np("tr_mean", ends, stimulus_tr_times(n), tr=2.0, span=0.5) @ win
         np.testing.assert_allclose(resampled, grid, atol=1e-4)
         windows[layer] = win
     assert not np.allclose(windows[0], windows[2])

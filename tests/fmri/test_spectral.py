@@ -50,3 +50,24 @@ def test_silence_is_the_floor_not_minus_infinity():
 def test_a_stride_shorter_than_one_fft_frame_is_refused():
     with pytest.raises(ValueError, match="shorter than one FFT frame"):
         LogMelWindowFrontend(n_fft=400, stride_s=0.01)
+
+
+def test_mean_log_averages_the_log_energies_of_the_frames():
+    # default summary: the mean over a stride's frames of their log energies (not the log of their mean energy)
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.25 * SR)) / SR
+    wav = torch.tensor(rng.standard_normal(t.size) * np.where(t % 0.05 < 0.025, 1.0, 0.01), dtype=torch.float32)
+    front = LogMelWindowFrontend(n_mels=8, window_s=1.0, stride_s=0.25)
+    feats, n = front(wav[None], torch.tensor([len(wav)]))
+    power = front.mel(wav[int(1.0 * SR) :])  # the frames of the last stride, (8, frames)
+    np.testing.assert_allclose(feats[0, 1], torch.log(power + front.floor).mean(-1), rtol=1e-4)
+    old = LogMelWindowFrontend(n_mels=8, window_s=1.0, stride_s=0.25, summary="log_mean")(
+        wav[None], torch.tensor([len(wav)])
+    )[0]
+    np.testing.assert_allclose(old[0, 1], torch.log(power.mean(-1) + front.floor), rtol=1e-4)
+    assert torch.all(old[0, 1] > feats[0, 1] + 0.5)  # on loud and quiet frames, log of mean >> mean of logs
+
+
+def test_unknown_summary_is_refused():
+    with pytest.raises(ValueError, match="frontend_conf.summary"):
+        LogMelWindowFrontend(summary="median")

@@ -83,3 +83,11 @@ def test_chain_windows_lanczos_readout_loss_trains_lora(tiny_model_dirs):
     lora_b = [p.grad for n, p in ssl.named_parameters() if "lora_B" in n]
     assert len(lora_b) == 3 * 2 and all(g is not None and g.abs().sum() > 0 for g in lora_b)
     assert head.proj[0].weight.grad.abs().sum() > 0
+
+
+def test_default_pool_covers_every_sample_of_the_audio():
+    # each window's feature is the mean of its last stride: the strides tile the audio, no sample is skipped
+    sr = 100
+    wav = torch.randn(300, dtype=torch.float64)
+    feats, ends = WindowedFeatures(FrameMeans(), sample_rate=sr, window_s=1.0, stride_s=0.2)(wav)
+    torch.testing.assert_close(feats[:, 0], wav.reshape(15, 20).mean(1))  # stride i: wav[20 i : 20 i + 20]

@@ -52,3 +52,20 @@ def test_errors():
     with pytest.raises(ValueError, match="tr"):
         lanczos_matrix_np(old, new[:1])
     assert lanczos_matrix_np(old, new[:1], tr=2.0).shape == (1, 160)
+
+
+def test_tr_mean_weights_cover_each_tr_exactly():
+    from espnet_brain.voxelwise.lanczos import resample_matrix_np, tr_mean_matrix_np
+
+    ends = np.arange(1, 41) * 0.25  # features summarising (e - 0.25, e], tiling [0, 10) s
+    mids = np.array([1.0, 3.0, 5.0, 7.0, 9.0])  # TRs [0, 2), [2, 4), ...
+    w = tr_mean_matrix_np(ends, mids, span=0.25)
+    np.testing.assert_allclose(w.sum(1), 1.0)
+    np.testing.assert_allclose(w[1, 8:16], 1 / 8)  # TR [2, 4): the spans ending at 2.25 .. 4.0
+    assert np.count_nonzero(w[1]) == 8
+    # half-covered TR (the features end at 10 s, the TR reaches 11 s) and a shifted grid: overlap weights
+    w2 = tr_mean_matrix_np(ends, np.array([10.0, 2.125]), span=0.25, tr=2.0)
+    np.testing.assert_allclose(w2.sum(1), [0.5, 1.0])
+    np.testing.assert_allclose(resample_matrix_np("tr_mean", ends, mids), w)
+    with pytest.raises(ValueError, match="resample"):
+        resample_matrix_np("boxcar", ends, mids)

@@ -212,3 +212,38 @@ def test_parse_alphas():
     assert parse_alphas("1, 10 100") == [1.0, 10.0, 100.0]
     with pytest.raises(ValueError):
         parse_alphas("logspace(1,2)")
+
+
+def test_warns_when_most_voxels_choose_the_smallest_penalty(caplog):
+    # noiseless targets: the smallest penalty of a grid starting at 1e2 wins for every voxel
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 20))
+    Y = X @ rng.standard_normal((20, 6))
+    with caplog.at_level(logging.WARNING, logger="espnet_brain.voxelwise.ridge"):
+        model = VoxelwiseRidgeCV(alphas=HUTH_ALPHAS, cv=4).fit(X, Y)
+    assert np.all(model.best_alphas_ == HUTH_ALPHAS[0])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "100 % of 6 targets chose the smallest penalty" in warnings[0] and "alpha=100" in warnings[0]
+    assert "extend the grid downwards" in warnings[0]
+
+
+def test_no_edge_warning_when_the_grid_brackets_the_choice(caplog):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200, 20))
+    Y = X @ rng.standard_normal((20, 12)) + 4.0 * rng.standard_normal((200, 12))  # signal and noise: a middle penalty
+    with caplog.at_level(logging.WARNING, logger="espnet_brain.voxelwise.ridge"):
+        model = VoxelwiseRidgeCV(alphas=np.logspace(-4, 8, 13), cv=4).fit(X, Y)
+    edges = np.isin(model.best_alphas_, [1e-4, 1e8]).mean()
+    assert edges <= 0.5
+    assert not [r for r in caplog.records if "penalty of the grid" in r.getMessage()]
+
+
+def test_edge_warning_names_the_largest_penalty():
+    from espnet_brain.voxelwise.ridge import warn_grid_edge
+
+    alphas = np.logspace(0, 4, 5)
+    msg = warn_grid_edge(np.array([1e4, 1e4, 1e4, 10.0]), alphas)
+    assert msg is not None and "75 % of 4 targets chose the largest penalty" in msg and "upwards" in msg
+    assert warn_grid_edge(np.array([1e4, 10.0, 100.0, 1.0]), alphas) is None  # 25 % at each edge
+    assert warn_grid_edge(np.array([5.0, 5.0]), np.array([5.0])) is None  # a single penalty: nothing to extend
