@@ -66,7 +66,9 @@ class SSLWindowFrontend(AbsEncodingFrontend):
         local_files_only: never try the network when loading.
         window_s: window length in seconds, context included (4.0 in BrainWavLM).
         stride_s: spacing of the window ends in seconds (0.25).
-        pool: "last" (feature of the last frame) or "mean_stride" (mean over the last ``stride_s``).
+        pool: "mean_stride" (mean of the frames of the last ``stride_s``: the windows' spans tile the audio, and the
+            model's per-TR mean then averages every frame of each TR) or "last" (the feature of the last frame,
+            BrainWavLM's reading, which sees 20 ms of every ``stride_s``).
         window_batch_size: windows per forward pass of the speech model.
         sample_rate: Hz of the audio.
     """
@@ -84,7 +86,7 @@ class SSLWindowFrontend(AbsEncodingFrontend):
         local_files_only: bool = False,
         window_s: float = 4.0,
         stride_s: float = 0.25,
-        pool: str = "last",
+        pool: str = "mean_stride",
         window_batch_size: int = 32,
         sample_rate: int = 16000,
     ):
