@@ -250,7 +250,8 @@ def winning_space(partition: VariancePartition, by: str = "unique", min_r2: floa
             de Heer et al. 2017); "single": the space whose single-space model has the largest held-out R^2
             (shared variance counts for every space that carries it).
         min_r2: voxels whose joint R^2 (and, for "unique", largest unique variance) is at most this are labelled
-            :data:`NO_WINNER`.
+            :data:`NO_WINNER`. A voxel explained only by shared variance has unique estimates near 0 that noise
+            orders; a small positive ``min_r2`` (e.g. 0.01) labels it "none" instead of a random space.
 
     Returns:
         (V,) array of space names (dtype object), :data:`NO_WINNER` where nothing wins.
