@@ -1,10 +1,33 @@
 #!/usr/bin/env bash
-# The project's test command: installs the environment when needed, checks formatting and lint,
-# then runs the test suite. Extra arguments go to pytest (e.g. tools/test.sh -k brain_gru).
+# The project's test command: installs the environment when needed, checks formatting and lint, then runs the
+# test suite.
+#
+# Usage: tools/test.sh [--all] [--durations] [PYTEST ARGS...]
+#   (default)    the default tier: every test but the ones marked slow; it still runs one end-to-end run of the
+#                decoding recipe (egs2/mini_brain/asr1, every stage, one brain system) and one of the encoding
+#                recipe (egs2/mini_brain/enc1, every stage, one LoRA arm) on the tiny configs
+#   --all        every test, the slow end-to-end recipe runs included; run it when a change touches a recipe
+#                or a stage script (egs2/)
+#   --durations  print the 20 slowest tests at the end
+# Other arguments go to pytest (e.g. tools/test.sh -k brain_gru; tools/test.sh -n 2 for two workers).
 set -euo pipefail
 
 root_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "${root_dir}"
+
+tier=(-m "not slow")
+extra=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --all) tier=(); shift ;;
+        --durations) extra+=(--durations=20 --durations-min=0); shift ;;
+        *) break ;;
+    esac
+done
+# A marker expression given by the caller replaces the tier's.
+for arg in "$@"; do
+    [ "${arg}" != -m ] || tier=()
+done
 
 bash tools/install.sh
 # shellcheck disable=SC1091
@@ -15,6 +38,6 @@ python -m black --check --quiet espnet_brain tests tools egs2
 python -m isort --check-only --quiet espnet_brain tests tools egs2
 python -m flake8 espnet_brain tests tools egs2
 
-echo "[test] pytest"
+echo "[test] pytest ${tier[*]:-(all tests)}"
 export MPLBACKEND=Agg HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-python -m pytest "$@"
+python -m pytest "${tier[@]}" "${extra[@]}" "$@"

@@ -37,8 +37,9 @@ def _run(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory) -> Path:
-    """A copy of the recipe in a fresh egs2 tree (shared TEMPLATE), run once with the tiny configs."""
+def smoke(tmp_path_factory) -> Path:
+    """A copy of the recipe in a fresh egs2 tree (shared TEMPLATE), run through every stage of the default run
+    (1-9) with the tiny configs and one brain system: the default test tier's end-to-end run of the decoding path."""
     root = tmp_path_factory.mktemp("repo")
     (root / "egs2").mkdir()
     (root / "egs2" / "TEMPLATE").symlink_to(REPO / "egs2" / "TEMPLATE")
@@ -49,8 +50,39 @@ def recipe(tmp_path_factory) -> Path:
         symlinks=True,
         ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"),
     )
-    _run(dst, *TINY)
+    _run(dst, *TINY, "--modes", "full")
     return dst
+
+
+@pytest.fixture(scope="module")
+def recipe(smoke) -> Path:
+    """The smoke run's recipe, run again with every brain system: the finished ones are kept, the others trained."""
+    _run(smoke, *TINY)
+    return smoke
+
+
+def test_one_system_runs_every_stage_of_the_default_run(smoke):
+    """Stages 1-9 with the audio baseline and the full fine-tune only (``--modes full``)."""
+    rows = _table(smoke / "exp" / "RESULTS.md")
+    assert len(rows) == 4  # the audio baseline and the full fine-tune x the default decoders (greedy, ngram)
+    for system in SYSTEMS[:2]:
+        for decoder in ("greedy", "ngram"):
+            assert len([k for k in rows if k.startswith(system) and k.endswith(f", {decoder}")]) == 1, (system, rows)
+    for name, (n_utts, cer, _) in rows.items():
+        assert n_utts == 6, name  # the tiny preset's test sentences
+        if name.startswith("brain"):
+            assert cer < 100.0, (name, cer)  # 100 % is a decoder that emits nothing
+    # the brain systems left out of --modes were not trained, and the t-SNE of stage 9 was drawn
+    assert not (smoke / "exp" / "asr_brain_scratch").exists()
+    assert (smoke / "exp" / "latent_analysis" / "tsne_transformer.png").stat().st_size > 1000
+
+
+def test_a_mode_that_was_not_trained_is_named_when_the_table_asks_for_it(smoke):
+    proc = _run(smoke, *TINY, "--stage", "8", "--stop_stage", "8", "--modes", "full scratch", check=False)
+    assert proc.returncode != 0
+    assert "exp/asr_brain_scratch/decode_brain_test/text is missing" in proc.stderr
+    proc = _run(smoke, *TINY, "--stage", "8", "--stop_stage", "8", "--modes", "full fast", check=False)
+    assert proc.returncode != 0 and "--modes: unknown mode 'fast'" in proc.stderr
 
 
 def _table(results: Path) -> dict:

@@ -25,11 +25,38 @@ SYSTEMS = [
 ]
 
 
+# One LoRA arm, no cross-subject transfer, per-TR probes only: the default test tier's run of the encoding path.
+SMOKE = ("--target_rois", "", "--no_lora_arms", "", "--transfer_subjects", "", "--word_probes", "false")
+
+
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory) -> Path:
     rec = copy_enc_recipe(tmp_path_factory.mktemp("repo"), "mini_brain")
     run(rec, *TINY)
     return rec
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> Path:
+    rec = copy_enc_recipe(tmp_path_factory.mktemp("repo"), "mini_brain")
+    run(rec, *TINY, *SMOKE)
+    return rec
+
+
+def test_one_arm_runs_every_stage(smoke):
+    """Stages 1-6 with one LoRA arm: frozen and log-mel ridge, tuning, refit, scoring, ground truth, probes."""
+    results = smoke / "exp" / "RESULTS.md"
+    whole = _rows(results, "Whole cortex")
+    for system in [*SYSTEMS[:4], *SYSTEMS[-2:]]:
+        assert system in whole, (system, list(whole))
+    assert not any("auditory only" in system or "no LoRA" in system for system in whole)
+    for system in whole:
+        r = np.load(smoke / "exp" / f"r_{re.sub('[^a-z0-9]+', '_', system.lower()).strip('_')}.npy")
+        assert r.shape == (60,) and np.isfinite(r).all(), system
+    assert "2epoch results" in (smoke / "exp" / "enc_lora" / "train.log").read_text()
+    assert not list(smoke.joinpath("exp").glob("transfer_*"))
+    assert "| frozen | 1 |" in (smoke / "exp" / "probes" / "probes.md").read_text()
+    assert not (smoke / "exp" / "probes" / "words").exists()
 
 
 def _rows(results: Path, section: str):

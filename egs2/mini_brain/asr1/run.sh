@@ -9,6 +9,12 @@
 # trains the same BFE with no transformer (the control), and stage 8 writes the comparison to exp/RESULTS.md.
 # --pretrained in_run restores the former stand-in: the audio model trained from random weights on this corpus's
 # 11 minutes of speech (stage 2) and exported as the pretrained model (stage 3).
+# With a Whisper as --pretrained (the installed OpenAI weights: whisper-tiny.en or whisper-base, a Whisper directory
+# or CTranslate2 directory, or a hub id), every system uses Whisper's encoder (encoder: hf_whisper) with a new CTC
+# head, and the configs are <confdir>/whisper (conf/whisper by default): the audio baseline reads the speech through
+# Whisper's log-mel and conv stem (frontend: hf_whisper_stem), the brain decoders through the BFE at Whisper's 50
+# frames/s, and stage 2 adds Whisper's own zero-shot transcription of the test speech as a reference row, e.g.
+#     ./run.sh --pretrained whisper-tiny.en
 set -euo pipefail
 
 . utils/stage_utils.sh
@@ -42,7 +48,9 @@ llm=none                # Causal LM of ngram_llm (hub id or local directory).
 asr_args=""             # Extra trainer arguments for every system, e.g. "--max_epoch 2".
 train_nj=2              # Systems (stages 2, 4-7) trained at once, one CPU thread each (logs: exp/systems/log);
                         # 1 trains them in turn, on the default thread count, with their output here.
-pretrained=../../mini_speech/asr1/models/wav2vec2  # Pretrained Wav2Vec2 (hub id, directory, or in_run: see above).
+pretrained=../../mini_speech/asr1/models/wav2vec2  # Pretrained Wav2Vec2 (hub id, directory, or in_run: see above), or
+                        # a Whisper (whisper-tiny.en, whisper-base, a directory): then the configs of <confdir>/whisper.
+modes="full scratch frozen adapter bfe"  # Brain systems of stages 4-7 to train and compare (stage 8 tables these).
 # end options
 
 help_message="Usage: $0 [options]
@@ -53,10 +61,31 @@ $(options_help "$0")"
 [ -n "${stop_stage}" ] || stop_stage=$((stage > 9 ? stage : 9))
 check_stages
 require_int train_nj 1
+for mode in ${modes}; do
+    case "${mode}" in
+        full | scratch | frozen | adapter | bfe) ;;
+        *) die "--modes: unknown mode '${mode}'; choose from full scratch frozen adapter bfe" ;;
+    esac
+done
 
 . ./path.sh
 . ./db.sh
 . ./cmd.sh
+
+whisper=false
+if [ "${pretrained}" != in_run ]; then
+    model_type=$(python3 -m espnet_brain.bin.model_type "${pretrained}") || die "--pretrained ${pretrained}: see above"
+    if [ "${model_type}" = whisper ]; then
+        whisper=true
+        # Whisper has its own configs (a new CTC head, its audio front): <confdir>/whisper, unless given directly.
+        if [ "$(basename "${confdir}")" != whisper ]; then
+            [ -d "${confdir}/whisper" ] \
+                || die "--pretrained ${pretrained} is a Whisper, which needs the configs of ${confdir}/whisper (missing)"
+            confdir=${confdir}/whisper
+        fi
+        log "--pretrained ${pretrained} is a Whisper: configs of ${confdir}"
+    fi
+fi
 
 common=(--ngpu "${ngpu}" --nj "${nj}" --decoders "${decoders}" --llm "${llm}")
 audio_sets=(--feats_type raw --train_set audio_train --valid_set audio_dev --test_sets audio_test)
@@ -67,8 +96,9 @@ if [ "${pretrained}" = in_run ]; then
     in_run=true
 else
     # The audio baseline fine-tunes the pretrained model, CTC head included, on this corpus's speech.
-    audio_init=(--frontend_conf "model_name_or_path=${pretrained}" --encoder_conf "model_name_or_path=${pretrained}"
-        --ctc_init "${pretrained}")
+    audio_init=(--frontend_conf "model_name_or_path=${pretrained}" --encoder_conf "model_name_or_path=${pretrained}")
+    # Whisper has no CTC head: its CTC layer is new (ctc_init: null in <confdir>/whisper)
+    "${whisper}" || audio_init+=(--ctc_init "${pretrained}")
     in_run=false
 fi
 
@@ -119,6 +149,13 @@ if run_stage 2; then
         python3 -m espnet_brain.bin.make_hf_model --model_type wav2vec2 --config "${confdir}/wav2vec2_mini.yaml" \
             --token_list data/token_list/char/tokens.txt --output_dir exp/audio_init --seed "${seed}"
     fi
+    zero_shot=exp/whisper_zero_shot/decode_audio_test/text
+    if "${whisper}" && ! { [ -s "${zero_shot}" ] && [ "${zero_shot}" -nt data/audio_test/text ]; }; then
+        # The reference row: Whisper's own decoder on the test speech, no training on this corpus.
+        log "Whisper's zero-shot transcription of data/audio_test: ${zero_shot}"
+        python3 -m espnet_brain.bin.whisper_zero_shot --model "${pretrained}" --wav_scp data/audio_test/wav.scp \
+            --output "${zero_shot}"
+    fi
 fi
 queue_audio() {
     # Queue the audio baseline's training, decoding and scoring (stage 2).
@@ -141,7 +178,7 @@ fi
 brain_modes=()
 for mode_stage in "4 full" "6 frozen" "5 scratch" "6 adapter" "7 bfe"; do
     read -r n mode <<<"${mode_stage}"
-    if run_stage "${n}"; then
+    if [[ " ${modes} " == *" ${mode} "* ]] && run_stage "${n}"; then
         brain_modes+=("${mode}")
     fi
 done
@@ -169,20 +206,32 @@ if run_stage 8; then
     for decoder in ${decoders}; do
         sub=""
         [ "${decoder}" = greedy ] || sub=/${decoder}
+        if "${whisper}" && [ "${decoder}" = greedy ]; then
+            rows+=(--hyp "Whisper zero-shot (its own decoder, speech input), greedy=exp/whisper_zero_shot/decode_audio_test/text"
+                --ref data/audio_test/text)
+        fi
         rows+=(--hyp "audio ASR (same encoder, speech input), ${decoder}=exp/asr_audio/decode_audio_test${sub}/text"
             --ref data/audio_test/text)
         for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer" \
             "adapter:adapters (LoRA) in the frozen transformer" "bfe:BFE only (no transformer)"; do
-            rows+=(--hyp "brain: ${mode_name#*:}, ${decoder}=exp/asr_brain_${mode_name%%:*}/decode_brain_test${sub}/text"
-                --ref data/brain_test/text)
+            [[ " ${modes} " == *" ${mode_name%%:*} "* ]] || continue
+            hyp=exp/asr_brain_${mode_name%%:*}/decode_brain_test${sub}/text
+            [ -f "${hyp}" ] || die "stage 8: ${hyp} is missing: train that system first (its stage), or leave it out of --modes"
+            rows+=(--hyp "brain: ${mode_name#*:}, ${decoder}=${hyp}" --ref data/brain_test/text)
         done
     done
-    python3 -m espnet_brain.bin.score --out exp/RESULTS.md --title "mini_brain test set (${preset} preset)" "${rows[@]}"
+    title="mini_brain test set (${preset} preset)"
+    ! "${whisper}" || title+=", Whisper ${pretrained}"
+    python3 -m espnet_brain.bin.score --out exp/RESULTS.md --title "${title}" "${rows[@]}"
 fi
 
 if run_stage 9; then
-    python3 -m espnet_brain.bin.latent_analysis --brain_exp exp/asr_brain_full --audio_exp exp/asr_audio \
-        --brain_data dump/neural/brain_test --audio_data dump/raw/audio_test --out_dir exp/latent_analysis
+    if [[ " ${modes} " == *" full "* ]]; then
+        python3 -m espnet_brain.bin.latent_analysis --brain_exp exp/asr_brain_full --audio_exp exp/asr_audio \
+            --brain_data dump/neural/brain_test --audio_data dump/raw/audio_test --out_dir exp/latent_analysis
+    else
+        log "stage 9 skipped: the t-SNE compares the full fine-tune, which --modes leaves out"
+    fi
 fi
 
 if run_stage 10; then
