@@ -205,8 +205,14 @@ mode_model_args() {
     # The BFE-only control has no transformer and no pretrained head.
     [ -n "${mode}" ] && [ "${mode}" != bfe ] || return 0
     echo "--encoder_conf model_name_or_path=${pretrained_model}"
-    # scratch starts from random weights; Whisper has no CTC head to start from
-    [ "${mode}" = scratch ] || [ "${mode}" = whisper ] || echo "--ctc_init ${pretrained_model}"
+    # scratch starts from random weights; Whisper (mode whisper, or any config with encoder: hf_whisper) has no CTC
+    # head to start from
+    if [ "${mode}" != scratch ] && [ "${mode}" != whisper ]; then
+        local encoder
+        encoder=$(python3 -m espnet_brain.bin.config_value "${asr_config}" encoder) \
+            || die "${asr_config}: no encoder (see above)"
+        [ "${encoder}" = hf_whisper ] || echo "--ctc_init ${pretrained_model}"
+    fi
     # Only full fine-tuning (and its adapters) holds and warms up the transformer: scratch has nothing pretrained
     # to protect and trains it from the first update (Fiedler et al.), frozen does not train it at all.
     if [ -n "${freeze_epochs}${warmup_epochs}" ] && { [ "${mode}" = full ] || [ "${mode}" = adapter ]; }; then
@@ -272,9 +278,10 @@ if run_stage 3; then
     else
         mkdir -p "${token_listdir}"
         # Characters of the normalised training text; <blank>=0 as ESPnet's CTC expects.
-        python3 -m espnet2.bin.tokenize_text --token_type char --input "data/${train_set}/text" \
-            --output "${token_list}" --field 2- --cleaner none --g2p none --write_vocabulary true \
-            --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1"
+        # ESPnet's programs run through run_espnet: the plugin's import hooks apply (no NLTK download attempt).
+        python3 -m espnet_brain.bin.run_espnet espnet2.bin.tokenize_text --token_type char \
+            --input "data/${train_set}/text" --output "${token_list}" --field 2- --cleaner none --g2p none \
+            --write_vocabulary true --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1"
         log "$(wc -l <"${token_list}") tokens in ${token_list}"
     fi
     if needs_ngram; then
@@ -303,12 +310,14 @@ if run_stage 3; then
             --g2p none --train_data_path_and_name_and_type "data/${train_set}/text,text,text"
             --valid_data_path_and_name_and_type "data/${valid_set}/text,text,text")
         ${train_cmd} "${lm_stats}/stats.log" \
-            python3 -m espnet2.bin.lm_train --collect_stats true --use_preprocessor true "${lm_data[@]}" \
+            python3 -m espnet_brain.bin.run_espnet espnet2.bin.lm_train --collect_stats true --use_preprocessor true \
+            "${lm_data[@]}" \
             --train_shape_file "data/${train_set}/text" --valid_shape_file "data/${valid_set}/text" \
             --output_dir "${lm_stats}" --config "${token_lm_config}"
         log "training the token LM ${token_lm_exp} (log: ${token_lm_exp}/train.log)"
         ${train_cmd} "${token_lm_exp}/train.log" \
-            python3 -m espnet2.bin.lm_train --resume true --use_preprocessor true "${lm_data[@]}" \
+            python3 -m espnet_brain.bin.run_espnet espnet2.bin.lm_train --resume true --use_preprocessor true \
+            "${lm_data[@]}" \
             --train_shape_file "${lm_stats}/train/text_shape" --valid_shape_file "${lm_stats}/valid/text_shape" \
             --fold_length 150 \
             --output_dir "${token_lm_exp}" --config "${token_lm_config}"
@@ -549,7 +558,7 @@ if run_stage 9; then
 fi
 
 if run_stage 10; then
-    python3 -m espnet2.bin.pack asr --asr_train_config "${asr_exp}/config.yaml" \
+    python3 -m espnet_brain.bin.run_espnet espnet2.bin.pack asr --asr_train_config "${asr_exp}/config.yaml" \
         --asr_model_file "${asr_exp}/${inference_model}" --option "${token_list}" \
         --outpath "${asr_exp}/packed_model.zip"
     log "packed ${asr_exp}/packed_model.zip"
