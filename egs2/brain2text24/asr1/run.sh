@@ -34,7 +34,7 @@ zscore=block            # block (per recording block, each test block with its o
 pretrained_model=facebook/wav2vec2-base-960h  # Hub id or local directory of a Wav2Vec2ForCTC checkpoint.
 extra_modes=""          # More transfer modes trained in stage 4 after frozen: adapter (LoRA in the frozen
                         # transformer), whisper (Whisper's encoder, --whisper_model), bfe (the BFE-only control).
-whisper_model=openai/whisper-base  # Hub id or local directory of the Whisper checkpoint of --extra_modes whisper.
+whisper_model=whisper-base  # Whisper of --extra_modes whisper (installed: whisper-base, whisper-tiny.en; hub id; dir).
 confdir=conf            # Training configs: conf (the reference setting) or conf/tiny (the test-suite variant).
 decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram ngram_llm (brain_asr.sh).
 llm=none                # Causal LM of ngram_llm (hub id or local directory).

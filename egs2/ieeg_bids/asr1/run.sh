@@ -41,7 +41,7 @@ test_fraction=0.1       # Without split_column: fraction of the distinct sentenc
 pretrained_model=facebook/wav2vec2-base-960h  # Hub id or local directory of a Wav2Vec2ForCTC checkpoint.
 extra_modes=""          # More transfer modes trained in stage 4 after frozen: adapter (LoRA in the frozen
                         # transformer), whisper (Whisper's encoder, --whisper_model), bfe (the BFE-only control).
-whisper_model=openai/whisper-base  # Hub id or local directory of the Whisper checkpoint of --extra_modes whisper.
+whisper_model=whisper-base  # Whisper of --extra_modes whisper (installed: whisper-base, whisper-tiny.en; hub id; dir).
 confdir=conf            # Training configs: conf (the reference setting) or conf/tiny (the test-suite variant).
 freeze_epochs=7         # Epochs the pretrained transformer is held (scheduler freeze_steps, from the data size).
 warmup_epochs=4         # Epochs of its linear warm-up afterwards (scheduler warmup_steps).
