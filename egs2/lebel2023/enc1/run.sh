@@ -17,7 +17,10 @@ stage=1                 # First stage of brain_enc.sh to run (./brain_enc.sh --h
 stop_stage=9            # Last stage of brain_enc.sh (10 packs the model, 11 transfers it to --transfer_subjects).
 subject=UTS01           # Subject.
 confdir=conf            # Configs: conf (BrainWavLM settings) or conf/tiny (the test-suite variant).
-pretrained_model=microsoft/wavlm-base-plus  # Hub id or local directory of the speech model.
+pretrained_model=microsoft/wavlm-base-plus  # Hub id or local directory of the speech model, or whisper-tiny.en /
+                        # whisper-base (the encoder of OpenAI's Whisper, from its installed package).
+enc_config=""           # Training config (empty: ${confdir}/train_wavlm_lora.yaml, or for a Whisper
+                        # ${confdir}/train_whisper_lora.yaml, train_whisper_base_lora.yaml for whisper-base).
 ngpu=1                  # GPUs for training and inference.
 ridge_layers=""         # Frozen-feature ridge at these layers too (empty: layer 9 of the config), e.g. "6 9 12".
 target_rois=""          # ROIs of the ROI file (local/data.sh --roi_file) to tune a model on alone, besides the
@@ -38,9 +41,34 @@ local_data_opts=""      # Extra options for local/data.sh, e.g. "--responses nif
 # end options
 
 help_message="Usage: $0 [options]
-LeBel et al. 2023 (ds003020): BrainWavLM-style LoRA fine-tuning vs ridge on frozen WavLM features.
+LeBel et al. 2023 (ds003020): BrainWavLM-style LoRA fine-tuning vs ridge on frozen WavLM (or Whisper) features.
 $(options_help "$0")"
 . utils/parse_options.sh
+. ./path.sh
+
+is_whisper() {
+    # Whether the speech model $1 is a Whisper: a short id of the installed packages, a CTranslate2 Whisper directory
+    # (model.bin, no Hugging Face weights) or a Hugging Face directory whose config.json has model_type whisper.
+    case "$1" in whisper-tiny.en | whisper-base) return 0 ;; esac
+    [ -d "$1" ] || return 1
+    if [ -f "$1/model.bin" ] && ! compgen -G "$1/model.safetensors*" >/dev/null && ! compgen -G "$1/pytorch_model.bin*" >/dev/null; then
+        return 0
+    fi
+    [ -f "$1/config.json" ] && [ "$(python3 -m espnet_brain.bin.config_value "$1/config.json" model_type 2>/dev/null)" = whisper ]
+}
+
+if [ -z "${enc_config}" ]; then
+    enc_config=${confdir}/train_wavlm_lora.yaml
+    if is_whisper "${pretrained_model}"; then
+        enc_config=${confdir}/train_whisper_lora.yaml
+        [ "${pretrained_model}" != whisper-base ] || [ ! -f "${confdir}/train_whisper_base_lora.yaml" ] \
+            || enc_config=${confdir}/train_whisper_base_lora.yaml
+    fi
+fi
+[ -f "${enc_config}" ] || die "--enc_config ${enc_config} does not exist"
+# the experiment is named after the config: enc_wavlm_lora_UTS01, enc_whisper_lora_UTS01, ...
+enc_tag=$(basename "${enc_config}" .yaml)
+enc_tag=${enc_tag#train_}_${subject}
 
 # Without LEBEL2023, local/data.sh stops with what is missing and where to get it. brain_enc.sh splits the options
 # like a command line: printf %q quotes a corpus path with spaces.
@@ -48,7 +76,7 @@ data_opts="--subject $(printf %q "${subject}") ${local_data_opts}"
 [ -z "${LEBEL2023}" ] || data_opts="--corpus $(printf %q "${LEBEL2023}") ${data_opts}"
 
 ./brain_enc.sh --stage "${stage}" --stop_stage "${stop_stage}" --ngpu "${ngpu}" \
-    --enc_config "${confdir}/train_wavlm_lora.yaml" --enc_tag "wavlm_lora_${subject}" \
+    --enc_config "${enc_config}" --enc_tag "${enc_tag}" \
     --pretrained_model "${pretrained_model}" --ridge_layers "${ridge_layers}" --ridge_args "${ridge_args}" \
     --enc_args "${enc_args}" --target_rois "${target_rois}" --transfer_subjects "${transfer_subjects}" \
     --no_lora_arms "${no_lora_arms}" --probe_layers "${probe_layers}" --probe_targets "${probe_targets}" \

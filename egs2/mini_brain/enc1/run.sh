@@ -39,7 +39,11 @@ transfer_subjects=UTS02 # Subjects whose ridge is refit on the features of the m
 speech_model=wavlm      # The speech model: wavlm (the committed ../../mini_speech/asr1/models/wavlm), asr1 (the
                         # Wav2Vec2 that ../asr1 --pretrained in_run trains on this corpus's speech and exports in its
                         # stage 3), random (stage 2's randomly initialised WavLM), auto (asr1 when ../asr1 has
-                        # exported it, else random), or a local directory of a Hugging Face speech model.
+                        # exported it, else random), whisper-tiny.en or whisper-base (the encoder of OpenAI's Whisper,
+                        # from its installed package), or a local directory of a Hugging Face speech model (a Whisper
+                        # or CTranslate2 Whisper directory included).
+enc_config=""           # Training config (empty: ${confdir}/train_enc_lora.yaml, or for a Whisper
+                        # ${confdir}/train_enc_lora_whisper.yaml, ..._whisper_base.yaml for whisper-base).
 # end options
 
 help_message="Usage: $0 [options]
@@ -52,9 +56,8 @@ require_choice word_probes true false
 . ./path.sh
 . ./db.sh
 
-enc_config=${confdir}/train_enc_lora.yaml
 gt=${MINI_BRAIN}/lebel2023/derivative/ground_truth/${subject}
-common=(--ngpu "${ngpu}" --enc_config "${enc_config}" --enc_tag lora)
+common=(--ngpu "${ngpu}" --enc_tag lora)
 if "${word_probes}"; then
     # stage 4 writes the frozen model's window features that stage 6's word-level probes reuse
     [ ! -d "${MINI_BRAIN}/lebel2023/derivative" ] || [ -f "${MINI_BRAIN}/lebel2023/derivative/ground_truth/word_embeddings.txt" ] \
@@ -62,6 +65,17 @@ if "${word_probes}"; then
     common+=(--probe_words "${MINI_BRAIN}/lebel2023/derivative/TextGrids"
         --probe_embeddings "${MINI_BRAIN}/lebel2023/derivative/ground_truth/word_embeddings.txt")
 fi
+is_whisper() {
+    # Whether the speech model $1 is a Whisper: a short id of the installed packages, a CTranslate2 Whisper directory
+    # (model.bin, no Hugging Face weights) or a Hugging Face directory whose config.json has model_type whisper.
+    case "$1" in whisper-tiny.en | whisper-base) return 0 ;; esac
+    [ -d "$1" ] || return 1
+    if [ -f "$1/model.bin" ] && ! compgen -G "$1/model.safetensors*" >/dev/null && ! compgen -G "$1/pytorch_model.bin*" >/dev/null; then
+        return 0
+    fi
+    [ -f "$1/config.json" ] && [ "$(python3 -m espnet_brain.bin.config_value "$1/config.json" model_type 2>/dev/null)" = whisper ]
+}
+
 if [ "${speech_model}" = auto ]; then
     speech_model=random
     [ ! -f ../asr1/exp/audio_wav2vec2_hf/config.json ] || speech_model=asr1
@@ -79,11 +93,24 @@ case "${speech_model}" in
         [ -f "${speech_model}/config.json" ] \
             || die "--speech_model asr1: ${speech_model} does not exist; run ../asr1/run.sh --stop_stage 3 first"
         model_note="Speech model: the Wav2Vec2 of ../asr1 (trained there on this corpus's synthetic speech)" ;;
+    whisper-tiny.en|whisper-base)
+        model_note="Speech model: the encoder of OpenAI's Whisper ${speech_model#whisper-} (its installed package, converted to transformers)" ;;
     *)
         [ -f "${speech_model}/config.json" ] || die "--speech_model ${speech_model}: no config.json there"
         model_note="Speech model: ${speech_model}" ;;
 esac
 [ "${speech_model}" = random ] || common+=(--pretrained_model "${speech_model}")
+if [ -z "${enc_config}" ]; then
+    enc_config=${confdir}/train_enc_lora.yaml
+    if is_whisper "${speech_model}"; then
+        enc_config=${confdir}/train_enc_lora_whisper.yaml
+        [ "${speech_model}" != whisper-base ] || [ ! -f "${confdir}/train_enc_lora_whisper_base.yaml" ] \
+            || enc_config=${confdir}/train_enc_lora_whisper_base.yaml
+    fi
+    log "--speech_model ${speech_model}: ${enc_config}"
+fi
+[ -f "${enc_config}" ] || die "--enc_config ${enc_config} does not exist"
+common+=(--enc_config "${enc_config}")
 
 if run_stage 1; then
     # The stand-in pretrained model does not exist yet: its check (brain_enc.sh stage 2) comes in stage 4.
