@@ -142,3 +142,47 @@ def test_init_reinitialises_the_head_but_keeps_the_pretrained_weights(wavlm_dir)
         if key in pretrained:
             torch.testing.assert_close(value, pretrained[key], msg=key)
     assert not torch.allclose(inited.head.proj[0].weight, plain.head.proj[0].weight)
+
+
+@pytest.fixture(scope="module")
+def speech_model_dirs(wavlm_dir, tmp_path_factory):
+    from fixtures.hf_models import save_tiny_whisper
+
+    whisper = save_tiny_whisper(tmp_path_factory.mktemp("whisper"), num_mel_bins=80, max_source_positions=1500)
+    return {"wavlm": wavlm_dir, "whisper": whisper}
+
+
+@pytest.mark.parametrize("kind", ["wavlm", "whisper"])
+def test_lora_tuning_with_the_fmri_loss_changes_the_speech_features(speech_model_dirs, kind):
+    """LoRA on q/k/v of the speech model (WavLM, whose attention needed a fix, and Whisper's encoder) trains on the
+    encoding loss: every adapter gets a gradient and two Adam steps change the features."""
+    from espnet_brain.fmri.chunking import cut_audio
+    from espnet_brain.voxelwise.timing import stimulus_tr_times
+
+    lora = 'lora_conf={"r": 2, "dropout": 0.0}'
+    args = _args(speech_model_dirs[kind], "--frontend_conf", lora)
+    model = FMRIEncodingTask.build_model(args).train()
+    assert type(model.frontend.ssl).__name__ == ("WhisperSpeechModel" if kind == "whisper" else "SSLSpeechModel")
+    rng = np.random.default_rng(0)
+    wav = (0.1 * rng.standard_normal(40 * 16000)).astype(np.float32)
+    rows = stimulus_tr_times(40)[10:-5]
+    start, end = model.geometry.audio_span(rows[0], rows[5])
+    audio = torch.from_numpy(cut_audio(wav, start, end))[None]
+    lengths = torch.tensor([audio.shape[1]])
+    tr_start = torch.tensor([[rows[0] - start / 16000]])
+    response = torch.from_numpy(rng.standard_normal((1, 6, 6)).astype(np.float32))
+    with torch.no_grad():
+        before, _ = model.frontend(audio, lengths)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=1e-2)
+    for step in range(2):  # lora_A gets a gradient once lora_B has left zero
+        optimizer.zero_grad()
+        loss, _, _ = model(audio, lengths, response, torch.tensor([6]), tr_start)
+        loss.backward()
+        adapters = {n: p.grad for n, p in model.named_parameters() if "lora_B" in n or (step and "lora_A" in n)}
+        assert adapters and all(g is not None and g.abs().sum() > 0 for g in adapters.values()), step
+        optimizer.step()
+    assert not any("base_layer" in n for n, p in model.named_parameters() if p.requires_grad)
+    with torch.no_grad():
+        after, _ = model.frontend(audio, lengths)
+    assert (after - before).abs().max() > 1e-4
