@@ -21,8 +21,14 @@ wavlm-base-plus-sized model (12 layers, 768 wide, 7-layer convolutional encoder 
 the time does not depend on them) and for mini_brain enc1's model, with BrainWavLM's windows (4 s / 0.25 s) and
 the mini recipe's (2 s / 0.5 s). On one CPU thread by default; on CUDA as well when it is available.
 
+Real checkpoints go by name too (:data:`CHECKPOINTS`): the small WavLM committed under egs2/mini_speech
+(``mini-speech-wavlm``, 4 layers x 96) and the encoders of OpenAI's Whisper from their installed packages
+(``whisper-tiny.en``, 4 x 384; ``whisper-base``, 6 x 512), which read their windows' own 20 ms frames
+(:mod:`espnet_brain.fmri.whisper_model`).
+
     python tools/benchmarks/bench_feature_extraction.py                    # 8 s story, both models
     python tools/benchmarks/bench_feature_extraction.py --seconds 20 --models base --threads 2
+    python tools/benchmarks/bench_feature_extraction.py --seconds 60 --models mini-speech-wavlm,whisper-tiny.en
 """
 
 import argparse
@@ -46,6 +52,15 @@ MODELS: Dict[str, Dict] = {
     "base": dict(hidden_size=768, layers=12, heads=12, intermediate=3072, conv_dim=512, ridge_layers=(3, 6, 9, 12)),
     # egs2/mini_brain/enc1/conf/wavlm_mini.yaml
     "mini": dict(hidden_size=32, layers=2, heads=2, intermediate=64, conv_dim=32, ridge_layers=(1, 2)),
+}
+REPO = Path(__file__).resolve().parents[2]
+# Real checkpoints: what frontend_conf.model_name_or_path is given, and the layers of a ridge per layer.
+CHECKPOINTS: Dict[str, Dict] = {
+    "mini-speech-wavlm": dict(
+        path=str(REPO / "egs2" / "mini_speech" / "asr1" / "models" / "wavlm"), ridge_layers=(1, 2, 3, 4)
+    ),
+    "whisper-tiny.en": dict(path="whisper-tiny.en", ridge_layers=(1, 2, 3, 4)),
+    "whisper-base": dict(path="whisper-base", ridge_layers=(2, 4, 6)),
 }
 WINDOWS = {"BrainWavLM 4 s / 0.25 s": (4.0, 0.25), "mini recipe 2 s / 0.5 s": (2.0, 0.5)}
 
@@ -101,7 +116,9 @@ def time_story(models: List[torch.nn.Module], wav: np.ndarray, device: str, repe
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="base,mini", help=f"comma-separated, of {sorted(MODELS)}")
+    parser.add_argument(
+        "--models", default="base,mini", help=f"comma-separated, of {sorted(MODELS)} (random) or {sorted(CHECKPOINTS)}"
+    )
     parser.add_argument("--seconds", type=float, default=8.0, help="length of the synthetic story")
     parser.add_argument("--repeats", type=int, default=1, help="timed repeats per row (median)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -122,7 +139,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     wav = (0.1 * rng.standard_normal(int(args.seconds * 16000))).astype(np.float32)
     subject_audio_s = SUBJECT_TRS * TR_S
     print(
-        f"Feature extraction of one {args.seconds:.0f} s story (random weights), {args.threads} CPU thread(s), "
+        f"Feature extraction of one {args.seconds:.0f} s story (noise), {args.threads} CPU thread(s), "
         f"torch {torch.__version__}; projection: {SUBJECT_TRS} TRs x {TR_S} s = {subject_audio_s / 3600:.1f} h of "
         "audio (one ds003020 subject's training stories)\n"
     )
@@ -134,8 +151,12 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name in args.models.split(","):
-            p = MODELS[name]
-            model_dir = make_wavlm(p, work / f"wavlm_{name}")
+            if name in CHECKPOINTS:
+                p = CHECKPOINTS[name]
+                model_dir = p["path"]
+            else:
+                p = MODELS[name]
+                model_dir = make_wavlm(p, work / f"wavlm_{name}")
             layers = list(p["ridge_layers"])
             for windows, (window_s, stride_s) in WINDOWS.items():
                 config = write_config(work, model_dir, window_s, stride_s)
