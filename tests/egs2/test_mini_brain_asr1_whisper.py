@@ -1,0 +1,158 @@
+"""End-to-end run of egs2/mini_brain/asr1 with a Whisper as --pretrained, on the tiny corpus: a tiny random Whisper in
+CTranslate2 format (the format of the installed OpenAI models), never the real weights."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SPECIALS = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|de|>", "<|translate|>", "<|transcribe|>"]
+SPECIALS += ["<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]
+ORDINARY = list("abcdefghijklmnopqrstuvwxyz") + ["\u0120", ".", "'", ","]
+SYSTEMS = [
+    "Whisper zero-shot (its own decoder, speech input), greedy",
+    "audio ASR (same encoder, speech input)",
+    "brain: full fine-tune",
+    "brain: from scratch",
+    "brain: frozen transformer",
+    "brain: adapters (LoRA) in the frozen transformer",
+    "brain: BFE only (no transformer)",
+]
+
+
+def _tiny_ctranslate2_whisper(root: Path) -> Path:
+    """A random English-only Whisper 16 wide (conf/tiny/whisper's BFE width), converted by ctranslate2's converter."""
+    converters = pytest.importorskip("ctranslate2.converters")
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    hf = root / "hf"
+    hf.mkdir(parents=True)
+    eot = len(ORDINARY)
+    config = WhisperConfig(
+        d_model=16,
+        encoder_layers=2,
+        encoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_layers=1,
+        decoder_attention_heads=2,
+        decoder_ffn_dim=32,
+        num_mel_bins=80,
+        max_source_positions=1500,
+        max_target_positions=16,
+        vocab_size=len(ORDINARY) + len(SPECIALS),
+        pad_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        decoder_start_token_id=eot + 1,
+    )
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(config)
+    with torch.no_grad():  # CTranslate2 stores equal tensors (zero biases, unit norms) once: make them differ
+        for name, param in model.named_parameters():
+            if name.endswith("bias") or "layer_norm" in name:
+                param.normal_()
+    model.save_pretrained(str(hf))
+    tokenizer = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(ORDINARY)}, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS])
+    tokenizer.save(str(hf / "tokenizer.json"))
+    out = root / "whisper_ct2"
+    converters.TransformersConverter(str(hf), copy_files=["tokenizer.json"]).convert(str(out), quantization="float32")
+    return out
+
+
+def _run(recipe: Path, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        ["bash", "./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=3000
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"./run.sh {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def whisper_run(tmp_path_factory):
+    """The recipe copied into a fresh egs2 tree (shared TEMPLATE) and run with --pretrained <tiny Whisper>."""
+    root = tmp_path_factory.mktemp("repo")
+    (root / "egs2").mkdir()
+    (root / "egs2" / "TEMPLATE").symlink_to(REPO / "egs2" / "TEMPLATE")
+    dst = root / "egs2" / "mini_brain" / "asr1"
+    shutil.copytree(
+        REPO / "egs2" / "mini_brain" / "asr1",
+        dst,
+        symlinks=True,
+        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"),
+    )
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["ESPNET_BRAIN_AUTO_INSTALL"] = "0"
+    env["HF_HUB_OFFLINE"] = "1"
+    env["ESPNET_BRAIN_CACHE"] = str(root / "cache")  # the conversion of the CTranslate2 directory goes here
+    model = _tiny_ctranslate2_whisper(root / "model")
+    proc = _run(dst, env, "--preset", "tiny", "--confdir", "conf/tiny", "--pretrained", str(model))
+    return dst, model, env, proc
+
+
+def _table(results: Path) -> dict:
+    rows = {}
+    for line in results.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and re.fullmatch(r"\d+", cells[1]):
+            rows[cells[0]] = (int(cells[1]), float(cells[2]), float(cells[3]))
+    return rows
+
+
+@pytest.mark.slow
+def test_every_mode_and_the_zero_shot_row_with_a_whisper(whisper_run):
+    recipe, model, _, proc = whisper_run
+    assert f"--pretrained {model} is a Whisper: configs of conf/tiny/whisper" in proc.stderr + proc.stdout
+    rows = _table(recipe / "exp" / "RESULTS.md")
+    assert len(rows) == 1 + 6 * 2, rows  # the zero-shot row, then 6 systems x the default decoders (greedy, ngram)
+    assert SYSTEMS[0] in rows
+    for system in SYSTEMS[1:]:
+        for decoder in ("greedy", "ngram"):
+            assert f"{system}, {decoder}" in rows, (system, decoder, list(rows))
+    for name, (n_utts, _, _) in rows.items():
+        assert n_utts == 6, name  # the tiny preset's test sentences
+    assert "Whisper" in (recipe / "exp" / "RESULTS.md").read_text().splitlines()[0]
+
+
+@pytest.mark.slow
+def test_every_system_used_the_whisper_configs_and_a_new_ctc_head(whisper_run):
+    recipe, model, _, _ = whisper_run
+    audio = yaml.safe_load((recipe / "exp" / "asr_audio" / "config.yaml").read_text())
+    assert audio["frontend"] == "hf_whisper_stem" and audio["encoder"] == "hf_whisper"
+    assert audio["frontend_conf"]["model_name_or_path"] == audio["encoder_conf"]["model_name_or_path"] == str(model)
+    assert audio["ctc_init"] is None
+    for mode, encoder_mode in (
+        ("full", "finetune"),
+        ("scratch", "scratch"),
+        ("frozen", "frozen"),
+        ("adapter", "adapter"),
+    ):
+        config = yaml.safe_load((recipe / "exp" / f"asr_brain_{mode}" / "config.yaml").read_text())
+        assert config["encoder"] == "hf_whisper" and config["encoder_conf"]["mode"] == encoder_mode, mode
+        assert config["encoder_conf"]["model_name_or_path"] == str(model), mode
+        assert config["ctc_init"] is None, mode  # Whisper has no CTC head to start from
+        assert config["frontend_conf"]["stride"] == 1, mode  # Whisper's 50 frames/s at 20 ms bins
+        assert "ctc.ctc_lo" not in (config.get("freeze_param") or []), mode  # the new head trains, frozen mode too
+    zero_shot = (recipe / "exp" / "whisper_zero_shot" / "decode_audio_test" / "text").read_text().splitlines()
+    assert len(zero_shot) == 6
+    assert all(set(line.partition(" ")[2]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ' ") for line in zero_shot)
+
+
+@pytest.mark.slow
+def test_a_whisper_without_whisper_configs_is_refused(whisper_run):
+    recipe, model, env, _ = whisper_run
+    proc = _run(recipe, env, "--stage", "8", "--confdir", "conf/rate25", "--pretrained", str(model), check=False)
+    assert proc.returncode != 0
+    assert "needs the configs of conf/rate25/whisper (missing)" in proc.stderr
