@@ -26,6 +26,10 @@ def build_speech_model(model_name_or_path: str, local_files_only: bool = False, 
     """The speech model of a checkpoint, by its model type: ``WhisperSpeechModel`` for a Whisper, else
     ``SSLSpeechModel``; ``kwargs`` are their common arguments (``layer``, ``lora_conf``, ``freeze``, ...)."""
     config = load_config(model_name_or_path, WHAT, local_files_only=local_files_only, model_types=SPEECH_MODEL_TYPES)
+    if config.model_type != "whisper" and kwargs.get("pad_to_30s"):
+        raise ValueError(
+            f"frontend_conf.pad_to_30s: only for a Whisper, but {model_name_or_path!r} is a {config.model_type}"
+        )
     cls = WhisperSpeechModel if config.model_type == "whisper" else SSLSpeechModel
     return cls(model_name_or_path, local_files_only=local_files_only, **kwargs)
 
@@ -71,6 +75,9 @@ class SSLWindowFrontend(AbsEncodingFrontend):
             BrainWavLM's reading, which sees 20 ms of every ``stride_s``).
         window_batch_size: windows per forward pass of the speech model.
         sample_rate: Hz of the audio.
+        pad_to_30s: Whisper only: encode each window padded with silence to 30 s, attending over all 1500 frames as
+            Whisper does, instead of the window's own frames alone (see ``whisper_model.py``; 7.5x the frames of a
+            4 s window).
     """
 
     @typechecked
@@ -89,6 +96,7 @@ class SSLWindowFrontend(AbsEncodingFrontend):
         pool: str = "mean_stride",
         window_batch_size: int = 32,
         sample_rate: int = 16000,
+        pad_to_30s: bool = False,
     ):
         super().__init__()
         if pool not in POOLS:
@@ -102,6 +110,7 @@ class SSLWindowFrontend(AbsEncodingFrontend):
             freeze_feature_encoder=freeze_feature_encoder,
             normalize_waveform=normalize_waveform,
             local_files_only=local_files_only,
+            **({"pad_to_30s": True} if pad_to_30s else {}),
         )
         self.windows = WindowedFeatures(
             self.ssl,

@@ -11,7 +11,8 @@ What is kept exactly: the log-mel and the stem see what they would see in Whispe
 is reflect-padded at its start as Whisper's input is, followed by silence; the clamp at 8 below the loudest frame
 reads every frame that holds audio; the stem's last frame reads the silence after the window, not convolution
 zero padding). So the ``T`` frames differ from those of the window padded to 30 s only by the attention to the
-1500 - T padding frames (:class:`WhisperSpeechModel`'s docstring gives what that difference measures).
+1500 - T padding frames (:class:`WhisperSpeechModel`'s docstring gives what that difference measures;
+``pad_to_30s`` runs Whisper's way instead).
 
 Layer indices follow Hugging Face's ``hidden_states``: 0 is the input of the first layer (stem + positions),
 ``i`` the output of layer ``i``, and the last layer's output goes through the final layer norm.
@@ -112,7 +113,7 @@ class WhisperSpeechModel(nn.Module):
     attention to the 1300 padding frames (with that attention masked, the unit tests find the same features to
     1e-4), and it is large: Whisper's encoder attends much to its padding. Window-only features are cheaper (200
     frames instead of 1500 per 4 s window) and depend on the window alone; which of the two reads cortex better is an
-    empirical question this measurement does not answer.
+    empirical question this measurement does not answer (``pad_to_30s=True`` gives Whisper's reading, to compare).
 
     Args:
         model_name_or_path: a Whisper checkpoint: local directory (``save_pretrained``; ``WhisperModel`` or
@@ -130,9 +131,13 @@ class WhisperSpeechModel(nn.Module):
         drop_upper_layers: delete the layers above the highest one read (they cannot affect it); the final layer
             norm goes with them (it belongs to the last layer).
         normalize_waveform: z-score each waveform first; None: False (Whisper reads the raw waveform's log-mel).
-        use_attention_mask: mask padded frames of a batch (None: True; the windows of a story are never padded).
+        use_attention_mask: mask padded frames of a batch (None: True; the windows of a story are never padded; not
+            with ``pad_to_30s``, where Whisper attends to its padding).
         local_files_only: never try the network when loading.
         check_adapters: run one tiny forward at construction to prove every LoRA adapter is called.
+        pad_to_30s: run each window the way Whisper runs its inputs instead: padded with silence to 30 s, attention
+            over all 1500 frames (unmasked, as Whisper), the window's own T frames kept (7.5 times the frames of a 4 s
+            window); for comparing the two readings.
     """
 
     @typechecked
@@ -149,9 +154,11 @@ class WhisperSpeechModel(nn.Module):
         use_attention_mask: Optional[bool] = None,
         local_files_only: bool = False,
         check_adapters: bool = True,
+        pad_to_30s: bool = False,
     ):
         super().__init__()
         self.model_name_or_path = model_name_or_path
+        self.pad_to_30s = pad_to_30s
         config = load_config(model_name_or_path, WHAT, local_files_only=local_files_only, model_types=("whisper",))
         self.full_layers = config.encoder_layers
         self.layer_ids = SSLSpeechModel._resolve_layers(layer, weighted_layers, self.full_layers)
@@ -238,15 +245,21 @@ class WhisperSpeechModel(nn.Module):
             )
         if self.normalize_waveform:
             speech = normalize_waveforms(speech, speech_lengths)
-        enc = self.encoder
-        mel = self.log_mel(speech, speech_lengths)  # (B, n_mels, 2T + 1)
-        x = torch.nn.functional.gelu(enc.conv1(mel))
-        x = torch.nn.functional.gelu(enc.conv2(x))[:, :, :n_frames].transpose(1, 2)  # (B, T, D): frame T dropped
-        x = x + enc.embed_positions.weight[:n_frames].to(x.dtype)
-        x = torch.nn.functional.dropout(x, p=enc.dropout, training=self.training)
         lengths = self.num_frames(speech_lengths).clamp(max=n_frames)
+        enc = self.encoder
+        n_run = n_frames
+        if self.pad_to_30s:  # Whisper's own input: 30 s, its 3000 mel frames, the stem's zero padding at the end
+            n_run = self.max_frames
+            speech = torch.nn.functional.pad(speech, (0, n_run * SAMPLES_PER_FRAME - n_samples))
+            mel = self.log_mel(speech, speech_lengths)[:, :, : 2 * n_run]
+        else:
+            mel = self.log_mel(speech, speech_lengths)  # (B, n_mels, 2T + 1)
+        x = torch.nn.functional.gelu(enc.conv1(mel))
+        x = torch.nn.functional.gelu(enc.conv2(x))[:, :, :n_run].transpose(1, 2)  # (B, T, D): frame T dropped
+        x = x + enc.embed_positions.weight[:n_run].to(x.dtype)
+        x = torch.nn.functional.dropout(x, p=enc.dropout, training=self.training)
         mask = None
-        if self.use_attention_mask and bool((lengths < n_frames).any()):
+        if self.use_attention_mask and not self.pad_to_30s and bool((lengths < n_frames).any()):
             # additive key-padding mask (B, 1, T, T), read by the eager and the SDPA attention alike
             valid = torch.arange(n_frames, device=x.device)[None, :] < lengths[:, None]
             mask = torch.zeros(n_batch, 1, n_frames, n_frames, dtype=x.dtype, device=x.device)
@@ -256,7 +269,7 @@ class WhisperSpeechModel(nn.Module):
             x = layer(x, mask)
             states.append(x)
         states[-1] = enc.layer_norm(x)  # the identity when the layers above were dropped
-        return states, lengths
+        return [h[:, :n_frames] for h in states], lengths
 
     def forward(
         self, speech: torch.Tensor, speech_lengths: Optional[torch.Tensor] = None
@@ -312,5 +325,5 @@ class WhisperSpeechModel(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"model={self.model_name_or_path!r} (whisper), layers={self.layer_ids}, weighted={self.weighted}, "
-            f"lora={self.lora_conf}, frozen={self.frozen}"
+            f"lora={self.lora_conf}, frozen={self.frozen}, pad_to_30s={self.pad_to_30s}"
         )

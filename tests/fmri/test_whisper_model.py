@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from fixtures.hf_models import save_tiny_whisper
+from fixtures.hf_models import make_tiny_model, save_tiny_whisper
 
 from espnet_brain.fmri.frontend import SSLWindowFrontend, build_speech_model
 from espnet_brain.fmri.whisper_model import WhisperLogMel, WhisperSpeechModel
@@ -75,6 +75,22 @@ def test_window_frames_are_whispers_own_but_for_the_attention_to_padding(whisper
     torch.testing.assert_close(feats, masked, atol=1e-4, rtol=1e-4)
     # the measured difference of Whisper's own run is documented, not asserted away: it must exist at the top
     assert (feats[..., 32:] - plain[..., 32:]).abs().max() > 1e-3
+
+
+def test_pad_to_30s_runs_the_window_as_whisper_does(whisper_dir):
+    model = WhisperSpeechModel(whisper_dir, layer=[0, 1, 2], pad_to_30s=True).eval()
+    wav = _wave(2, 16050)
+    with torch.no_grad():
+        feats, lengths = model(wav)
+        for b in range(2):
+            mel = _whisper_input(wav[b])
+            ref = torch.cat(model.encoder(mel, output_hidden_states=True).hidden_states, dim=-1)[:, :51]
+            torch.testing.assert_close(feats[b : b + 1], ref, atol=1e-4, rtol=1e-4)
+            # the same operations on the same 3000 frames (the stem's last frame reads its zero padding, as Whisper's)
+            torch.testing.assert_close(model(wav[b : b + 1])[0], ref, atol=1e-7, rtol=0)
+    assert feats.shape == (2, 51, 48) and lengths.tolist() == [51, 51]
+    with pytest.raises(ValueError, match="pad_to_30s"):
+        build_speech_model(make_tiny_model("wavlm", whisper_dir + "_wavlm"), layer=1, pad_to_30s=True)
 
 
 @pytest.mark.parametrize("layer", [0, 1, 2, -1])
