@@ -10,7 +10,11 @@ what the LeBel ``data`` of the test story is. Normalised r = r / ceiling on voxe
 
 Writes ``--out`` (Markdown: whole cortex and per-ROI tables), ``r_<system>.npy``, ``noise_ceiling.npy`` and, under
 ``--plot_dir``, a bar plot of every system's mean r per ROI with the noise ceiling and a histogram of voxelwise r per
-system (PNG). The scoring and the report are ``espnet_brain.voxelwise.report``.
+system (PNG). With ``--control`` (e.g. the log-mel and articulatory ridge), every ``--compare`` system (e.g. each
+layer of the speech model) is compared with each control per ROI, with the paired block bootstrap; with
+``--partition`` (the output of ``espnet_brain.bin.partition_encoding``) the variance partition's section follows:
+per ROI, each feature space's r / ceiling, its unique variance, the shared variance and the winning space (plot).
+The scoring and the report are ``espnet_brain.voxelwise.report``.
 
 Example::
 
@@ -55,6 +59,20 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--brain_mask_order", choices=["C", "F"], default="C", help="order in which the mask's voxels were flattened"
     )
+    parser.add_argument(
+        "--partition",
+        default=None,
+        help="output directory of espnet_brain.bin.partition_encoding: adds its section (per ROI: each feature space's "
+        "r / ceiling, unique and shared variance, winning space)",
+    )
+    parser.add_argument(
+        "--control",
+        action="append",
+        default=[],
+        help="a control system (e.g. the log-mel ridge; repeatable): the --compare systems (default: all others) are "
+        "compared with it per ROI, with the paired block bootstrap",
+    )
+    parser.add_argument("--compare", action="append", default=[], help="a system compared with the controls")
     return parser
 
 
@@ -65,6 +83,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
         score(
             args.responses, args.system, args.out, args.repeats, args.voxel_mask, args.rois, args.plot_dir,
             args.title, args.ceiling_reference, args.min_ceiling, args.note, args.brain_mask, args.brain_mask_order,
+            args.partition, args.control, args.compare,
         )  # fmt: skip
     except ValueError as e:
         print(f"score_encoding: {e}", file=sys.stderr)

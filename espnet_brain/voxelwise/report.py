@@ -158,6 +158,9 @@ def score(
     notes: Sequence[str] = (),
     brain_mask: Optional[str] = None,
     brain_mask_order: str = "C",
+    partition: Optional[str] = None,
+    controls: Sequence[str] = (),
+    compared: Sequence[str] = (),
 ) -> Dict[str, Dict[str, Dict[str, float]]]:
     """Score every system and write the Markdown report, ``r_<system>.npy`` and ``noise_ceiling.npy`` beside it.
 
@@ -177,6 +180,12 @@ def score(
             with ``plot_dir`` and nilearn installed, glass-brain views of every system's r and of each difference
             from the first system.
         brain_mask_order: "C" or "F", the order in which the mask's voxels were flattened.
+        partition: a directory written by ``espnet_brain.bin.partition_encoding``: its section (per ROI: each feature
+            space's r / ceiling, unique and shared variance, the winning space) is added
+            (:mod:`espnet_brain.voxelwise.partition_results`).
+        controls: control systems (e.g. the log-mel and articulatory ridge): every system of ``compared`` (default:
+            every other system) is compared with each, per ROI, with the paired block bootstrap.
+        compared: the systems compared with the controls (e.g. the speech model's layers).
 
     Returns:
         {system: output of :func:`summarize`}.
@@ -261,8 +270,40 @@ def score(
         out, title, stories, resp.shape[0], n_voxels, mask, results, roi_table, ceiling, n_repeats, ceiling_reference,
         min_ceiling, plots, notes, paired,
     )  # fmt: skip
+    extra = _partition_and_controls(partition, controls, compared, resp, stories, preds, r_maps, roi_table, ceiling,
+                                    min_ceiling, groups, plot_dir, out_dir)  # fmt: skip
+    if extra:
+        with open(out, "a", encoding="utf-8") as f:
+            f.write("\n".join(extra) + "\n")
     logger.info(f"wrote {out}")
     return results
+
+
+def _partition_and_controls(
+    partition, controls, compared, resp, stories, preds, r_maps, roi_table, ceiling, min_ceiling, groups, plot_dir,
+    out_dir,
+) -> List[str]:  # fmt: skip
+    """Markdown lines of the control comparisons and the variance-partition section (empty without them)."""
+    from espnet_brain.voxelwise.partition_results import (
+        control_comparisons,
+        format_control_comparisons,
+        partition_section,
+    )
+    from espnet_brain.voxelwise.story_partition import load_story_partition
+
+    lines: List[str] = []
+    if controls:
+        unknown = [c for c in list(controls) + list(compared) if c not in preds]
+        if unknown:
+            raise ValueError(f"--control/--compare: no system named {unknown} (systems: {list(preds)})")
+        others = list(compared) or [n for n in preds if n not in controls]
+        lines += format_control_comparisons(
+            control_comparisons(resp, preds, r_maps, controls, others, roi_table, groups)
+        )
+    if partition is not None:
+        lines += partition_section(load_story_partition(partition), resp, stories, roi_table, ceiling, min_ceiling,
+                                   plot_dir, out_dir)  # fmt: skip
+    return lines
 
 
 def _bootstrap_p(resp, pred_a, pred_b, cols, groups, what: str) -> float:
