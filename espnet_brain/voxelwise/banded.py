@@ -11,21 +11,22 @@ of these candidates is scored by cross-validation, voxel by voxel.
 
 The search runs through himalaya's random-search solvers given an explicit list of space weightings instead of
 random samples: the banded-ridge solver (``himalaya.ridge.solve_group_ridge_random_search``, the solver of
-``himalaya.ridge.BandedRidgeCV``; 0.4.11 offers it as ``GroupRidgeCV`` with the alias) on the features, or, when
-there are fewer samples than features, its multiple-kernel solver
-(``himalaya.kernel_ridge.solve_multiple_kernel_ridge_random_search``, the solver of ``MultipleKernelRidgeCV``) on
-one linear kernel ``X_i X_i^T`` per space, which gives the same model in less time (1.8x at 600 TRs x 736
-features, where it diagonalises 480 x 480 kernels instead of 480 x 736 feature matrices); ``method`` chooses.
+``himalaya.ridge.BandedRidgeCV``; 0.4.11 offers it as ``GroupRidgeCV`` with the alias) on the features, or its
+multiple-kernel solver (``himalaya.kernel_ridge.solve_multiple_kernel_ridge_random_search``, the solver of
+``MultipleKernelRidgeCV``) on one linear kernel ``X_i X_i^T`` per space. Both give the same model (tested); the
+kernel solver's cost hardly depends on the number of features, the primal one's grows with it. Measured on 2 shared
+cores, one BLAS thread, 600 TRs x 500 voxels, 3 spaces, 10 penalties each (``tools/benchmarks/bench_banded.py``,
+CPU seconds): 736 features, kernel 44 s, primal 120 s; 472 features, kernel 42 s, primal 81 s. ``method="auto"``
+takes the kernel solver when there are fewer than twice as many samples as features (and no intercept).
 
 himalaya parameterises the penalties as a direction ``gamma`` (one weight per space) and a scale ``alpha``: space
 ``i`` is scaled by ``sqrt(gamma_i / alpha)``, i.e. penalised by ``alpha / gamma_i``. Per direction and fold it
 diagonalises the scaled features (or kernel) once and then tries every scale cheaply. The grid of per-space
 penalties is therefore sent as its distinct directions (``gamma_i = min(a) / a_i`` for each combination ``a`` of
 the grid: ``n^k - (n - 1)^k`` directions for ``n`` log-spaced candidates and ``k`` spaces, 19 for 2 spaces and 271
-for 3 with 10 candidates) times the scales
-``alphas``. That covers every combination of the grid exactly; along a direction it also tries combinations where
-the more penalised spaces go up to ``max(alphas) / min(alphas)`` times beyond the grid's top (a space switched
-off), which can only help voxels that one space does not explain.
+for 3 with 10 candidates) times the scales ``alphas``. That covers every combination of the grid exactly; along a
+direction it also tries combinations where the more penalised spaces go up to ``max(alphas) / min(alphas)`` times
+beyond the grid's top (a space switched off), which can only help voxels that one space does not explain.
 
 Folds follow :class:`espnet_brain.voxelwise.ridge.VoxelwiseRidgeCV`: ``cv`` is an int (that many contiguous
 blocks, :class:`~espnet_brain.voxelwise.ridge.ChunkedKFold`), a splitter (e.g. ``ChunkedKFold(5, chunk_len=40)``
@@ -110,8 +111,8 @@ class BandedRidgeCV(BaseEstimator):
             of (train_indices, val_indices), as in ``VoxelwiseRidgeCV``.
         score_func: validation score to maximise per voxel, "correlation" (the project's default, as in
             ``VoxelwiseRidgeCV``) or "r2".
-        method: "auto" (kernel when n_samples < sum D_i and no intercept, else primal), "primal" (himalaya's banded
-            solver on the features) or "kernel" (its multiple-kernel solver on linear kernels; no intercept).
+        method: "auto" (kernel when n_samples < 2 * sum D_i and no intercept, else primal), "primal" (himalaya's
+            banded solver on the features) or "kernel" (its multiple-kernel solver on linear kernels; no intercept).
         fit_intercept: fit an intercept (else Xs and Y should be z-scored per run, as usual for fMRI).
         n_targets_batch: voxels per batch in the search and the refit (None: all at once).
         n_alphas_batch: penalty scales per batch (None: all at once); lowers memory for many voxels.
@@ -200,7 +201,7 @@ class BandedRidgeCV(BaseEstimator):
         n_samples, n_features = Y.shape[0], sum(X.shape[1] for X in Xs)
         method = self.method
         if method == "auto":
-            method = "kernel" if n_samples < n_features and not self.fit_intercept else "primal"
+            method = "kernel" if n_samples < 2 * n_features and not self.fit_intercept else "primal"
         common = dict(
             n_iter=gammas,
             score_func=correlation_score if self.score_func == "correlation" else _r2_score_backend,
