@@ -187,3 +187,13 @@ def test_whisper_tiny_en_builds_through_the_encoding_path():
     with torch.no_grad():
         feats, lengths = model(_wave(1, 64000))
     assert feats.shape == (1, 200, 768) and lengths.tolist() == [200] and torch.isfinite(feats).all()
+
+
+def test_unfrozen_encoder_trains_its_layers_but_not_the_stem_or_positions(whisper_dir):
+    model = WhisperSpeechModel(whisper_dir, layer=1, freeze=False).train()
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert "encoder.layers.0.self_attn.q_proj.weight" in trainable
+    assert not any(n.startswith(("encoder.conv", "encoder.embed_positions")) for n in trainable)
+    assert model.encoder.training  # a tuned encoder keeps its dropout
+    model(_wave())[0].pow(2).sum().backward()
+    assert model.encoder.layers[0].fc2.weight.grad.abs().sum() > 0
