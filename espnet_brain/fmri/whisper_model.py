@@ -136,8 +136,9 @@ class WhisperSpeechModel(nn.Module):
         local_files_only: never try the network when loading.
         check_adapters: run one tiny forward at construction to prove every LoRA adapter is called.
         pad_to_30s: run each window the way Whisper runs its inputs instead: padded with silence to 30 s, attention
-            over all 1500 frames (unmasked, as Whisper), the window's own T frames kept (7.5 times the frames of a 4 s
-            window); for comparing the two readings.
+            over all 1500 frames (unmasked, as Whisper), the window's own T frames kept; for comparing the two
+            readings. 7.5 times the frames of a 4 s window: 12.6 times slower on whisper-tiny.en (layer 3, 4 s windows
+            every 0.25 s, one CPU thread: 0.21 audio seconds per second against 2.62).
     """
 
     @typechecked
