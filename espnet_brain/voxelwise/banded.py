@@ -16,8 +16,9 @@ multiple-kernel solver (``himalaya.kernel_ridge.solve_multiple_kernel_ridge_rand
 ``MultipleKernelRidgeCV``) on one linear kernel ``X_i X_i^T`` per space. Both give the same model (tested); the
 kernel solver's cost hardly depends on the number of features, the primal one's grows with it. Measured on 2 shared
 cores, one BLAS thread, 600 TRs x 500 voxels, 3 spaces, 10 penalties each (``tools/benchmarks/bench_banded.py``,
-CPU seconds): 736 features, kernel 44 s, primal 120 s; 472 features, kernel 42 s, primal 81 s. ``method="auto"``
-takes the kernel solver when there are fewer than twice as many samples as features (and no intercept).
+CPU seconds): 736 features, kernel 44 s, primal 120 s; 472 features, kernel 42 s, primal 81 s; 184 features, kernel
+38 s, primal 30 s. ``method="auto"`` takes the kernel solver when there are fewer than twice as many samples as
+features (and no intercept).
 
 himalaya parameterises the penalties as a direction ``gamma`` (one weight per space) and a scale ``alpha``: space
 ``i`` is scaled by ``sqrt(gamma_i / alpha)``, i.e. penalised by ``alpha / gamma_i``. Per direction and fold it
