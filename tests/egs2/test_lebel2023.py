@@ -80,7 +80,10 @@ def test_reference_config_has_brainwavlm_settings():
         "microsoft/wavlm-base-plus", 9, 4.0, 0.25)  # fmt: skip
     assert fe["lora_conf"] == {"r": 4, "alpha": 4, "dropout": 0.1, "targets": ["q_proj", "k_proj", "v_proj"]}
     assert (args.head, args.head_conf["rank"], args.head_conf["delays"]) == ("fir_lowrank", 100, [1, 2, 3, 4])
-    assert args.model_conf == {"tr": 2.0, "lanczos_window": 3, "loss_type": "spatial_corr"}
+    # Two documented departures, each TR summarising its own audio: pool mean_stride (BrainWavLM: last) and
+    # resample tr_mean (BrainWavLM: lanczos, kept as lanczos_window for that choice)
+    assert (fe["pool"], args.model_conf["resample"]) == ("mean_stride", "tr_mean")
+    assert args.model_conf == {"tr": 2.0, "lanczos_window": 3, "loss_type": "spatial_corr", "resample": "tr_mean"}
     assert (args.optim, args.optim_conf["lr"], args.max_epoch, args.batch_size) == ("adam", 1e-4, 20, 1)
     # the test-suite variant differs only in sizes, not in the components
     tiny = FMRIEncodingTask.get_parser().parse_args(
