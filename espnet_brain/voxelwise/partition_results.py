@@ -126,7 +126,7 @@ def partition_section(
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     table = partition_table(sp, rois)
     lines += ["", "Mean held-out R2 per ROI: joint model, unique to each space, shared; fraction of voxels won.", ""]
-    lines.append(format_partition_table(table, names))
+    lines += format_partition_table(table, names).split("\n")
     if plot_dir is not None:
         from espnet_brain.voxelwise.partition_report import plot_winning_space_by_roi
 

@@ -190,6 +190,9 @@ def score(
     Returns:
         {system: output of :func:`summarize`}.
     """
+    unknown = [c for c in list(controls) + list(compared) if c not in [name for name, _ in systems]]
+    if unknown:
+        raise ValueError(f"--control/--compare: no system named {unknown} (systems: {[n for n, _ in systems]})")
     resp_arrays = read_arrays(responses)
     stories = sorted(resp_arrays)
     resp = concat_stories(resp_arrays, stories, responses)
@@ -293,9 +296,6 @@ def _partition_and_controls(
 
     lines: List[str] = []
     if controls:
-        unknown = [c for c in list(controls) + list(compared) if c not in preds]
-        if unknown:
-            raise ValueError(f"--control/--compare: no system named {unknown} (systems: {list(preds)})")
         others = list(compared) or [n for n in preds if n not in controls]
         lines += format_control_comparisons(
             control_comparisons(resp, preds, r_maps, controls, others, roi_table, groups)

@@ -9,12 +9,12 @@ set -euo pipefail
 define_stage 1 "Data preparation (local/data.sh -> data/{train,dev,test}: stories, responses, TR counts)"
 define_stage 2 "Pretrained model check (local directory or hub id)"
 define_stage 3 "Dumping (16 kHz stories, z-scored responses, NaN voxel mask, chunks of TRs with their audio context)"
-define_stage 4 "Ridge on frozen features (pretrained model, per-voxel alpha by CV)"
+define_stage 4 "Ridge on frozen features (pretrained model, per-voxel alpha by CV), log-mel and articulatory controls; variance partition of the three (banded ridge)"
 define_stage 5 "Shape statistics (ESPnet collect_stats)"
 define_stage 6 "Fine-tuning (ESPnet trainer: LoRA adapters + readout head on chunks of TRs; whole cortex, and each --target_rois)"
 define_stage 7 "Inference: fine-tuned features and predictions of every story"
 define_stage 8 "Ridge refit on fine-tuned features"
-define_stage 9 "Scoring (voxelwise r, noise ceiling, per ROI, plots -> RESULTS.md)"
+define_stage 9 "Scoring (voxelwise r, noise ceiling, per ROI, against the controls, variance partition, plots -> RESULTS.md)"
 define_stage 10 "Packing (espnet_brain.bin.pack_fmri, with espnet2.bin.pack)"
 define_stage 11 "Cross-subject transfer (--transfer_subjects: ridge on frozen and tuned features, refit and scored on other subjects)"
 define_stage 12 "Probes: per layer, linear probes from frozen and tuned features to acoustic / semantic targets"
@@ -58,6 +58,15 @@ transfer_subjects=""    # Subjects the tuned models are transferred to in stage 
                         # --dst data_S), e.g. "UTS02 UTS03"; each gets <expdir>/transfer_<S>/RESULTS.md.
 spectral_baseline=true  # Also fit the ridge on log mel energies (the low-level control; same grid and delays).
 spectral_conf=""        # Its settings, e.g. "n_mels=64 f_max=8000" (espnet_brain.fmri.spectral.LogMelWindowFrontend).
+articulatory_baseline=true  # Also fit the ridge on articulatory features of the phone tier (de Heer et al. 2017's 22
+                        # features per TR, from data/<set>/textgrid.scp; the interpretable control).
+variance_partition=true # Stage 4: variance partition (banded ridge, joint and subset models) of the speech model's
+                        # features with the log-mel and articulatory features -> <expdir>/partition; stage 9 adds its
+                        # section (per ROI: each space's r / ceiling, unique variance, winning space) to RESULTS.md.
+partition_layer=""      # The speech model's layer in the partition (empty: the config's layer, or of --ridge_layers
+                        # the one with the best mean cross-validated r).
+partition_args=""       # Extra partition_encoding arguments, e.g. "--alphas logspace(0,8,9)" (with --ngpu > 0 it
+                        # runs on himalaya's torch_cuda backend unless these say otherwise).
 ridge_args=""           # Extra ridge arguments, e.g. "--chunk_len 20" (--alphas in himalaya units: S/(S^2+alpha)).
 # Scoring
 extra_systems=""        # More rows for RESULTS.md: "NAME=PATH;NAME=PATH" (pred.scp or a directory of .npy).
@@ -77,6 +86,8 @@ require_int ngpu 0
 require_int num_nodes 1
 require_int chunk_trs 1
 require_choice spectral_baseline true false
+require_choice articulatory_baseline true false
+require_choice variance_partition true false
 
 . ./path.sh
 . ./cmd.sh
@@ -162,6 +173,7 @@ else
     for layer in ${ridge_layers}; do ridge_tags+=("frozen_layer${layer}"); done
 fi
 "${spectral_baseline}" && ridge_tags+=(logmel)
+"${articulatory_baseline}" && ridge_tags+=(articulatory)
 
 if run_stage 4; then
     # The speech model runs once for every requested layer; the spectral features need no model.
@@ -195,6 +207,18 @@ if run_stage 4; then
             python3 -m espnet_brain.bin.fmri_encoding_inference --train_config "${enc_config}" \
             --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}" --ngpu "${ngpu}" "${feature_args[@]}"
     done
+    if "${articulatory_baseline}"; then
+        # The phone tier of every story's TextGrid, on the stimulus grid of the extracted features (N - 5 TRs).
+        data_dirs=()
+        out_dirs=()
+        for dset in ${all_sets}; do
+            [ -f "data/${dset}/textgrid.scp" ] || die "data/${dset}/textgrid.scp does not exist: no phone tier for the articulatory features (--articulatory_baseline false to go without)"
+            data_dirs+=("data/${dset}")
+            out_dirs+=("${expdir}/feats_articulatory/${dset}")
+        done
+        ${train_cmd} "${expdir}/feats_articulatory/features.log" \
+            python3 -m espnet_brain.bin.articulatory_features --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}"
+    fi
     for tag in "${ridge_tags[@]}"; do
         # shellcheck disable=SC2086
         ${train_cmd} "${expdir}/ridge_${tag}/ridge.log" \
@@ -206,6 +230,49 @@ if run_stage 4; then
             --test_feats "${expdir}/feats_${tag}/${test_set}/feats.scp" --output_dir "${expdir}/ridge_${tag}" ${ridge_args}
         log "ridge on ${tag} features: ${expdir}/ridge_${tag}/pred.scp"
     done
+    if "${variance_partition}"; then
+        # The speech model's layer: --partition_layer, the config's, or of --ridge_layers the best by mean CV r.
+        speech_tag=frozen
+        if [ -n "${partition_layer}" ]; then
+            [ -z "${ridge_layers}" ] || speech_tag=frozen_layer${partition_layer}
+        elif [ -n "${ridge_layers}" ]; then
+            # shellcheck disable=SC2046
+            speech_tag=$(python3 -c 'import sys, numpy as np
+tags = sys.argv[2:]
+print(max(tags, key=lambda t: float(np.mean(np.load(f"{sys.argv[1]}/ridge_{t}/cv_scores.npy")))))' \
+                "${expdir}" $(for layer in ${ridge_layers}; do echo "frozen_layer${layer}"; done))
+        fi
+        [ -f "${expdir}/feats_${speech_tag}/${test_set}/feats.scp" ] \
+            || die "--partition_layer ${partition_layer}: ${expdir}/feats_${speech_tag} does not exist (give a layer of --ridge_layers)"
+        spaces=("speech=${speech_tag}")
+        "${spectral_baseline}" && spaces+=("log-mel=logmel")
+        "${articulatory_baseline}" && spaces+=("articulatory=articulatory")
+        if [ "${#spaces[@]}" -lt 2 ]; then
+            log "variance partition skipped: it needs --spectral_baseline or --articulatory_baseline true"
+        else
+            feat_args=()
+            for item in "${spaces[@]}"; do
+                name=${item%%=*}
+                tag=${item#*=}
+                feat_args+=(--train_feats "${name}=${expdir}/feats_${tag}/${train_set}/feats.scp"
+                    --train_feats "${name}=${expdir}/feats_${tag}/${valid_set}/feats.scp"
+                    --test_feats "${name}=${expdir}/feats_${tag}/${test_set}/feats.scp")
+            done
+            extra_args=()
+            [ "${ngpu}" -eq 0 ] || extra_args+=(--backend torch_cuda)
+            [ ! -f "${dumpdir}/${test_set}/stories/repeats.scp" ] || extra_args+=(--repeats "${dumpdir}/${test_set}/stories/repeats.scp")
+            [ ! -f "${dumpdir}/rois.json" ] || extra_args+=(--rois "${dumpdir}/rois.json")
+            # shellcheck disable=SC2086
+            ${cuda_cmd} --gpu "${ngpu}" "${expdir}/partition/partition.log" \
+                python3 -m espnet_brain.bin.partition_encoding "${feat_args[@]}" \
+                --train_responses "${dumpdir}/${train_set}/stories/response.scp" \
+                --train_responses "${dumpdir}/${valid_set}/stories/response.scp" \
+                --test_responses "${dumpdir}/${test_set}/stories/response.scp" \
+                --voxel_mask "${dumpdir}/voxel_mask.npy" "${extra_args[@]}" --output_dir "${expdir}/partition" \
+                ${partition_args}
+            log "variance partition (${spaces[*]}): ${expdir}/partition/partition.md"
+        fi
+    fi
 fi
 
 if run_stage 5; then
@@ -242,6 +309,7 @@ ridge_name() {
     case "$1" in
         frozen) echo "ridge, frozen pretrained features" ;;
         logmel) echo "ridge, log-mel spectrogram (low-level control)" ;;
+        articulatory) echo "ridge, articulatory features of the phone tier (interpretable control)" ;;
         *) echo "ridge, frozen pretrained features (layer ${1#frozen_layer})" ;;
     esac
 }
@@ -311,9 +379,20 @@ fi
 
 if run_stage 9; then
     systems=()
+    compare_args=()
     for tag in "${ridge_tags[@]}"; do
-        [ -f "${expdir}/ridge_${tag}/pred.scp" ] && systems+=(--system "$(ridge_name "${tag}")=${expdir}/ridge_${tag}/pred.scp")
+        [ -f "${expdir}/ridge_${tag}/pred.scp" ] || continue
+        systems+=(--system "$(ridge_name "${tag}")=${expdir}/ridge_${tag}/pred.scp")
+        # the speech model's layers against the controls (log-mel, articulatory), per ROI with the paired bootstrap
+        case "${tag}" in
+            logmel | articulatory) compare_args+=(--control "$(ridge_name "${tag}")") ;;
+            *) compare_args+=(--compare "$(ridge_name "${tag}")") ;;
+        esac
     done
+    [[ " ${compare_args[*]} " == *" --control "* ]] || compare_args=()
+    partition_report=()
+    ! "${variance_partition}" || [ ! -f "${expdir}/partition/partition.json" ] \
+        || partition_report=(--partition "${expdir}/partition")
     for exp in "${tuned[@]}"; do
         what=$(tuned_name "${exp}")
         [ -f "${exp}/infer_${test_set}/pred.scp" ] &&
@@ -338,6 +417,7 @@ if run_stage 9; then
     [ -n "${brain_mask}" ] || [ ! -f data/brain_mask ] || brain_mask=$(cat data/brain_mask)
     python3 -m espnet_brain.bin.score_encoding --responses "${dumpdir}/${test_set}/stories/response.scp" \
         "${repeat_args[@]}" --voxel_mask "${dumpdir}/voxel_mask.npy" "${roi_args[@]}" "${systems[@]}" "${notes[@]}" \
+        "${compare_args[@]}" "${partition_report[@]}" \
         --out "${expdir}/RESULTS.md" --plot_dir "${expdir}/plots" --title "${results_title}" \
         ${brain_mask:+--brain_mask "${brain_mask}"}
     if [ "${#tuned[@]}" -gt 1 ]; then
