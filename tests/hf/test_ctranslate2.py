@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from espnet_brain.hf import ctranslate2 as ct2
+from espnet_brain.hf.ctranslate2 import cache as ct2_cache
 from espnet_brain.hf.loading import ModelNotFoundError, load_config, load_model, resolve
 
 ctranslate2 = pytest.importorskip("ctranslate2")
@@ -206,7 +207,7 @@ def test_every_loading_door_accepts_a_ctranslate2_directory(tiny):
 def test_conversion_is_cached(tiny, cache, monkeypatch):
     calls = []
     real = ct2.load_ctranslate2
-    monkeypatch.setattr(ct2, "load_ctranslate2", lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setattr(ct2_cache, "load_ctranslate2", lambda *a, **k: calls.append(a) or real(*a, **k))
     first = resolve(tiny["float32"], "x")
     assert len(calls) == 1 and Path(first).parent == cache
     assert (Path(first) / "model.safetensors").is_file()
@@ -320,7 +321,7 @@ def split_short_id(tiny, tmp_path, monkeypatch):
     for package in ("tiny_split_part1", "tiny_split_part2"):  # imported by an earlier test from its own site
         monkeypatch.delitem(sys.modules, package, raising=False)
     importlib.invalidate_caches()
-    each, _ = ct2._sha256_files(
+    each, _ = ct2_cache._sha256_files(
         [site / "tiny_split_part1/data/model.bin.part1", site / "tiny_split_part2/data/model.bin.part2"]
     )
     parts = tuple(
@@ -368,7 +369,7 @@ def test_installed_whisper_packages_match_their_checksums():
             _, parts, checksums = ct2.short_id_files(short_id)
         except ModelNotFoundError:
             pytest.skip(f"{short_id}: its package is not installed")
-        assert ct2._sha256_files(parts)[0] == checksums, short_id
+        assert ct2_cache._sha256_files(parts)[0] == checksums, short_id
 
 
 def test_whisper_tiny_en_resolves_and_converts():
@@ -392,7 +393,7 @@ def test_a_failed_conversion_leaves_nothing_in_the_cache(tiny, cache, monkeypatc
     def fail(*args):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ct2, "_write_processor_files", fail)
+    monkeypatch.setattr(ct2_cache, "_write_processor_files", fail)
     with pytest.raises(RuntimeError, match="disk full"):
         resolve(tiny["float32"], "x")
     assert list(cache.iterdir()) == []  # neither a half-written conversion nor its temporary directory
