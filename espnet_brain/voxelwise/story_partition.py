@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -83,6 +83,31 @@ def _check_spaces(feats: Mapping[str, Mapping[str, np.ndarray]], what: str) -> L
     return names
 
 
+def even_chunk_splits(
+    n_samples: int, n_splits: int, chunk_len: int, seed: int = 0
+) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Cross-validation folds of shuffled contiguous chunks of about ``chunk_len`` samples, with no short remainder.
+
+    :class:`~espnet_brain.voxelwise.ridge.ChunkedKFold` cuts ``chunk_len``-sample chunks and a shorter last one; when
+    that one lands alone in a fold (201 TRs in chunks of 40 over 5 folds: a 1-TR fold), its held-out R^2 is
+    meaningless (no variance to explain: -1e11 for any prediction) and decides the penalty of every voxel. Here the
+    chunk length is stretched so that the samples split into ``round(n / chunk_len)`` chunks of near-equal length.
+
+    Args:
+        n_samples: training samples (TRs).
+        n_splits: folds (fewer, with a warning, when there are fewer chunks).
+        chunk_len: the chunk length aimed at.
+        seed: seed of the shuffle of the chunks over the folds.
+
+    Returns:
+        [(train indices, validation indices)] per fold.
+    """
+    n_chunks = max(1, int(round(n_samples / chunk_len)))
+    even = int(np.ceil(n_samples / n_chunks))
+    cv = ChunkedKFold(n_splits=n_splits, chunk_len=even, shuffle=True, random_state=seed).adapted_to(n_samples)
+    return list(cv.split(np.zeros((n_samples, 1))))
+
+
 def fit_story_partition(
     train_feats: Mapping[str, Mapping[str, np.ndarray]],
     train_responses: Mapping[str, np.ndarray],
@@ -109,7 +134,7 @@ def fit_story_partition(
         delays: FIR delays in TRs.
         alphas: penalty candidates of every space (himalaya convention ``S / (S^2 + alpha)``).
         n_splits: cross-validation folds (fewer, with a warning, for a small corpus).
-        chunk_len: TRs per contiguous cross-validation chunk.
+        chunk_len: TRs per contiguous cross-validation chunk, about (:func:`even_chunk_splits`).
         seed: seed of the shuffle of the chunks over the folds.
         voxel_mask: (V,) bool, the voxels fitted (others get NaN); None: all.
         score_func: the penalty search's validation score ("r2", the partition's unit, or "correlation").
@@ -152,8 +177,7 @@ def fit_story_partition(
     if mask.shape != (n_voxels,):
         raise ValueError(f"voxel_mask: expected shape ({n_voxels},), got {mask.shape}")
     cols = np.flatnonzero(mask)
-    cv = ChunkedKFold(n_splits=n_splits, chunk_len=chunk_len, shuffle=True, random_state=seed)
-    splits = list(cv.adapted_to(y_train.shape[0]).split(y_train))
+    splits = even_chunk_splits(y_train.shape[0], n_splits, chunk_len, seed)
     params = dict(
         alphas=list(alphas), cv=splits, score_func=score_func, backend=backend, n_targets_batch=n_targets_batch
     )
@@ -186,7 +210,7 @@ def fit_story_partition(
         "delays_tr": [int(d) for d in delays],
         "alphas": [float(a) for a in alphas],
         "alpha_convention": "himalaya/scikit-learn S/(S^2 + alpha), one penalty per space and voxel",
-        "cv": f"{len(splits)} folds of shuffled contiguous chunks (<= {chunk_len} TRs), the same for every model; "
+        "cv": f"{len(splits)} folds of shuffled contiguous chunks of about {chunk_len} TRs, the same for every model; "
         f"penalties chosen by validation {score_func}",
         "score": "held-out R2 on the test stories (1 - SSE/SST per voxel)",
         "correction": correction,
@@ -270,4 +294,11 @@ def load_story_partition(out_dir: str) -> StoryPartition:
     return StoryPartition(part, predictions, settings)
 
 
-__all__ = ["StoryPartition", "fit_story_partition", "save_story_partition", "load_story_partition", "PARTITION_ALPHAS"]
+__all__ = [
+    "StoryPartition",
+    "fit_story_partition",
+    "even_chunk_splits",
+    "save_story_partition",
+    "load_story_partition",
+    "PARTITION_ALPHAS",
+]

@@ -13,6 +13,7 @@ TINY = ("--preset", "tiny", "--confdir", "conf/tiny", "--speech_model", "random"
 SYSTEMS = [
     "ridge, frozen pretrained features",
     "ridge, log-mel spectrogram (low-level control)",
+    "ridge, articulatory features of the phone tier (interpretable control)",
     "fine-tuned model, its own head (lora)",
     "ridge refit on fine-tuned features (lora)",
     "fine-tuned model, its own head (lora, tuned on auditory only)",
@@ -44,10 +45,11 @@ def smoke(tmp_path_factory) -> Path:
 
 
 def test_one_arm_runs_every_stage(smoke):
-    """Stages 1-6 with one LoRA arm: frozen and log-mel ridge, tuning, refit, scoring, ground truth, probes."""
+    """Stages 1-6 with one LoRA arm: frozen, log-mel and articulatory ridge, variance partition, tuning, refit,
+    scoring, ground truth, probes."""
     results = smoke / "exp" / "RESULTS.md"
     whole = _rows(results, "Whole cortex")
-    for system in [*SYSTEMS[:4], *SYSTEMS[-2:]]:
+    for system in [*SYSTEMS[:5], *SYSTEMS[-2:]]:
         assert system in whole, (system, list(whole))
     assert not any("auditory only" in system or "no LoRA" in system for system in whole)
     for system in whole:
@@ -57,6 +59,17 @@ def test_one_arm_runs_every_stage(smoke):
     assert not list(smoke.joinpath("exp").glob("transfer_*"))
     assert "| frozen | 1 |" in (smoke / "exp" / "probes" / "probes.md").read_text()
     assert not (smoke / "exp" / "probes" / "words").exists()
+    # the speech model against the controls, and the variance partition of the three feature spaces
+    text = results.read_text()
+    controls = text.split("## Speech-model features against the controls")[1].split("##")[0]
+    assert "| ridge, frozen pretrained features - ridge, log-mel spectrogram (low-level control) |" in controls
+    assert (
+        "bootstrap p=" in controls and "articulatory features of the phone tier (interpretable control) |" in controls
+    )
+    partition = _rows(results, "Variance partition: speech, log-mel, articulatory")
+    assert {"speech", "log-mel", "articulatory", "joint (all spaces)", "all", "auditory", "noise"} <= set(partition)
+    assert np.load(smoke / "exp" / "partition" / "unique_variance.npy").shape == (60, 3)
+    assert (smoke / "exp" / "plots" / "partition_winning_space.png").stat().st_size > 1000
 
 
 def _rows(results: Path, section: str):
@@ -159,7 +172,7 @@ def test_cross_subject_transfer_refits_every_system_on_the_other_subject(recipe,
     xdir = recipe / "exp" / "transfer_UTS02"
     rows = _rows(xdir / "RESULTS.md", "Whole cortex")
     tuned = "ridge on features tuned on this recipe's subject"
-    assert list(rows) == SYSTEMS[:2] + [
+    assert list(rows) == SYSTEMS[:3] + [
         f"{tuned} (lora)",
         f"{tuned} (lora, tuned on auditory only)",
         f"{tuned} (full fine-tuning, no LoRA)",

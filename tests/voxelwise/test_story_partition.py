@@ -5,6 +5,7 @@ import pytest
 
 from espnet_brain.voxelwise.story_partition import (
     JOINT,
+    even_chunk_splits,
     fit_story_partition,
     load_story_partition,
     save_story_partition,
@@ -90,3 +91,14 @@ def test_errors_name_what_is_wrong(tmp_path):
         fit_story_partition({"a&b": feats["A"], "B": feats["B"]}, train, {"a&b": feats["A"], "B": feats["B"]}, test)
     with pytest.raises(ValueError, match="partition.json"):
         load_story_partition(str(tmp_path))
+
+
+@pytest.mark.parametrize("n", [201, 241, 575, 1000])
+def test_folds_have_no_short_remainder(n):
+    """201 TRs in chunks of 40 over 5 folds once made a 1-TR validation fold, whose R^2 (-1e11) chose every
+    voxel's penalty."""
+    splits = even_chunk_splits(n, 5, 40)
+    assert len(splits) == 5
+    val = sorted(len(v) for _, v in splits)
+    assert val[0] >= 30 and sum(val) == n
+    assert sorted(np.concatenate([v for _, v in splits]).tolist()) == list(range(n))

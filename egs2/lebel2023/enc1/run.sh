@@ -37,6 +37,10 @@ probe_embeddings=""     # Stage 12: word vectors ("word v1 v2 ..." text, e.g. Gl
 brain_mask=""           # Stage 9: 3-D NIfTI mapping the voxels into the brain: glass-brain views (needs nilearn).
 enc_args=""             # Extra trainer arguments.
 ridge_args="--n_targets_batch 10000"  # Extra ridge arguments (voxels per batch keep ~100k voxels in memory).
+variance_partition=true # Stage 4: variance partition of the speech model's features, log-mel and articulatory features
+                        # of the TextGrids' phone tier (banded ridge, 7 models); its section in RESULTS.md (stage 9).
+partition_layer=""      # The speech model's layer in the partition (empty: the config's, or the best of --ridge_layers).
+partition_args="--n_targets_batch 10000"  # Extra partition_encoding arguments (e.g. --alphas "logspace(0,8,9)").
 local_data_opts=""      # Extra options for local/data.sh, e.g. "--responses nifti --brain_mask mask.nii.gz".
 # end options
 
@@ -81,4 +85,6 @@ data_opts="--subject $(printf %q "${subject}") ${local_data_opts}"
     --enc_args "${enc_args}" --target_rois "${target_rois}" --transfer_subjects "${transfer_subjects}" \
     --no_lora_arms "${no_lora_arms}" --probe_layers "${probe_layers}" --probe_targets "${probe_targets}" \
     --probe_words "${probe_words}" --probe_embeddings "${probe_embeddings}" --brain_mask "${brain_mask}" \
+    --variance_partition "${variance_partition}" --partition_layer "${partition_layer}" \
+    --partition_args "${partition_args}" \
     --local_data_opts "${data_opts}" --results_title "LeBel et al. 2023 (ds003020), ${subject}, wheretheressmoke"

@@ -17,7 +17,7 @@ set -euo pipefail
 define_stage 1 "Synthetic corpus, data directories and dump (brain_enc.sh stages 1 and 3)"
 define_stage 2 "A randomly initialised WavLM as this corpus's stand-in pretrained model"
 define_stage 3 "Ground truth: ridge on the simulator's true features, and the noiseless signal"
-define_stage 4 "Model check, frozen-feature ridge, LoRA fine-tuning, refit, scoring -> exp/RESULTS.md (brain_enc.sh 2, 4-9)"
+define_stage 4 "Model check, frozen-feature ridge, log-mel and articulatory controls, variance partition, LoRA fine-tuning, refit, scoring -> exp/RESULTS.md (brain_enc.sh 2, 4-9)"
 define_stage 5 "Cross-subject transfer to --transfer_subjects -> exp/transfer_<subject>/RESULTS.md (brain_enc.sh 11)"
 define_stage 6 "Probes of frozen and tuned features for the simulator's acoustic and semantic features, per TR and per word -> exp/probes (brain_enc.sh 12)"
 
