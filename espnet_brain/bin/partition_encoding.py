@@ -17,7 +17,7 @@ fraction of voxels each space wins) and ``plots/partition_winning_space.png``. `
 adds the same section to RESULTS.md.
 
 Penalty convention: himalaya / scikit-learn, ``S / (S^2 + alpha)``; default ``logspace(0, 8, 5)`` for every space
-(the banded search tries 61 space weightings for three spaces; 217 with 9 candidates, at 3.5x the time).
+(the banded search tries 61 space weightings for three spaces; 217 with 9 candidates, at 4.4x the time).
 
 Example::
 

@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 #: Penalty candidates of every space (himalaya convention S / (S^2 + alpha)): 1 to 1e8, every two decades. Coarser than
 #: the story ridge's 17 (``ENCODING_ALPHAS``): the banded search tries ``n^k - (n - 1)^k`` space weightings (61 for 5
 #: candidates and 3 spaces, 217 for 9). On the simulator's small preset (true feature blocks, 3 spaces, 400 voxels,
-#: one thread) 5 candidates fit the 7 models in 18 s and 9 in 64 s, with the same recovery of the true unique
+#: one thread) 5 candidates fit the 7 models in 13 s and 9 in 56 s, with the same recovery of the true unique
 #: variance (tools/benchmarks/bench_partition_recovery.py).
 PARTITION_ALPHAS = tuple(float(a) for a in np.logspace(0, 8, 5))
 #: Name of the joint model's prediction directory.
