@@ -233,8 +233,12 @@ if run_stage 4; then
     if "${variance_partition}"; then
         # The speech model's layer: --partition_layer, the config's, or of --ridge_layers the best by mean CV r.
         speech_tag=frozen
-        if [ -n "${partition_layer}" ]; then
-            [ -z "${ridge_layers}" ] || speech_tag=frozen_layer${partition_layer}
+        if [ -n "${partition_layer}" ] && [ -n "${ridge_layers}" ]; then
+            speech_tag=frozen_layer${partition_layer}
+        elif [ -n "${partition_layer}" ]; then
+            config_layer=$(python3 -m espnet_brain.bin.config_value "${enc_config}" frontend_conf.layer)
+            [ "${partition_layer}" = "${config_layer}" ] \
+                || die "--partition_layer ${partition_layer}: stage 4 extracted the config's layer ${config_layer} only; add it to --ridge_layers"
         elif [ -n "${ridge_layers}" ]; then
             # shellcheck disable=SC2046
             speech_tag=$(python3 -c 'import sys, numpy as np
