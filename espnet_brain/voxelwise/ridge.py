@@ -86,7 +86,8 @@ def parse_alphas(value: str) -> List[float]:
 class ChunkedKFold:
     """K-fold cross-validation over contiguous chunks of samples (TRs), never over single shuffled TRs.
 
-    The samples are cut into contiguous chunks of ``chunk_len`` (the last one may be shorter); chunk ``i`` goes
+    The samples are cut into contiguous chunks of ``chunk_len`` (the last one may be longer or shorter: a remainder
+    of less than half a chunk joins the chunk before it, so that no fold validates on a few TRs); chunk ``i`` goes
     to fold ``i % n_splits`` (after a seeded shuffle of the chunks when ``shuffle``). With ``chunk_len=None``
     each fold is one contiguous block, exactly ``sklearn.model_selection.KFold(n_splits)`` without shuffling.
     Neighbouring TRs are correlated (slow hemodynamics), so shuffled single-TR folds would leak.
@@ -144,13 +145,21 @@ class ChunkedKFold:
             if n_samples >= self.n_splits:
                 return self.n_splits, None
             return max(2, n_samples // self.MIN_VAL_SAMPLES), None
-        if -(-n_samples // self.chunk_len) >= self.n_splits:
+        n_chunks = self._n_chunks(n_samples)
+        if n_chunks >= self.n_splits:
             return self.n_splits, self.chunk_len
-        # one chunk per fold; a remainder too short to validate on joins the chunk before it (see split)
-        usable = n_samples // self.chunk_len + (n_samples % self.chunk_len >= self.MIN_VAL_SAMPLES)
-        if usable >= 2:
-            return usable, self.chunk_len
+        if n_chunks >= 2:  # one chunk per fold
+            return n_chunks, self.chunk_len
         return 2, -(-n_samples // 2)
+
+    def _short_remainder(self, chunk_len: int) -> int:
+        # A last chunk shorter than this joins the one before it: alone in a fold, a few TRs give a validation
+        # score that is noise (one TR: an R^2 of any size), and a penalty chosen on it.
+        return max(self.MIN_VAL_SAMPLES, chunk_len // 2)
+
+    def _n_chunks(self, n_samples: int) -> int:
+        full, remainder = divmod(n_samples, self.chunk_len)
+        return max(1, full + (remainder >= self._short_remainder(self.chunk_len)))
 
     def adapted_to(self, n_samples: int) -> "ChunkedKFold":
         """This splitter with the folds and chunks that ``n_samples`` allow (a warning says what changed).
@@ -171,7 +180,7 @@ class ChunkedKFold:
         if self.chunk_len is None:
             have = f"{n_samples} samples cannot make n_splits={self.n_splits} folds"
         else:
-            n_chunks = -(-n_samples // self.chunk_len)
+            n_chunks = self._n_chunks(n_samples)
             have = (
                 f"{n_samples} samples in {n_chunks} chunk(s) of chunk_len={self.chunk_len} cannot make "
                 f"n_splits={self.n_splits} folds"
@@ -196,7 +205,7 @@ class ChunkedKFold:
             fold_of_chunk = np.arange(n_splits)
         else:
             chunks = [np.arange(s, min(s + chunk_len, n_samples)) for s in range(0, n_samples, chunk_len)]
-            if adapted and len(chunks) > n_splits:  # a remainder too short to validate on joins the chunk before it
+            if len(chunks) > 1 and len(chunks[-1]) < self._short_remainder(chunk_len):
                 chunks[-2:] = [np.concatenate(chunks[-2:])]
             order = np.arange(len(chunks))
             if self.shuffle:

@@ -137,7 +137,8 @@ def test_a_corpus_too_small_for_the_folds_gets_fewer_and_says_so(tmp_path, caplo
     args = ["--train_feats", str(feats), "--train_responses", str(tmp_path / "resp.scp"), "--test_feats", str(feats)]
     with caplog.at_level(logging.WARNING):
         assert main(args + ["--output_dir", str(tmp_path / "out")]) == 0
-    assert "cannot make n_splits=5 folds; using 4 folds" in caplog.text and "--chunk_len" in caplog.text
-    assert "4 folds of shuffled contiguous chunks of 40 TRs" in (tmp_path / "out" / "ridge.yaml").read_text()
+    # 3 chunks of 40 TRs, the last 8 TRs joining the third (alone they would be a fold of their own)
+    assert "cannot make n_splits=5 folds; using 3 folds" in caplog.text and "--chunk_len" in caplog.text
+    assert "3 folds of shuffled contiguous chunks of 40 TRs" in (tmp_path / "out" / "ridge.yaml").read_text()
     preds = kaldiio.load_scp(str(tmp_path / "out" / "pred.scp"))
     assert preds["a"].shape == (80, 2) and preds["b"].shape == (48, 2)

@@ -143,16 +143,16 @@ def test_chunked_kfold_is_contiguous():
 
 
 def test_too_few_chunks_make_fewer_folds_with_a_warning(caplog):
-    X = np.zeros((128, 2))  # 4 chunks of 40 TRs (the last one 8): 5 folds are impossible
+    X = np.zeros((128, 2))  # 3 chunks of 40 TRs and 8 more (they join the last chunk): 5 folds are impossible
     with caplog.at_level(logging.WARNING):
         splits = list(ChunkedKFold(5, chunk_len=40, shuffle=True).split(X))
-    assert len(splits) == 4 and ChunkedKFold(5, chunk_len=40).get_n_splits(X) == 4
+    assert len(splits) == 3 and ChunkedKFold(5, chunk_len=40).get_n_splits(X) == 3
     message = caplog.text
-    assert "128 samples in 4 chunk(s) of chunk_len=40 cannot make n_splits=5 folds; using 4 folds" in message
+    assert "128 samples in 3 chunk(s) of chunk_len=40 cannot make n_splits=5 folds; using 3 folds" in message
     assert "--n_splits" in message and "--chunk_len" in message
     vals = [val for _, val in splits]
     np.testing.assert_array_equal(np.sort(np.concatenate(vals)), np.arange(128))  # every TR validated once
-    assert sorted(len(v) for v in vals) == [8, 40, 40, 40] and all(np.all(np.diff(v) == 1) for v in vals)
+    assert sorted(len(v) for v in vals) == [40, 40, 48] and all(np.all(np.diff(v) == 1) for v in vals)
     # a remainder too short to validate on joins the chunk before it: 81 = 40 + 41, not 40 + 40 + 1
     assert [len(v) for _, v in ChunkedKFold(5, chunk_len=40).split(np.zeros((81, 1)))] == [40, 41]
     # a splitter that fits is left alone, without a warning
@@ -165,6 +165,17 @@ def test_too_few_chunks_make_fewer_folds_with_a_warning(caplog):
     X, Y = _data(n=128)
     model = VoxelwiseRidgeCV(alphas=ALPHAS, cv=ChunkedKFold(5, chunk_len=40)).fit(X, Y)
     assert model.coef_.shape == (10, 15)
+
+
+def test_a_short_last_chunk_is_never_a_fold_of_its_own():
+    # 161 TRs in chunks of 40: four chunks and one TR; that TR alone would be a fold (its R^2 chooses the penalty)
+    for shuffle in (False, True):
+        splits = list(ChunkedKFold(5, chunk_len=40, shuffle=shuffle).split(np.zeros((161, 1))))
+        assert sorted(len(v) for _, v in splits) == [40, 40, 40, 41]
+    # a remainder of at least half a chunk stays a chunk of its own: 180 = 4 x 40 + 20
+    assert sorted(len(v) for _, v in ChunkedKFold(5, chunk_len=40).split(np.zeros((180, 1)))) == [20, 40, 40, 40, 40]
+    # with more chunks than folds the remainder joins its neighbour's fold as before, merged into that chunk
+    assert sorted(len(v) for _, v in ChunkedKFold(5, chunk_len=40).split(np.zeros((201, 1)))) == [40, 40, 40, 40, 41]
 
 
 def test_all_samples_in_one_chunk_make_two_folds_of_shorter_chunks(caplog):
