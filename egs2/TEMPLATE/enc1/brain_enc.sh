@@ -240,11 +240,10 @@ if run_stage 4; then
             [ "${partition_layer}" = "${config_layer}" ] \
                 || die "--partition_layer ${partition_layer}: stage 4 extracted the config's layer ${config_layer} only; add it to --ridge_layers"
         elif [ -n "${ridge_layers}" ]; then
+            # the layer whose frozen-feature ridge has the best cross-validated score (training stories only)
             # shellcheck disable=SC2046
-            speech_tag=$(python3 -c 'import sys, numpy as np
-tags = sys.argv[2:]
-print(max(tags, key=lambda t: float(np.mean(np.load(f"{sys.argv[1]}/ridge_{t}/cv_scores.npy")))))' \
-                "${expdir}" $(for layer in ${ridge_layers}; do echo "frozen_layer${layer}"; done))
+            speech_tag=$(python3 -m espnet_brain.bin.best_ridge \
+                $(for layer in ${ridge_layers}; do echo "${expdir}/ridge_frozen_layer${layer}"; done))
         fi
         [ -f "${expdir}/feats_${speech_tag}/${test_set}/feats.scp" ] \
             || die "--partition_layer ${partition_layer}: ${expdir}/feats_${speech_tag} does not exist (give a layer of --ridge_layers)"
