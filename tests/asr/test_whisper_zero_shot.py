@@ -6,16 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import torch
+from fixtures.whisper import ORDINARY, make_tiny_ctranslate2_whisper
 
 from espnet_brain.asr.whisper_zero_shot import generate_kwargs, normalize_text, read_wav_scp, spell_number
 from espnet_brain.bin import model_type as model_type_bin
 from espnet_brain.bin import whisper_zero_shot as zero_shot_bin
 from espnet_brain.hf import ctranslate2 as ct2
-
-SPECIALS = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|de|>", "<|translate|>", "<|transcribe|>"]
-SPECIALS += ["<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]
-ORDINARY = list("abcdefghijklmnopqrstuvwxyz") + ["\u0120", ".", "'", ","]
 
 
 @pytest.mark.parametrize(
@@ -63,46 +59,8 @@ def test_read_wav_scp_refuses_commands(tmp_path):
 
 
 def _tiny_ctranslate2_whisper(root: Path) -> str:
-    """A random tiny English-only Whisper, converted to CTranslate2 by ctranslate2's own converter."""
-    converters = pytest.importorskip("ctranslate2.converters")
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
-
-    hf = root / "hf"
-    hf.mkdir(parents=True)
-    eot = len(ORDINARY)
-    config = WhisperConfig(
-        d_model=16,
-        encoder_layers=1,
-        encoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_layers=1,
-        decoder_attention_heads=2,
-        decoder_ffn_dim=32,
-        num_mel_bins=80,
-        max_source_positions=1500,
-        max_target_positions=16,
-        vocab_size=len(ORDINARY) + len(SPECIALS),
-        pad_token_id=eot,
-        bos_token_id=eot,
-        eos_token_id=eot,
-        decoder_start_token_id=eot + 1,
-    )
-    torch.manual_seed(0)
-    model = WhisperForConditionalGeneration(config)
-    with torch.no_grad():  # CTranslate2 stores equal tensors (zero biases, unit norms) once: make them differ
-        for name, param in model.named_parameters():
-            if name.endswith("bias") or "layer_norm" in name:
-                param.normal_()
-    model.save_pretrained(str(hf))
-    tokenizer = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(ORDINARY)}, merges=[]))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS])
-    tokenizer.save(str(hf / "tokenizer.json"))
-    out = root / "ct2"
-    converters.TransformersConverter(str(hf), copy_files=["tokenizer.json"]).convert(str(out), quantization="float32")
-    return str(out)
+    """A random English-only Whisper, converted to CTranslate2 by ctranslate2's own converter."""
+    return str(make_tiny_ctranslate2_whisper(root, encoder_layers=1, name="ct2"))
 
 
 @pytest.fixture

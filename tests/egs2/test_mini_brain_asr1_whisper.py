@@ -9,13 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
+from fixtures.whisper import make_tiny_ctranslate2_whisper
 
 REPO = Path(__file__).resolve().parents[2]
-SPECIALS = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|de|>", "<|translate|>", "<|transcribe|>"]
-SPECIALS += ["<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]
-ORDINARY = list("abcdefghijklmnopqrstuvwxyz") + ["\u0120", ".", "'", ","]
 SYSTEMS = [
     "Whisper zero-shot (its own decoder, speech input), greedy",
     "audio ASR (same encoder, speech input)",
@@ -28,46 +25,8 @@ SYSTEMS = [
 
 
 def _tiny_ctranslate2_whisper(root: Path) -> Path:
-    """A random English-only Whisper 16 wide (conf/tiny/whisper's BFE width), converted by ctranslate2's converter."""
-    converters = pytest.importorskip("ctranslate2.converters")
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
-
-    hf = root / "hf"
-    hf.mkdir(parents=True)
-    eot = len(ORDINARY)
-    config = WhisperConfig(
-        d_model=16,
-        encoder_layers=2,
-        encoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_layers=1,
-        decoder_attention_heads=2,
-        decoder_ffn_dim=32,
-        num_mel_bins=80,
-        max_source_positions=1500,
-        max_target_positions=16,
-        vocab_size=len(ORDINARY) + len(SPECIALS),
-        pad_token_id=eot,
-        bos_token_id=eot,
-        eos_token_id=eot,
-        decoder_start_token_id=eot + 1,
-    )
-    torch.manual_seed(0)
-    model = WhisperForConditionalGeneration(config)
-    with torch.no_grad():  # CTranslate2 stores equal tensors (zero biases, unit norms) once: make them differ
-        for name, param in model.named_parameters():
-            if name.endswith("bias") or "layer_norm" in name:
-                param.normal_()
-    model.save_pretrained(str(hf))
-    tokenizer = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(ORDINARY)}, merges=[]))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS])
-    tokenizer.save(str(hf / "tokenizer.json"))
-    out = root / "whisper_ct2"
-    converters.TransformersConverter(str(hf), copy_files=["tokenizer.json"]).convert(str(out), quantization="float32")
-    return out
+    """A random English-only Whisper, converted to CTranslate2 by ctranslate2's own converter."""
+    return make_tiny_ctranslate2_whisper(root, encoder_layers=2, name="whisper_ct2")
 
 
 def _run(recipe: Path, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
