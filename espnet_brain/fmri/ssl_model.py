@@ -191,16 +191,25 @@ class SSLSpeechModel(nn.Module):
             output_hidden_states=True,
             return_dict=True,
         )
-        hidden = out.hidden_states  # num_layers + 1 tensors of (B, T, D)
-        if self.weighted:
-            weights = torch.softmax(self.layer_weights, dim=0)
-            feats = sum(w * hidden[i] for w, i in zip(weights, self.layer_ids))
-        elif self.concat:
-            feats = torch.cat([hidden[i] for i in self.layer_ids], dim=-1)
-        else:
-            feats = hidden[self.layer_ids[0]]
+        feats = self.read_hidden(out.hidden_states)  # num_layers + 1 tensors of (B, T, D) -> (B, T, D')
         feats_lengths = self.num_frames(speech_lengths).clamp(max=feats.shape[1])
         return feats, feats_lengths
+
+    def read_hidden(self, hidden: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The configured reading of the hidden states: one layer, the concatenation of a list, or the weighted sum.
+
+        Args:
+            hidden: num_layers + 1 tensors of (B, T, D) (Hugging Face's ``hidden_states``).
+
+        Returns:
+            (B, T, D), or (B, T, len(layer_ids) * D) for a list of layers.
+        """
+        if self.weighted:
+            weights = torch.softmax(self.layer_weights, dim=0)
+            return sum(w * hidden[i] for w, i in zip(weights, self.layer_ids))
+        if self.concat:
+            return torch.cat([hidden[i] for i in self.layer_ids], dim=-1)
+        return hidden[self.layer_ids[0]]
 
     def train(self, mode: bool = True) -> "SSLSpeechModel":
         super().train(mode)

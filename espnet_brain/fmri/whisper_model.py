@@ -286,14 +286,8 @@ class WhisperSpeechModel(nn.Module):
             feats_lengths (B,) in frames.
         """
         hidden, lengths = self.hidden_states(speech, speech_lengths)
-        if self.weighted:
-            weights = torch.softmax(self.layer_weights, dim=0)
-            feats = sum(w * hidden[i] for w, i in zip(weights, self.layer_ids))
-        elif self.concat:
-            feats = torch.cat([hidden[i] for i in self.layer_ids], dim=-1)
-        else:
-            feats = hidden[self.layer_ids[0]]
-        return feats, lengths
+        # the same reading of the layers as the SSL models'
+        return SSLSpeechModel.read_hidden(self, hidden), lengths
 
     def train(self, mode: bool = True) -> "WhisperSpeechModel":
         super().train(mode)
