@@ -50,16 +50,8 @@ $(options_help "$0")"
 . utils/parse_options.sh
 . ./path.sh
 
-is_whisper() {
-    # Whether the speech model $1 is a Whisper: a short id of the installed packages, a CTranslate2 Whisper directory
-    # (model.bin, no Hugging Face weights) or a Hugging Face directory whose config.json has model_type whisper.
-    case "$1" in whisper-tiny.en | whisper-base) return 0 ;; esac
-    [ -d "$1" ] || return 1
-    if [ -f "$1/model.bin" ] && ! compgen -G "$1/model.safetensors*" >/dev/null && ! compgen -G "$1/pytorch_model.bin*" >/dev/null; then
-        return 0
-    fi
-    [ -f "$1/config.json" ] && [ "$(python3 -m espnet_brain.bin.config_value "$1/config.json" model_type 2>/dev/null)" = whisper ]
-}
+# is_whisper MODEL
+. utils/speech_model.sh
 
 if [ -z "${enc_config}" ]; then
     enc_config=${confdir}/train_wavlm_lora.yaml

@@ -65,16 +65,8 @@ if "${word_probes}"; then
     common+=(--probe_words "${MINI_BRAIN}/lebel2023/derivative/TextGrids"
         --probe_embeddings "${MINI_BRAIN}/lebel2023/derivative/ground_truth/word_embeddings.txt")
 fi
-is_whisper() {
-    # Whether the speech model $1 is a Whisper: a short id of the installed packages, a CTranslate2 Whisper directory
-    # (model.bin, no Hugging Face weights) or a Hugging Face directory whose config.json has model_type whisper.
-    case "$1" in whisper-tiny.en | whisper-base) return 0 ;; esac
-    [ -d "$1" ] || return 1
-    if [ -f "$1/model.bin" ] && ! compgen -G "$1/model.safetensors*" >/dev/null && ! compgen -G "$1/pytorch_model.bin*" >/dev/null; then
-        return 0
-    fi
-    [ -f "$1/config.json" ] && [ "$(python3 -m espnet_brain.bin.config_value "$1/config.json" model_type 2>/dev/null)" = whisper ]
-}
+# is_whisper MODEL
+. utils/speech_model.sh
 
 if [ "${speech_model}" = auto ]; then
     speech_model=random
