@@ -19,7 +19,10 @@ SYSTEMS = [
     "brain: frozen transformer",
     "brain: adapters (LoRA) in the frozen transformer",
     "brain: BFE only (no transformer)",
+    "brain: BFE only, rate and epochs chosen on dev",
 ]
+# The tuned BFE-only control, short enough for the tests: two rates of one epoch each, then at most 3 epochs.
+TUNED_CONTROL = ("--bfe_lr_grid", "1e-3 3e-3", "--bfe_lr_epochs", "1", "--bfe_max_epoch", "3", "--bfe_patience", "1")
 
 
 def _run(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -57,7 +60,7 @@ def smoke(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def recipe(smoke) -> Path:
     """The smoke run's recipe, run again with every brain system: the finished ones are kept, the others trained."""
-    _run(smoke, *TINY)
+    _run(smoke, *TINY, *TUNED_CONTROL)
     return smoke
 
 
@@ -85,6 +88,56 @@ def test_a_mode_that_was_not_trained_is_named_when_the_table_asks_for_it(smoke):
     assert proc.returncode != 0 and "--modes: unknown mode 'fast'" in proc.stderr
 
 
+def _recording_recipe(tmp_path: Path) -> Path:
+    """A copy of the recipe whose brain_asr.sh only records its arguments (one line per call, in calls.txt)."""
+    root = tmp_path / "repo"
+    (root / "egs2").mkdir(parents=True)
+    (root / "egs2" / "TEMPLATE").symlink_to(REPO / "egs2" / "TEMPLATE")
+    dst = root / "egs2" / "mini_brain" / "asr1"
+    shutil.copytree(
+        REPO / "egs2" / "mini_brain" / "asr1",
+        dst,
+        symlinks=True,
+        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"),
+    )
+    (dst / "brain_asr.sh").unlink()
+    (dst / "brain_asr.sh").write_text('#!/usr/bin/env bash\nprintf "%s|" "$@" >>calls.txt\necho >>calls.txt\n')
+    (dst / "brain_asr.sh").chmod(0o755)
+    return dst
+
+
+def test_the_tuned_control_searches_its_rate_and_stops_on_the_dev_loss(tmp_path):
+    """bfe_tuned trains the BFE-only model (no pretrained model) with the learning-rate search of brain_asr.sh and
+    the trainer's early stopping, under its own experiment name."""
+    dst = _recording_recipe(tmp_path)
+    args = ("--stage", "7", "--stop_stage", "7", "--modes", "bfe_tuned", "--train_nj", "1")
+    _run(
+        dst,
+        *TINY,
+        *args,
+        "--bfe_lr_grid",
+        "1e-3 3e-3",
+        "--bfe_max_epoch",
+        "12",
+        "--bfe_patience",
+        "3",
+        "--asr_args",
+        "--batch_bins 1000",
+    )
+    calls = [line.rstrip("|").split("|") for line in (dst / "calls.txt").read_text().splitlines()]
+    prepare, train = calls  # the shared preparation (stages 2-5), then the system's job (stages 5-8)
+    assert prepare[prepare.index("--mode") + 1] == "bfe" and prepare[prepare.index("--stop_stage") + 1] == "5"
+    assert train[train.index("--mode") + 1] == "bfe"
+    assert train[train.index("--asr_tag") + 1] == "brain_bfe_tuned"
+    assert train[train.index("--lr_grid") + 1].split() == ["1e-3:1e-3", "3e-3:3e-3"]
+    assert train[train.index("--lr_grid_epochs") + 1] == "4"
+    # the user's trainer arguments come last, so that they can shorten the run
+    assert train[train.index("--asr_args") + 1] == "--max_epoch 12 --patience 3 --batch_bins 1000"
+    assert "--pretrained_model" not in train
+    proc = _run(dst, *TINY, *args, "--bfe_lr_grid", "1e-3 fast", check=False)
+    assert proc.returncode != 0 and "--bfe_lr_grid: expected learning rates, got 'fast'" in proc.stderr
+
+
 def _table(results: Path) -> dict:
     rows = {}
     for line in results.read_text().splitlines():
@@ -97,7 +150,7 @@ def _table(results: Path) -> dict:
 @pytest.mark.slow
 def test_results_table_has_every_system_with_each_default_decoder_on_every_test_sentence(recipe):
     rows = _table(recipe / "exp" / "RESULTS.md")
-    assert len(rows) == 12  # 6 systems x the default decoders (greedy, ngram)
+    assert len(rows) == 14  # 7 systems x the default decoders (greedy, ngram)
     for system in SYSTEMS:
         for decoder in ("greedy", "ngram"):
             (name,) = [k for k in rows if k.startswith(system) and k.endswith(f", {decoder}")]
@@ -109,7 +162,7 @@ def test_results_table_has_every_system_with_each_default_decoder_on_every_test_
                 assert cer < 100.0, (name, cer)
     n_test = len((recipe / "data" / "brain_test" / "text").read_text().splitlines())
     lexicon = {line.split()[0] for line in (recipe / "data" / "lm" / "brain_train" / "lexicon.txt").open()}
-    for mode in ("full", "scratch", "frozen", "adapter", "bfe"):
+    for mode in ("full", "scratch", "frozen", "adapter", "bfe", "bfe_tuned"):
         decoded = recipe / "exp" / f"asr_brain_{mode}" / "decode_brain_test"
         hyps = (decoded / "text").read_text().splitlines()
         assert len(hyps) == n_test
@@ -124,9 +177,9 @@ def test_results_table_has_every_system_with_each_default_decoder_on_every_test_
 def test_systems_are_jobs_with_their_own_logs_and_a_failed_one_stops_the_run(recipe):
     jobs = (recipe / "exp" / "systems" / "jobs.txt").read_text().splitlines()
     # the audio baseline trained first (alone: --pretrained in_run exports it for the brain decoders), so the
-    # last list holds the five brain systems, longest first
-    assert len(jobs) == 5 and "--mode full" in jobs[0] and "--mode bfe" in jobs[-1]
-    for n in range(1, 6):
+    # last list holds the six brain systems, longest first
+    assert len(jobs) == 6 and "--mode full" in jobs[0] and "--mode bfe" in jobs[-1]
+    for n in range(1, 7):
         log = (recipe / "exp" / "systems" / "log" / f"system.{n}.log").read_text()
         assert "Stage 8/10: Scoring" in log
     # The shared preparation checked CTC feasibility with the first mode's settings; that mode's job skips the

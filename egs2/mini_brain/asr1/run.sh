@@ -6,7 +6,9 @@
 # or any hub id / local directory with --pretrained. Stage 2 fine-tunes it on this corpus's speech (the audio
 # ASR baseline). The brain decoders put a GRU brain feature extractor in front of its transformer in four
 # transfer modes (stages 4-6: full fine-tuning, from scratch, frozen, and frozen with LoRA adapters), stage 7
-# trains the same BFE with no transformer (the control), and stage 8 writes the comparison to exp/RESULTS.md.
+# trains the same BFE with no transformer (the control) twice: on the transfer modes' schedule (bfe), and as the
+# field's own baseline tuned on dev (bfe_tuned: its learning rate from --bfe_lr_grid by short runs, then up to
+# --bfe_max_epoch epochs with early stopping on the dev loss), and stage 8 writes the comparison to exp/RESULTS.md.
 # --pretrained in_run restores the former stand-in: the audio model trained from random weights on this corpus's
 # 11 minutes of speech (stage 2) and exported as the pretrained model (stage 3).
 # With a Whisper as --pretrained (the installed OpenAI weights: whisper-tiny.en or whisper-base, a Whisper directory
@@ -25,7 +27,7 @@ define_stage 3 "With --pretrained in_run: export the audio model as this corpus'
 define_stage 4 "Brain decoder, full fine-tuning of the pretrained transformer"
 define_stage 5 "Brain decoder, same architecture from scratch"
 define_stage 6 "Brain decoder, frozen pretrained transformer: as it is, and with trained LoRA adapters"
-define_stage 7 "BFE-only control: the same BFE and CTC head without a transformer"
+define_stage 7 "BFE-only control: the same BFE and CTC head without a transformer (the modes' schedule; tuned on dev)"
 define_stage 8 "RESULTS.md: audio ASR vs the brain decoders"
 define_stage 9 "Latent analysis: t-SNE of brain vs audio features (PNG)"
 define_stage 10 "BFE architecture sweep in the three modes (long; local/sweep.sh, run with --stage 10)"
@@ -50,7 +52,12 @@ train_nj=2              # Systems (stages 2, 4-7) trained at once, one CPU threa
                         # 1 trains them in turn, on the default thread count, with their output here.
 pretrained=../../mini_speech/asr1/models/wav2vec2  # Pretrained Wav2Vec2 (hub id, directory, or in_run: see above), or
                         # a Whisper (whisper-tiny.en, whisper-base, a directory): then the configs of <confdir>/whisper.
-modes="full scratch frozen adapter bfe"  # Brain systems of stages 4-7 to train and compare (stage 8 tables these).
+modes="full scratch frozen adapter bfe bfe_tuned"  # Brain systems of stages 4-7 to train and compare (stage 8
+                        # tables these); bfe_tuned is the BFE-only control with its own rate and length (below).
+bfe_lr_grid="5e-4 1e-3 2e-3"  # bfe_tuned: learning rates tried in short runs; the best dev loss is kept.
+bfe_lr_epochs=4         # bfe_tuned: epochs of each short run.
+bfe_max_epoch=30        # bfe_tuned: at most this many epochs ...
+bfe_patience=4          # ... stopped when the dev loss has not improved for this many (ESPnet's early stopping).
 # end options
 
 help_message="Usage: $0 [options]
@@ -61,10 +68,16 @@ $(options_help "$0")"
 [ -n "${stop_stage}" ] || stop_stage=$((stage > 9 ? stage : 9))
 check_stages
 require_int train_nj 1
+require_int bfe_lr_epochs 1
+require_int bfe_max_epoch 1
+require_int bfe_patience 1
+for lr in ${bfe_lr_grid}; do
+    [[ ${lr} =~ ^[0-9.]+([eE][+-]?[0-9]+)?$ ]] || die "--bfe_lr_grid: expected learning rates, got '${lr}'"
+done
 for mode in ${modes}; do
     case "${mode}" in
-        full | scratch | frozen | adapter | bfe) ;;
-        *) die "--modes: unknown mode '${mode}'; choose from full scratch frozen adapter bfe" ;;
+        full | scratch | frozen | adapter | bfe | bfe_tuned) ;;
+        *) die "--modes: unknown mode '${mode}'; choose from full scratch frozen adapter bfe bfe_tuned" ;;
     esac
 done
 
@@ -176,7 +189,7 @@ fi
 
 # Longest first, so that the last jobs to start are short ones.
 brain_modes=()
-for mode_stage in "4 full" "6 frozen" "5 scratch" "6 adapter" "7 bfe"; do
+for mode_stage in "4 full" "6 frozen" "7 bfe_tuned" "5 scratch" "6 adapter" "7 bfe"; do
     read -r n mode <<<"${mode_stage}"
     if [[ " ${modes} " == *" ${mode} "* ]] && run_stage "${n}"; then
         brain_modes+=("${mode}")
@@ -184,17 +197,30 @@ for mode_stage in "4 full" "6 frozen" "5 scratch" "6 adapter" "7 bfe"; do
 done
 if [ ${#brain_modes[@]} -gt 0 ]; then
     # One dump of the brain sets (dump/neural), its LM and shape statistics, for every mode.
-    ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --mode "${brain_modes[0]}" --confdir "${confdir}" --dumpdir dump \
-        --asr_tag "brain_${brain_modes[0]}" --pretrained_model "${pretrained}" --stage 2 --stop_stage 5
+    ./brain_asr.sh "${common[@]}" "${brain_sets[@]}" --mode "${brain_modes[0]%_tuned}" --confdir "${confdir}" \
+        --dumpdir dump --asr_tag "brain_${brain_modes[0]}" --pretrained_model "${pretrained}" --stage 2 --stop_stage 5
 fi
 for mode in "${brain_modes[@]}"; do
     # Short experiment names (exp/asr_brain_<mode>) for this corpus's single feature set; the transfer mode sets
     # the pretrained transformer and CTC head. The BFE-only control has no pretrained model
     # (conf/train_brain_bfe.yaml: the BFE's frames go straight to a random CTC head).
     model_args=(--pretrained_model "${pretrained}")
-    [ "${mode}" != bfe ] || model_args=()
-    add_system "brain_${mode}" "${common[@]}" "${brain_sets[@]}" --mode "${mode}" --confdir "${confdir}" \
-        --dumpdir dump --asr_tag "brain_${mode}" "${model_args[@]}" --stage 5 --stop_stage 8 --asr_args "${asr_args}"
+    tuning=()
+    mode_asr_args=${asr_args}
+    case "${mode}" in
+        bfe) model_args=() ;;
+        bfe_tuned)
+            # The control as a user tuning this baseline would train it: the rate with the best dev loss after
+            # short runs, then as many epochs as the dev loss keeps falling (the trainer's early stopping). The
+            # BFE-only model has no encoder, so each rate's encoder half (LR:ENCODER_LR) is unused.
+            model_args=()
+            tuning=(--lr_grid "$(for lr in ${bfe_lr_grid}; do printf '%s:%s ' "${lr}" "${lr}"; done)"
+                --lr_grid_epochs "${bfe_lr_epochs}")
+            mode_asr_args="--max_epoch ${bfe_max_epoch} --patience ${bfe_patience} ${asr_args}" ;;
+    esac
+    add_system "brain_${mode}" "${common[@]}" "${brain_sets[@]}" --mode "${mode%_tuned}" --confdir "${confdir}" \
+        --dumpdir dump --asr_tag "brain_${mode}" "${model_args[@]}" "${tuning[@]}" --stage 5 --stop_stage 8 \
+        --asr_args "${mode_asr_args}"
 done
 # The audio baseline, if not trained yet, goes after the brain decoders: it is the shortest.
 "${in_run}" || queue_audio
@@ -213,7 +239,8 @@ if run_stage 8; then
         rows+=(--hyp "audio ASR (same encoder, speech input), ${decoder}=exp/asr_audio/decode_audio_test${sub}/text"
             --ref data/audio_test/text)
         for mode_name in "full:full fine-tune" "scratch:from scratch" "frozen:frozen transformer" \
-            "adapter:adapters (LoRA) in the frozen transformer" "bfe:BFE only (no transformer)"; do
+            "adapter:adapters (LoRA) in the frozen transformer" "bfe:BFE only (no transformer)" \
+            "bfe_tuned:BFE only, rate and epochs chosen on dev"; do
             [[ " ${modes} " == *" ${mode_name%%:*} "* ]] || continue
             hyp=exp/asr_brain_${mode_name%%:*}/decode_brain_test${sub}/text
             [ -f "${hyp}" ] || die "stage 8: ${hyp} is missing: train that system first (its stage), or leave it out of --modes"
