@@ -30,21 +30,14 @@ from espnet_brain.fmri.ssl_model import LORA_KEYS, WHAT, SSLSpeechModel
 from espnet_brain.hf.loading import load_config, load_model
 from espnet_brain.hf.lora import ATTENTION_TARGETS, check_adapters_reached, inject_lora, load_base_weights, merge_lora
 from espnet_brain.hf.waveform import normalize_waveforms
+from espnet_brain.hf.whisper_log_mel import HOP_LENGTH, N_FFT, SAMPLE_RATE, whisper_log_mel
 
-SAMPLE_RATE = 16000
-N_FFT = 400  # 25 ms
-HOP = 160  # 10 ms: one log-mel frame
-SAMPLES_PER_FRAME = 2 * HOP  # 20 ms: one encoder frame (the stem's second convolution has stride 2)
-SILENCE_LOG10 = -10.0  # log10 of the 1e-10 floor: the log-mel of silence before Whisper's dynamic-range clamp
+SAMPLES_PER_FRAME = 2 * HOP_LENGTH  # 20 ms: one encoder frame (the stem's second convolution has stride 2)
 
 
 class WhisperLogMel(nn.Module):
-    """Whisper's log-mel spectrogram in torch, framed as in Whisper's 30 s input.
-
-    Hann window of 400 samples every 160, power spectrum, Whisper's mel filterbank (Slaney scale and norm, from
-    transformers' ``WhisperFeatureExtractor``), ``log10`` with a 1e-10 floor, clamped at 8 below the loudest frame
-    of the example, then ``(x + 4) / 4``. Frame ``i`` is centred at sample ``160 i``; the audio is reflect-padded at
-    its start (as Whisper's ``center=True`` STFT does) and followed by silence (as Whisper's 30 s padding is).
+    """Whisper's log-mel spectrogram (:func:`espnet_brain.hf.whisper_log_mel.whisper_log_mel`) of a window, with
+    the frames the stem needs for ``T = ceil(L / 320)`` encoder frames.
 
     Args:
         n_mels: mel bands (the checkpoint's ``num_mel_bins``: 80, or 128 for large-v3).
@@ -57,7 +50,7 @@ class WhisperLogMel(nn.Module):
 
         filters = WhisperFeatureExtractor(feature_size=n_mels, sampling_rate=SAMPLE_RATE, n_fft=N_FFT).mel_filters
         # buffers out of the state dict: fixed by n_mels, not part of a checkpoint
-        self.register_buffer("filters", torch.from_numpy(filters).float().t().contiguous(), persistent=False)
+        self.register_buffer("filters", torch.from_numpy(filters).float(), persistent=False)  # (201, n_mels)
         self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
         self.n_mels = n_mels
 
@@ -67,7 +60,7 @@ class WhisperLogMel(nn.Module):
         return torch.div(num_samples + SAMPLES_PER_FRAME - 1, SAMPLES_PER_FRAME, rounding_mode="floor").long()
 
     def forward(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> torch.Tensor:
-        """Log-mel frames of a batch, as many as the stem needs for ``T = ceil(L / 320)`` encoder frames.
+        """Log-mel frames of a batch.
 
         Args:
             speech: (B, L) 16 kHz waveforms, right-padded (samples beyond a length are read as silence).
@@ -76,22 +69,8 @@ class WhisperLogMel(nn.Module):
         Returns:
             (B, n_mels, 2T + 1) log-mel frames (frames beyond an example's own ``2 T_b + 1`` read silence).
         """
-        n_batch, n_samples = speech.shape
-        valid = torch.arange(n_samples, device=speech.device)[None, :] < speech_lengths[:, None]
-        speech = speech * valid
-        n_enc = math.ceil(n_samples / SAMPLES_PER_FRAME)
-        # frames the stem reads (2T + 1), and every frame holding audio (the clamp's maximum reads them all)
-        n_frames = max(2 * n_enc + 1, math.ceil((n_samples + N_FFT // 2) / HOP))
-        right = HOP * (n_frames - 1) + N_FFT // 2 - n_samples  # silence after the audio
-        padded = torch.nn.functional.pad(speech, (0, right))
-        padded = torch.nn.functional.pad(padded[:, None], (N_FFT // 2, 0), mode="reflect")[:, 0]
-        stft = torch.stft(padded, N_FFT, HOP, window=self.window, center=False, return_complex=True)  # (B, 201, F)
-        power = stft.abs() ** 2
-        log_spec = torch.clamp(self.filters @ power, min=1e-10).log10()  # (B, n_mels, F)
-        # frames of silence are exactly SILENCE_LOG10, the lowest value: the maximum is that of the audio frames
-        top = log_spec.amax(dim=(1, 2), keepdim=True)
-        log_spec = torch.maximum(log_spec, top - 8.0)
-        return ((log_spec + 4.0) / 4.0)[:, :, : 2 * n_enc + 1]
+        n_enc = math.ceil(speech.size(1) / SAMPLES_PER_FRAME)
+        return whisper_log_mel(speech, speech_lengths, self.filters, self.window, 2 * n_enc + 1)
 
 
 class WhisperSpeechModel(nn.Module):

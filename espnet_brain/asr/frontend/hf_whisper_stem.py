@@ -5,13 +5,10 @@ The audio ASR baseline of a Whisper brain decoder pairs this frontend with
 checkpoint's transformer without the stem: audio and brain decoders then share the encoder and differ only in the
 frontend, as with :mod:`espnet_brain.asr.frontend.hf_cnn` for Wav2Vec2.
 
-What Whisper's feature extractor does, in torch (so that the stem can be fine-tuned on the GPU with the rest):
-a 400-sample periodic Hann window every 160 samples (10 ms, 25 ms windows) with the first frame centred on sample
-0 (reflection at the start, as ``center=True``), power spectrum, the checkpoint's mel filter bank
-(``preprocessor_config.json``; 80 bins for tiny to large-v2), ``log10`` floored at 1e-10, clipped at 8 below the
-utterance's maximum, then ``(x + 4) / 4``. An utterance of L samples has ``L // 160`` frames. Whisper pads every
-input to 30 s of silence; here a batch is padded only to its longest utterance, with the padded samples zeroed, so
-an utterance's frames are exactly Whisper's (the frames the stem reads past its end included) whatever its batch.
+Whisper's log-mel spectrogram is computed in torch (:mod:`espnet_brain.hf.whisper_log_mel`, so that the stem can be
+fine-tuned on the GPU with the rest) with the checkpoint's mel filter bank (``preprocessor_config.json``; 80 bins for
+tiny to large-v2). An utterance of L samples has ``L // 160`` frames; a batch is padded only to its longest
+utterance, and each utterance's frames, the frames the stem reads past its end included, are exactly Whisper's.
 The stem: ``gelu(conv1)`` (kernel 3, stride 1) and ``gelu(conv2)`` (kernel 3, stride 2), so the encoder sees
 ``(T - 1) // 2 + 1`` frames of 20 ms (50 frames/s). The positions are added by the encoder.
 """
@@ -26,12 +23,7 @@ from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from typeguard import typechecked
 
 from espnet_brain.hf.loading import load_config, load_model, resolve
-
-SAMPLE_RATE = 16000
-N_FFT = 400
-HOP_LENGTH = 160
-LOG_FLOOR = 1e-10
-DYNAMIC_RANGE = 8.0  # log10 units below the utterance's maximum
+from espnet_brain.hf.whisper_log_mel import HOP_LENGTH, N_FFT, SAMPLE_RATE, whisper_log_mel
 
 
 def mel_filters(name_or_path: str, n_mels: int, what: str) -> torch.Tensor:
@@ -139,24 +131,10 @@ class HFWhisperStemFrontend(AbsFrontend):
             frames are what Whisper computes there (its last partial windows, then the clip floor of silence): the
             stem's last output frame reads two of them.
         """
-        lengths = input_lengths.to(device=input.device, dtype=torch.long)
-        x = input.float() * (torch.arange(input.size(1), device=input.device)[None, :] < lengths[:, None])
-        # Whisper's center=True: the first window is centred on sample 0 (reflection); after the end, silence, of
-        # which the last windows that still see the utterance (up to 3 past its last frame) are computed too.
-        half = N_FFT // 2
-        if x.size(1) > half:
-            x = torch.nn.functional.pad(x[:, None, :], (half, 0), mode="reflect")[:, 0]
-        else:  # too short to reflect: the length check of forward refuses it anyway
-            x = torch.nn.functional.pad(x, (half, 0))
-        x = torch.nn.functional.pad(x, (0, half + 3 * HOP_LENGTH))
-        spec = torch.stft(x, N_FFT, HOP_LENGTH, window=self.window, center=False, return_complex=True)  # (B, F, *)
-        n_frames = self.mel_lengths(lengths)
-        t = int(n_frames.max()) + 3
-        mel = torch.log10(torch.clamp(self.mel_filters.t() @ spec[:, :, :t].abs() ** 2, min=LOG_FLOOR))
-        # The maximum over every window that sees the utterance: Whisper's over its 30 s (the rest is silence).
-        peak = mel.amax(dim=(1, 2), keepdim=True)  # (B, 1, 1)
-        mel = torch.maximum(mel, peak - DYNAMIC_RANGE)[:, :, : t - 1]  # (B, n_mels, T_max + 2)
-        return (mel + 4.0) / 4.0, n_frames
+        n_frames = self.mel_lengths(input_lengths.to(input.device))
+        # two frames past the longest utterance's last: the stem's last output frame reads them
+        mel = whisper_log_mel(input, input_lengths, self.mel_filters, self.window, int(n_frames.max()) + 2)
+        return mel, n_frames
 
     def forward(self, input: torch.Tensor, input_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Log-mel frames through the stem.
