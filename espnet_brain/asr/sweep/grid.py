@@ -38,6 +38,9 @@ SHORT_NAMES = {
     "num_layers": "l",
     "hidden_size": "h",
     "fc_sizes": "fc",
+    "kernel_size": "k",
+    "stride": "s",
+    "window_projection": "proj",
     "encoder_lr": "elr",
     "optim_conf.lr": "lr",
     "scheduler_conf.freeze_steps": "fz",
@@ -165,6 +168,8 @@ def _canonical_order(keys) -> List[str]:
 
 
 def _format_value(value: Any) -> str:
+    if value is None:  # e.g. window_projection: null (no projection)
+        return "none"
     if isinstance(value, (list, tuple)):
         return "-".join(str(v) for v in value) if value else "none"
     if isinstance(value, bool):
@@ -175,8 +180,9 @@ def _format_value(value: Any) -> str:
 def arch_id(arch: Dict[str, Any]) -> str:
     """Short name of an architecture for run tags and tables.
 
-    ``{"num_layers": 5, "hidden_size": 512, "fc_sizes": [512, 128]}`` -> ``l5_h512_fc512-128``; keys without a
-    short name appear as ``<key>-<value>`` (``dropout-0.3``).
+    ``{"num_layers": 5, "hidden_size": 512, "fc_sizes": [512, 128]}`` -> ``l5_h512_fc512-128``,
+    ``{"kernel_size": 8, "window_projection": None}`` -> ``k8_projnone``; keys without a short name appear as
+    ``<key>-<value>`` (``dropout-0.3``).
     """
     parts = []
     for key in _canonical_order(arch):
