@@ -1,0 +1,132 @@
+"""Error rates of the same systems over several runs (seeds): mean, spread and paired differences.
+
+One decoding run is one draw: on a corpus of a few hundred sentences, another seed (other sentences, other
+simulated neurons, another initialisation) moves a system's CER by points, as much as many differences between
+transfer modes. This module reads the ``RESULTS.json`` of each run (written by :mod:`espnet_brain.bin.score`),
+keeps the systems every run has, and gives per system the value of each run, the mean, the sample standard
+deviation and the range; and for a pair of systems their difference in every run (paired: the same sentences and
+neurons), its mean and in how many runs the first is lower.
+"""
+
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+METRICS = ("cer", "wer")
+
+
+@dataclass
+class SystemSummary:
+    """One system over the runs: ``values`` in run order."""
+
+    name: str
+    values: List[float]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def sd(self) -> float:
+        """Sample standard deviation (n - 1); NaN for a single run."""
+        return statistics.stdev(self.values) if len(self.values) > 1 else math.nan
+
+
+@dataclass
+class PairSummary:
+    """``first`` minus ``second`` in each run (negative: the first has fewer errors)."""
+
+    first: str
+    second: str
+    differences: List[float]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.differences)
+
+    @property
+    def first_lower(self) -> int:
+        return sum(d < 0 for d in self.differences)
+
+
+def read_results(path: str) -> Dict[str, dict]:
+    """The systems of one ``RESULTS.json``, by name, in its order.
+
+    Raises:
+        ValueError: not a results file of :mod:`espnet_brain.bin.score` (the message names the file).
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        systems = data["systems"]
+        return {s["name"]: s for s in systems}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a RESULTS.json of espnet_brain.bin.score ({type(err).__name__}: {err})") from err
+
+
+def summarize(
+    runs: Sequence[Tuple[str, Dict[str, dict]]], metric: str = "cer"
+) -> Tuple[List[SystemSummary], Dict[str, List[str]]]:
+    """Each system's ``metric`` over the runs.
+
+    Args:
+        runs: (label, systems by name) of each run, as :func:`read_results` gives them.
+        metric: ``cer`` or ``wer`` (in %).
+
+    Returns:
+        The systems every run has, in the first run's order, and for each system some run lacks the labels of
+        the runs that lack it (left out of the summary).
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if not runs:
+        raise ValueError("no runs to summarize")
+    names: List[str] = []
+    for _, systems in runs:
+        names += [n for n in systems if n not in names]
+    missing = {n: [label for label, systems in runs if n not in systems] for n in names}
+    missing = {n: labels for n, labels in missing.items() if labels}
+    rows = [SystemSummary(n, [float(systems[n][metric]) for _, systems in runs]) for n in names if n not in missing]
+    return rows, missing
+
+
+def pair(rows: Sequence[SystemSummary], first: str, second: str) -> PairSummary:
+    """The paired difference ``first - second`` of two summarised systems.
+
+    Raises:
+        ValueError: a name that no summarised system has (the message lists them).
+    """
+    by_name = {r.name: r for r in rows}
+    for name in (first, second):
+        if name not in by_name:
+            raise ValueError(f"no system {name!r} in every run; systems: {list(by_name)}")
+    return PairSummary(first, second, [a - b for a, b in zip(by_name[first].values, by_name[second].values)])
+
+
+def summary_table(
+    rows: Sequence[SystemSummary],
+    labels: Sequence[str],
+    pairs: Sequence[PairSummary] = (),
+    metric: str = "cer",
+    title: str = "Over runs",
+) -> str:
+    """Markdown: one row per system (each run, mean, sd, range), then the paired differences."""
+    unit = metric.upper()
+    lines = [f"## {title}", "", f"{unit} (%) of each run, mean, sample standard deviation and range.", ""]
+    lines.append("| system | " + " | ".join(labels) + " | mean | sd | range |")
+    lines.append("|---|" + "---:|" * (len(labels) + 3))
+    for r in rows:
+        runs = " | ".join(f"{v:.2f}" for v in r.values)
+        sd = "-" if math.isnan(r.sd) else f"{r.sd:.2f}"
+        lines.append(f"| {r.name} | {runs} | {r.mean:.2f} | {sd} | {min(r.values):.2f}-{max(r.values):.2f} |")
+    if pairs:
+        lines += ["", f"Paired differences in {unit} (first minus second, the same test sentences in each run).", ""]
+        lines.append("| first | second | " + " | ".join(labels) + " | mean | first lower in |")
+        lines.append("|---|---|" + "---:|" * (len(labels) + 2))
+        for p in pairs:
+            diffs = " | ".join(f"{d:+.2f}" for d in p.differences)
+            n = len(p.differences)
+            lines.append(f"| {p.first} | {p.second} | {diffs} | {p.mean:+.2f} | {p.first_lower} of {n} |")
+    return "\n".join(lines) + "\n"
