@@ -16,6 +16,7 @@ define_stage 3 "Brain decoder, same architecture from scratch"
 define_stage 4 "Brain decoder, frozen pretrained transformer"
 define_stage 5 "RESULTS.md: the transfer modes on the test set"
 define_stage 6 "Decode the competition test set (data_test.hdf5) and write the submission file"
+define_stage 7 "BFE window and projection chosen on dev with --bfe_grid (bfe_choice.sh; runs right after stage 1)"
 
 # begin options
 # General
@@ -41,6 +42,11 @@ llm=none                # Causal LM of ngram_llm (hub id or local directory).
 causal=false            # Train the streaming (causal) variant of each mode (conf/train_brain_<mode>_causal.yaml).
 submit_decoder=greedy   # The decoder whose holdout hypotheses are submitted (one of --decoders).
 asr_args=""             # Extra trainer arguments for every mode, e.g. "--max_epoch 3".
+bfe_grid=               # Grid YAML of BFE frontend_conf keys (e.g. conf/bfe_small_corpus.yaml: kernel_size x
+                        # window_projection): stage 7 trains the BFE-only control once per point for
+                        # --bfe_grid_epochs, and every mode then trains the BFE of the lowest dev loss. For small
+                        # corpora; empty: the configs' BFE (the reference shape, built for 8.8k sentences).
+bfe_grid_epochs=10      # Epochs of each short run of --bfe_grid.
 submit_mode=full        # The system whose holdout decoding is submitted: full, scratch or frozen.
 # end options
 
@@ -48,6 +54,7 @@ help_message="Usage: $0 [options]
 Brain-to-text '25: GRU brain feature extractor + pretrained Wav2Vec2 in three transfer modes, and the
 competition submission.
 $(options_help "$0")"
+run_args=$([ $# -eq 0 ] || printf ' %q' "$@")  # this run's options, for the command an error gives
 . utils/parse_options.sh
 check_stages
 require_choice submit_mode full scratch frozen
@@ -67,6 +74,30 @@ if run_stage 1; then
     local/data.sh --corpus "${corpus}"
 fi
 
+# Stage 7 runs before the training stages (2-4): with --bfe_grid, the BFE's window and projection are chosen on dev
+# from short runs of the BFE-only control (TEMPLATE/asr1/bfe_choice.sh), one choice per feature set like the dumps.
+feat_tag=${feature_set}
+[ "${zscore}" = block ] || feat_tag=${feat_tag}_zscore${zscore}  # brain_asr.sh's --mode naming
+bfe_dir=exp/bfe_choice/${feat_tag}
+if run_stage 7; then
+    if [ -z "${bfe_grid}" ]; then
+        log "no --bfe_grid: every mode trains the BFE of its config (${confdir}/train_brain_<mode>.yaml)"
+    else
+        ./bfe_choice.sh --bfe_grid "${bfe_grid}" --bfe_grid_epochs "${bfe_grid_epochs}" --confdir "${confdir}" \
+            --outdir "${bfe_dir}" --asr_args "${asr_args}" -- "${common[@]}"
+    fi
+fi
+mode_asr_args=${asr_args}
+if [ -n "${bfe_grid}" ] && { stage_selected 2 || stage_selected 3 || stage_selected 4; }; then
+    # The choice of this grid (bfe_choice.sh keeps a copy of the grid it chose with), or a command to make it.
+    [ -s "${bfe_dir}/frontend_args" ] && cmp -s "${bfe_dir}/grid.yaml" "${bfe_grid}" \
+        || die "--bfe_grid ${bfe_grid}: no BFE chosen with this grid in ${bfe_dir}; choose it first:" \
+            "./run.sh${run_args} --stage 7 --stop_stage 7"
+    bfe_args=$(cat "${bfe_dir}/frontend_args")
+    mode_asr_args="${asr_args} ${bfe_args}"
+    log "every mode trains the BFE chosen on dev (${bfe_dir}/choice.md): ${bfe_args}"
+fi
+
 mode_stages=("2 full" "3 scratch" "4 frozen")
 for mode in ${extra_modes}; do mode_stages+=("4 ${mode}"); done
 for mode_stage in "${mode_stages[@]}"; do
@@ -74,7 +105,7 @@ for mode_stage in "${mode_stages[@]}"; do
     if run_stage "${n}"; then
         mode_model=()
         [ "${mode}" != whisper ] || mode_model=(--pretrained_model "${whisper_model}")
-        ./brain_asr.sh "${common[@]}" "${mode_model[@]}" --mode "${mode}" --test_sets test --asr_args "${asr_args}" --stage 2 \
+        ./brain_asr.sh "${common[@]}" "${mode_model[@]}" --mode "${mode}" --test_sets test --asr_args "${mode_asr_args}" --stage 2 \
             --stop_stage 8
     fi
 done

@@ -15,6 +15,7 @@ define_stage 2 "Brain decoder, full fine-tuning of the pretrained transformer"
 define_stage 3 "Brain decoder, same architecture from scratch"
 define_stage 4 "Brain decoder, frozen pretrained transformer"
 define_stage 5 "RESULTS.md: the transfer modes on the test set"
+define_stage 6 "BFE window and projection chosen on dev with --bfe_grid (bfe_choice.sh; runs right after stage 1)"
 
 # begin options
 # General
@@ -49,12 +50,18 @@ decoders=greedy         # CTC decoders, any of: greedy beam token_lm ngram ngram
 llm=none                # Causal LM of ngram_llm (hub id or local directory).
 causal=false            # Train the streaming (causal) variant of each mode (conf/train_brain_<mode>_causal.yaml).
 asr_args=""             # Extra trainer arguments for every mode, e.g. "--max_epoch 3".
+bfe_grid=               # Grid YAML of BFE frontend_conf keys (e.g. conf/bfe_small_corpus.yaml: kernel_size x
+                        # window_projection): stage 6 trains the BFE-only control once per point for
+                        # --bfe_grid_epochs, and every mode then trains the BFE of the lowest dev loss. For small
+                        # corpora; empty: the configs' BFE (the reference shape, built for 8.8k sentences).
+bfe_grid_epochs=10      # Epochs of each short run of --bfe_grid.
 # end options
 
 help_message="Usage: $0 [options]
 iEEG-BIDS sentences: high-gamma features, GRU brain feature extractor + pretrained Wav2Vec2 in three transfer
 modes.
 $(options_help "$0")"
+run_args=$([ $# -eq 0 ] || printf ' %q' "$@")  # this run's options, for the command an error gives
 . utils/parse_options.sh
 check_stages
 require_choice reref none average bipolar
@@ -82,6 +89,28 @@ if run_stage 1; then
         --dev_fraction "${dev_fraction}" --test_fraction "${test_fraction}"
 fi
 
+# Stage 6 runs before the training stages (2-4): with --bfe_grid, the BFE's window and projection are chosen on dev
+# from short runs of the BFE-only control (TEMPLATE/asr1/bfe_choice.sh), one choice per feature set like the dumps.
+bfe_dir=exp/bfe_choice/${feat_tag}
+if run_stage 6; then
+    if [ -z "${bfe_grid}" ]; then
+        log "no --bfe_grid: every mode trains the BFE of its config (${confdir}/train_brain_<mode>.yaml)"
+    else
+        ./bfe_choice.sh --bfe_grid "${bfe_grid}" --bfe_grid_epochs "${bfe_grid_epochs}" --confdir "${confdir}" \
+            --outdir "${bfe_dir}" --asr_args "${asr_args}" -- "${common[@]}"
+    fi
+fi
+mode_asr_args=${asr_args}
+if [ -n "${bfe_grid}" ] && { stage_selected 2 || stage_selected 3 || stage_selected 4; }; then
+    # The choice of this grid (bfe_choice.sh keeps a copy of the grid it chose with), or a command to make it.
+    [ -s "${bfe_dir}/frontend_args" ] && cmp -s "${bfe_dir}/grid.yaml" "${bfe_grid}" \
+        || die "--bfe_grid ${bfe_grid}: no BFE chosen with this grid in ${bfe_dir}; choose it first:" \
+            "./run.sh${run_args} --stage 6 --stop_stage 6"
+    bfe_args=$(cat "${bfe_dir}/frontend_args")
+    mode_asr_args="${asr_args} ${bfe_args}"
+    log "every mode trains the BFE chosen on dev (${bfe_dir}/choice.md): ${bfe_args}"
+fi
+
 mode_stages=("2 full" "3 scratch" "4 frozen")
 for mode in ${extra_modes}; do mode_stages+=("4 ${mode}"); done
 for mode_stage in "${mode_stages[@]}"; do
@@ -90,7 +119,7 @@ for mode_stage in "${mode_stages[@]}"; do
         mode_model=()
         [ "${mode}" != whisper ] || mode_model=(--pretrained_model "${whisper_model}")
         ./brain_asr.sh "${common[@]}" "${mode_model[@]}" --mode "${mode}" --freeze_epochs "${freeze_epochs}" \
-            --warmup_epochs "${warmup_epochs}" --asr_args "${asr_args}" --stage 2 --stop_stage 8
+            --warmup_epochs "${warmup_epochs}" --asr_args "${mode_asr_args}" --stage 2 --stop_stage 8
     fi
 done
 

@@ -1,0 +1,1 @@
+../../TEMPLATE/asr1/bfe_choice.sh
