@@ -1,11 +1,12 @@
-"""Error rates of the same systems over several runs (seeds): mean, spread and paired differences.
+"""Scores of the same systems over several runs (seeds): mean, spread and paired differences.
 
-One decoding run is one draw: on a corpus of a few hundred sentences, another seed (other sentences, other
-simulated neurons, another initialisation) moves a system's CER by points, as much as many differences between
-transfer modes. This module reads the ``RESULTS.json`` of each run (written by :mod:`espnet_brain.bin.score`),
-keeps the systems every run has, and gives per system the value of each run, the mean, the sample standard
-deviation and the range; and for a pair of systems their difference in every run (paired: the same sentences and
-neurons), its mean and in how many runs the first is lower.
+One run is one draw: on a corpus of a few hundred sentences, another seed (other sentences, other simulated
+neurons or voxels, another initialisation) moves a system's CER by points, as much as many differences between
+transfer modes. This module reads the ``RESULTS.json`` of each run (written by :mod:`espnet_brain.bin.score`, or by
+:mod:`espnet_brain.bin.score_encoding`, whose entries are "<system> | <roi>"), keeps the systems every run has, and
+gives per system one statistic (CER, WER, or any number the entries hold, such as ``fraction_of_ceiling``) in each
+run, its mean, sample standard deviation and range; and for a pair of systems their difference in every run
+(paired: the same test set), its mean and in how many runs the first is lower.
 """
 
 import json
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-METRICS = ("cer", "wer")
+METRICS = ("cer", "wer")  # of the decoding results; any other numeric key of the entries may be summarised too
 
 
 @dataclass
@@ -63,7 +64,9 @@ def read_results(path: str) -> Dict[str, dict]:
         systems = data["systems"]
         return {s["name"]: s for s in systems}
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: not a RESULTS.json of espnet_brain.bin.score ({type(err).__name__}: {err})") from err
+        raise ValueError(
+            f"{path}: not a RESULTS.json of espnet_brain.bin.score or score_encoding ({type(err).__name__}: {err})"
+        ) from err
 
 
 def summarize(
@@ -73,14 +76,12 @@ def summarize(
 
     Args:
         runs: (label, systems by name) of each run, as :func:`read_results` gives them.
-        metric: ``cer`` or ``wer`` (in %).
+        metric: the statistic: ``cer`` or ``wer`` (in %) of decoding results, or another key of the entries.
 
     Returns:
         The systems every run has, in the first run's order, and for each system some run lacks the labels of
         the runs that lack it (left out of the summary).
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if not runs:
         raise ValueError("no runs to summarize")
     names: List[str] = []
@@ -88,7 +89,19 @@ def summarize(
         names += [n for n in systems if n not in names]
     missing = {n: [label for label, systems in runs if n not in systems] for n in names}
     missing = {n: labels for n, labels in missing.items() if labels}
-    rows = [SystemSummary(n, [float(systems[n][metric]) for _, systems in runs]) for n in names if n not in missing]
+    rows = []
+    for n in names:
+        if n in missing:
+            continue
+        values = [systems[n].get(metric) for _, systems in runs]
+        if all(v is None for v in values):
+            continue  # a statistic this entry does not have (e.g. the paired difference of the first system)
+        bad = [label for (label, _), v in zip(runs, values) if not isinstance(v, (int, float))]
+        if bad:
+            raise ValueError(f"{n!r}: no number {metric!r} in the runs {bad}")
+        rows.append(SystemSummary(n, [float(v) for v in values]))
+    if not rows:
+        raise ValueError(f"no system has the statistic {metric!r} in every run")
     return rows, missing
 
 
@@ -113,8 +126,9 @@ def summary_table(
     title: str = "Over runs",
 ) -> str:
     """Markdown: one row per system (each run, mean, sd, range), then the paired differences."""
-    unit = metric.upper()
-    lines = [f"## {title}", "", f"{unit} (%) of each run, mean, sample standard deviation and range.", ""]
+    unit = metric.upper() if metric in METRICS else metric
+    what = f"{unit} (%)" if metric in METRICS else unit
+    lines = [f"## {title}", "", f"{what} of each run, mean, sample standard deviation and range.", ""]
     lines.append("| system | " + " | ".join(labels) + " | mean | sd | range |")
     lines.append("|---|" + "---:|" * (len(labels) + 3))
     for r in rows:
@@ -122,7 +136,7 @@ def summary_table(
         sd = "-" if math.isnan(r.sd) else f"{r.sd:.2f}"
         lines.append(f"| {r.name} | {runs} | {r.mean:.2f} | {sd} | {min(r.values):.2f}-{max(r.values):.2f} |")
     if pairs:
-        lines += ["", f"Paired differences in {unit} (first minus second, the same test sentences in each run).", ""]
+        lines += ["", f"Paired differences in {unit} (first minus second, the same test set in each run).", ""]
         lines.append("| first | second | " + " | ".join(labels) + " | mean | first lower in |")
         lines.append("|---|---|" + "---:|" * (len(labels) + 2))
         for p in pairs:

@@ -6,8 +6,10 @@ Example, three seeds of ``egs2/mini_brain/asr1``::
         --run 0=seed0/exp/RESULTS.json --run 1=seed1/exp/RESULTS.json --run 2=seed2/exp/RESULTS.json \\
         --pair "brain: full fine-tune, greedy=brain: from scratch, greedy"
 
-Each ``--run`` is ``label=path`` of a ``RESULTS.json`` (written by ``espnet_brain.bin.score``). Systems that some
-run lacks are left out and named. ``--out`` gets the Markdown table and, with the suffix ``.json``, the numbers.
+Each ``--run`` is ``label=path`` of a ``RESULTS.json`` (written by ``espnet_brain.bin.score``, or by
+``espnet_brain.bin.score_encoding``, whose entries are ``"<system> | <roi>"``: then ``--metric
+fraction_of_ceiling`` for instance). Systems that some run lacks are left out and named. ``--out`` gets the
+Markdown table and, with the suffix ``.json``, the numbers.
 """
 
 import argparse
@@ -38,7 +40,9 @@ def get_parser() -> argparse.ArgumentParser:
                         help="label=path of one run's RESULTS.json")  # fmt: skip
     parser.add_argument("--pair", type=lambda v: _split(v, "--pair"), action="append", default=[],
                         help="FIRST=SECOND: system names whose per-run difference is reported")  # fmt: skip
-    parser.add_argument("--metric", choices=METRICS, default="cer")
+    parser.add_argument("--metric", default="cer",
+                        help=f"statistic to summarise: {' or '.join(METRICS)} of decoding results, or a number of the "
+                        "encoding report's RESULTS.json, e.g. fraction_of_ceiling")  # fmt: skip
     parser.add_argument("--title", default="Over runs")
     parser.add_argument("--out", required=True, help="Markdown output; the numbers also go to <out>.json")
     return parser

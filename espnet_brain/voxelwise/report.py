@@ -278,8 +278,49 @@ def score(
     if extra:
         with open(out, "a", encoding="utf-8") as f:
             f.write("\n".join(extra) + "\n")
-    logger.info(f"wrote {out}")
+    json_out = write_results_json(out, title, results, paired, names[0])
+    logger.info(f"wrote {out} and {json_out}")
     return results
+
+
+def write_results_json(
+    out: str,
+    title: str,
+    results: Dict[str, Dict[str, Dict[str, float]]],
+    paired: Dict[str, Dict[str, Dict[str, float]]],
+    first: str,
+) -> str:
+    """Write the report's numbers beside it (``RESULTS.json`` for ``RESULTS.md``), one entry per (system, ROI).
+
+    Each entry is named ``"<system> | <roi>"`` and holds the ROI's statistics (:func:`summarize`) and, for every
+    system but the first, its paired difference from the first (``minus_first_mean_r``, ``minus_first_wins``,
+    ``minus_first_p``, ``minus_first_p_bootstrap``), so that runs can be compared by program
+    (``espnet_brain.bin.seed_summary --metric fraction_of_ceiling``). NaN is written as null.
+
+    Returns:
+        The path written.
+    """
+
+    def finite(x: float) -> Optional[float]:
+        return None if not np.isfinite(x) else float(x)
+
+    systems = []
+    for name, rois in results.items():
+        for roi, stats in rois.items():
+            entry = {"name": f"{name} | {roi}", "system": name, "roi": roi}
+            entry.update({k: finite(v) for k, v in stats.items()})
+            if name in paired and roi in paired[name]:
+                diff = paired[name][roi]
+                entry.update(
+                    minus_first_mean_r=finite(diff["mean_diff"]), minus_first_wins=finite(diff["wins"]),
+                    minus_first_p=finite(diff["p"]), minus_first_p_bootstrap=finite(diff["p_bootstrap"]),
+                )  # fmt: skip
+            systems.append(entry)
+    path = os.path.splitext(out)[0] + ".json"
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"title": title, "first": first, "systems": systems}, f, indent=2)
+        f.write("\n")
+    return path
 
 
 def _partition_and_controls(

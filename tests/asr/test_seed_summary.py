@@ -69,3 +69,22 @@ def test_program_writes_the_table_and_the_numbers(tmp_path, runs):
     numbers = json.loads(out.with_suffix(".json").read_text())
     assert numbers["systems"][1] == {"name": "scratch", "values": [20.0, 19.0, 18.0], "mean": 19.0, "sd": 1.0}
     assert seed_summary.main(["--out", str(out), f"--run=0={tmp_path / 'none.json'}"]) == 1
+
+
+def test_any_statistic_of_the_encoding_report_can_be_summarised(tmp_path):
+    def encoding(path, frac, diff):
+        systems = [
+            {"name": "ridge | all", "fraction_of_ceiling": frac},
+            {"name": "tuned | all", "fraction_of_ceiling": frac + 0.1, "minus_first_mean_r": diff},
+        ]
+        path.write_text(json.dumps({"title": "t", "first": "ridge", "systems": systems}))
+        return read_results(str(path))
+
+    runs = [("0", encoding(tmp_path / "a.json", 0.4, 0.01)), ("1", encoding(tmp_path / "b.json", 0.5, 0.03))]
+    rows, _ = summarize(runs, "fraction_of_ceiling")
+    assert [(r.name, r.mean) for r in rows] == [("ridge | all", pytest.approx(0.45)), ("tuned | all", 0.55)]
+    # the first system has no difference from itself: left out of that statistic, not an error
+    (diff,), _ = summarize(runs, "minus_first_mean_r")
+    assert diff.name == "tuned | all" and diff.mean == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="no system has the statistic 'r2'"):
+        summarize(runs, "r2")

@@ -72,6 +72,27 @@ def test_scores_masks_ceiling_and_report(files):
     assert all(c.endswith("bootstrap p=0.002)") for c in cells), cells
 
 
+def test_the_numbers_go_to_a_json_beside_the_report_one_entry_per_system_and_roi(files):
+    tmp = files["tmp"]
+    results = score(
+        str(tmp / "resp.scp"), [("oracle", str(tmp / "pred")), ("shuffled", str(tmp / "shuffled"))], str(tmp / "R.md"),
+        repeats=str(tmp / "repeats.scp"), voxel_mask=str(tmp / "mask.npy"), rois=str(tmp / "rois.json"),
+    )  # fmt: skip
+    numbers = json.loads((tmp / "R.json").read_text())
+    assert numbers["first"] == "oracle"
+    entries = {e["name"]: e for e in numbers["systems"]}
+    assert list(entries) == [f"{s} | {roi}" for s in ("oracle", "shuffled") for roi in ("all", "a", "b")]
+    for name, entry in entries.items():
+        system, roi = name.split(" | ")
+        assert entry["fraction_of_ceiling"] == pytest.approx(results[system][roi]["fraction_of_ceiling"])
+        assert entry["mean"] == pytest.approx(results[system][roi]["mean"])
+    assert "minus_first_mean_r" not in entries["oracle | a"]
+    r_oracle, r_shuffled = np.load(tmp / "r_oracle.npy"), np.load(tmp / "r_shuffled.npy")
+    assert entries["shuffled | all"]["minus_first_mean_r"] == pytest.approx(np.nanmean(r_shuffled - r_oracle))
+    assert entries["shuffled | all"]["minus_first_p_bootstrap"] == pytest.approx(0.002, abs=1e-3)
+    assert entries["shuffled | all"]["minus_first_p"] is None  # 5 voxels: no Wilcoxon p (NaN written as null)
+
+
 def test_single_repeat_reference_gives_a_lower_ceiling(files):
     tmp = files["tmp"]
     score(str(tmp / "resp.scp"), [("x", str(tmp / "pred"))], str(tmp / "a.md"), repeats=str(tmp / "repeats.scp"))
