@@ -1,15 +1,12 @@
 """End-to-end run of egs2/mini_brain/asr1 on the tiny corpus, as a user runs it (./run.sh)."""
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fixtures.recipes import REPO, TUNED_CONTROL, copy_recipe, run
 
-REPO = Path(__file__).resolve().parents[2]
 # The tiny shapes go with the in-run stand-in pretrained model; the committed one is tested in test_mini_speech.py.
 TINY = ("--preset", "tiny", "--confdir", "conf/tiny", "--pretrained", "in_run")
 SYSTEMS = [
@@ -21,38 +18,17 @@ SYSTEMS = [
     "brain: BFE only (no transformer)",
     "brain: BFE only, rate and epochs chosen on dev",
 ]
-# The tuned BFE-only control, short enough for the tests: two rates of one epoch each, then at most 3 epochs.
-TUNED_CONTROL = ("--bfe_lr_grid", "1e-3 3e-3", "--bfe_lr_epochs", "1", "--bfe_max_epoch", "3", "--bfe_patience", "1")
 
 
 def _run(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    # Use the interpreter running the tests; never install from inside the test.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["ESPNET_BRAIN_AUTO_INSTALL"] = "0"
-    env["HF_HUB_OFFLINE"] = "1"
-    proc = subprocess.run(
-        ["bash", "./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=2400
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"./run.sh {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
-    return proc
+    return run(recipe, *args, check=check, timeout=2400)
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory) -> Path:
     """A copy of the recipe in a fresh egs2 tree (shared TEMPLATE), run through every stage of the default run
     (1-9) with the tiny configs and one brain system: the default test tier's end-to-end run of the decoding path."""
-    root = tmp_path_factory.mktemp("repo")
-    (root / "egs2").mkdir()
-    (root / "egs2" / "TEMPLATE").symlink_to(REPO / "egs2" / "TEMPLATE")
-    dst = root / "egs2" / "mini_brain" / "asr1"
-    shutil.copytree(
-        REPO / "egs2" / "mini_brain" / "asr1",
-        dst,
-        symlinks=True,
-        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"),
-    )
+    dst = copy_recipe(tmp_path_factory.mktemp("repo"), "mini_brain")
     _run(dst, *TINY, "--modes", "full")
     return dst
 
@@ -90,16 +66,7 @@ def test_a_mode_that_was_not_trained_is_named_when_the_table_asks_for_it(smoke):
 
 def _recording_recipe(tmp_path: Path) -> Path:
     """A copy of the recipe whose brain_asr.sh only records its arguments (one line per call, in calls.txt)."""
-    root = tmp_path / "repo"
-    (root / "egs2").mkdir(parents=True)
-    (root / "egs2" / "TEMPLATE").symlink_to(REPO / "egs2" / "TEMPLATE")
-    dst = root / "egs2" / "mini_brain" / "asr1"
-    shutil.copytree(
-        REPO / "egs2" / "mini_brain" / "asr1",
-        dst,
-        symlinks=True,
-        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"),
-    )
+    dst = copy_recipe(tmp_path / "repo", "mini_brain")
     (dst / "brain_asr.sh").unlink()
     (dst / "brain_asr.sh").write_text('#!/usr/bin/env bash\nprintf "%s|" "$@" >>calls.txt\necho >>calls.txt\n')
     (dst / "brain_asr.sh").chmod(0o755)
@@ -231,15 +198,10 @@ def test_input_size_and_day_count_come_from_the_dumped_data_not_the_config(recip
     conf = yaml.safe_load((recipe / "conf" / "tiny" / "train_brain_scratch.yaml").read_text())
     conf["frontend_conf"].update(n_days=1, input_size=7)
     (recipe / "conf" / "tiny" / "train_brain_other.yaml").write_text(yaml.safe_dump(conf))
-    proc = subprocess.run(
-        ["bash", "./brain_asr.sh", "--feats_type", "neural", "--train_set", "brain_train", "--valid_set", "brain_dev",
-         "--test_sets", "brain_test", "--asr_config", "conf/tiny/train_brain_other.yaml", "--asr_tag", "other_days",
-         "--stage", "5", "--stop_stage", "6", "--asr_args", "--max_epoch 1"],
-        cwd=recipe, env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                         "ESPNET_BRAIN_AUTO_INSTALL": "0", "HF_HUB_OFFLINE": "1"},
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    run(recipe, "--feats_type", "neural", "--train_set", "brain_train", "--valid_set", "brain_dev",
+        "--test_sets", "brain_test", "--asr_config", "conf/tiny/train_brain_other.yaml", "--asr_tag", "other_days",
+        "--stage", "5", "--stop_stage", "6", "--asr_args", "--max_epoch 1", script="./brain_asr.sh",
+        timeout=900)  # fmt: skip
     trained = yaml.safe_load((recipe / "exp" / "asr_other_days" / "config.yaml").read_text())
     n_days = len((recipe / "dump" / "neural" / "brain_train" / "days").read_text().splitlines())
     assert n_days == 2
@@ -292,16 +254,11 @@ def test_every_decoder_runs_tuned_on_dev_beside_the_others(recipe, tmp_path_fact
     llm = make_tiny_causal_lm(tmp_path_factory.mktemp("llm"))
     decoders = ["greedy", "beam", "token_lm", "ngram", "ngram_llm"]
     # The trained full fine-tune's stages 3 (LMs), 7 (decoding) and 8 (scoring) with every decoder.
-    proc = subprocess.run(
-        ["bash", "./brain_asr.sh", "--feats_type", "neural", "--train_set", "brain_train", "--valid_set", "brain_dev",
-         "--test_sets", "brain_test", "--mode", "full", "--confdir", "conf/tiny", "--dumpdir", "dump",
-         "--asr_tag", "brain_full", "--pretrained_model", "exp/audio_wav2vec2_hf", "--stage", "3", "--stop_stage", "8",
-         "--skip_stages", "4 5 6", "--decoders", " ".join(decoders), "--llm", str(llm)],
-        cwd=recipe, env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                         "ESPNET_BRAIN_AUTO_INSTALL": "0", "HF_HUB_OFFLINE": "1"},
-        capture_output=True, text=True, timeout=1500,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-6000:]
+    run(recipe, "--feats_type", "neural", "--train_set", "brain_train", "--valid_set", "brain_dev",
+        "--test_sets", "brain_test", "--mode", "full", "--confdir", "conf/tiny", "--dumpdir", "dump",
+        "--asr_tag", "brain_full", "--pretrained_model", "exp/audio_wav2vec2_hf", "--stage", "3", "--stop_stage", "8",
+        "--skip_stages", "4 5 6", "--decoders", " ".join(decoders), "--llm", str(llm), script="./brain_asr.sh",
+        timeout=1500)  # fmt: skip
     decoded = recipe / "exp" / "asr_brain_full" / "decode_brain_test"
     n_test = len((recipe / "data" / "brain_test" / "text").read_text().splitlines())
     for decoder in decoders[1:]:

@@ -1,18 +1,15 @@
 """End-to-end run of egs2/mini_brain/asr1 with a Whisper as --pretrained, on the tiny corpus: a tiny random Whisper in
 CTranslate2 format (the format of the installed OpenAI models), never the real weights."""
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from fixtures.recipes import TUNED_CONTROL, copy_recipe, run
 from fixtures.whisper import make_tiny_ctranslate2_whisper
 
-REPO = Path(__file__).resolve().parents[2]
 SYSTEMS = [
     "Whisper zero-shot (its own decoder, speech input), greedy",
     "audio ASR (same encoder, speech input)",
@@ -21,6 +18,7 @@ SYSTEMS = [
     "brain: frozen transformer",
     "brain: adapters (LoRA) in the frozen transformer",
     "brain: BFE only (no transformer)",
+    "brain: BFE only, rate and epochs chosen on dev",
 ]
 
 
@@ -30,34 +28,17 @@ def _tiny_ctranslate2_whisper(root: Path) -> Path:
 
 
 def _run(recipe: Path, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        ["bash", "./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=3000
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"./run.sh {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
-    return proc
+    return run(recipe, *args, env=env, check=check, timeout=3000)
 
 
 @pytest.fixture(scope="module")
 def whisper_run(tmp_path_factory):
     """The recipe copied into a fresh egs2 tree (shared TEMPLATE) and run with --pretrained <tiny Whisper>."""
     root = tmp_path_factory.mktemp("repo")
-    (root / "egs2").mkdir()
-    (root / "egs2" / "TEMPLATE").symlink_to(REPO / "egs2" / "TEMPLATE")
-    dst = root / "egs2" / "mini_brain" / "asr1"
-    shutil.copytree(
-        REPO / "egs2" / "mini_brain" / "asr1",
-        dst,
-        symlinks=True,
-        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"),
-    )
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["ESPNET_BRAIN_AUTO_INSTALL"] = "0"
-    env["HF_HUB_OFFLINE"] = "1"
-    env["ESPNET_BRAIN_CACHE"] = str(root / "cache")  # the conversion of the CTranslate2 directory goes here
+    dst = copy_recipe(root, "mini_brain")
+    env = {"ESPNET_BRAIN_CACHE": str(root / "cache")}  # the conversion of the CTranslate2 directory goes here
     model = _tiny_ctranslate2_whisper(root / "model")
-    proc = _run(dst, env, "--preset", "tiny", "--confdir", "conf/tiny", "--pretrained", str(model))
+    proc = _run(dst, env, "--preset", "tiny", "--confdir", "conf/tiny", "--pretrained", str(model), *TUNED_CONTROL)
     return dst, model, env, proc
 
 
@@ -75,7 +56,7 @@ def test_every_mode_and_the_zero_shot_row_with_a_whisper(whisper_run):
     recipe, model, _, proc = whisper_run
     assert f"--pretrained {model} is a Whisper: configs of conf/tiny/whisper" in proc.stderr + proc.stdout
     rows = _table(recipe / "exp" / "RESULTS.md")
-    assert len(rows) == 1 + 6 * 2, rows  # the zero-shot row, then 6 systems x the default decoders (greedy, ngram)
+    assert len(rows) == 1 + 7 * 2, rows  # the zero-shot row, then 7 systems x the default decoders (greedy, ngram)
     assert SYSTEMS[0] in rows
     for system in SYSTEMS[1:]:
         for decoder in ("greedy", "ngram"):
