@@ -64,6 +64,21 @@ def test_a_mode_that_was_not_trained_is_named_when_the_table_asks_for_it(smoke):
     assert proc.returncode != 0 and "--modes: unknown mode 'fast'" in proc.stderr
 
 
+def test_the_table_leaves_out_the_audio_rows_when_stage_2_was_not_run(smoke):
+    """--skip_stages 2 (or a run that starts after it) compares the brain systems alone: a missing audio baseline is
+    named in the log and left out of the table, never an error."""
+    decoded = smoke / "exp" / "asr_audio" / "decode_audio_test"
+    decoded.rename(decoded.with_name("kept"))
+    try:
+        proc = _run(smoke, *TINY, "--stage", "8", "--stop_stage", "8", "--modes", "full")
+        rows = _table(smoke / "exp" / "RESULTS.md")
+    finally:
+        decoded.with_name("kept").rename(decoded)
+        _run(smoke, *TINY, "--stage", "8", "--stop_stage", "8", "--modes", "full")
+    assert sorted(rows) == ["brain: full fine-tune, greedy", "brain: full fine-tune, ngram"]
+    assert "the table leaves out 'audio ASR (same encoder, speech input), greedy'" in proc.stderr
+
+
 def _recording_recipe(tmp_path: Path) -> Path:
     """A copy of the recipe whose brain_asr.sh only records its arguments (one line per call, in calls.txt)."""
     dst = copy_recipe(tmp_path / "repo", "mini_brain")
