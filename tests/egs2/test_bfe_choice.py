@@ -111,12 +111,14 @@ def test_each_point_trains_as_the_bfe_control_and_the_lowest_dev_loss_of_a_finis
     proc = run(recipe, *args[1:], env=env, script=args[0])
     brain_asr = _calls(calls, "brain_asr")
     # the dumps and the token list first, with the recipe's options, then one short run per point
-    assert brain_asr[0] == [*COMMON, "--mode", "bfe", "--decoders", "greedy", "--stage", "2", "--stop_stage", "3"]
+    assert brain_asr[0] == [
+        *COMMON, "--mode", "bfe", "--causal", "false", "--decoders", "greedy", "--stage", "2", "--stop_stage", "3"
+    ]  # fmt: skip
     assert len(brain_asr) == 4
     for call, setting in zip(brain_asr[1:], ("k4", "k8", "k16")):
         assert call[: len(COMMON)] == list(COMMON)
         assert call[len(COMMON) :] == [
-            "--mode", "bfe", "--expdir", "exp/bfe_choice/x",
+            "--mode", "bfe", "--causal", "false", "--expdir", "exp/bfe_choice/x",
             "--asr_config", f"exp/bfe_choice/x/conf/choice_{setting}_bfe.yaml", "--asr_tag", setting,
             "--asr_args", "--batch_size 4 --max_epoch 3 --keep_nbest_models 1",
             "--stage", "5", "--stop_stage", "6",
@@ -144,12 +146,15 @@ def test_each_point_trains_as_the_bfe_control_and_the_lowest_dev_loss_of_a_finis
     assert "k4: already trained" in proc.stderr and "k8: already trained" in proc.stderr
     assert (out / "frontend_args").read_text() == "--frontend_conf kernel_size=16\n"
 
-    # Other settings (the length of the runs) train every point again, from the start.
+    # Other settings (here the causal BFE of the streaming modes) train every point again, from the start.
     shutil.rmtree(calls)
     calls.mkdir()
     (out / "asr_k4" / "stale").write_text("")
-    run(recipe, *args[1:4], "5", *args[5:], env=env, script=args[0])
-    assert [_option(c, "--asr_tag") for c in _calls(calls, "brain_asr")[1:]] == ["k4", "k8", "k16"]
+    run(recipe, *args[1 : -len(COMMON) - 1], "--causal", "true", "--", *COMMON, env=env, script=args[0])
+    trained = _calls(calls, "brain_asr")[1:]
+    assert [_option(c, "--asr_tag") for c in trained] == ["k4", "k8", "k16"]
+    causal_bfe = "--frontend_conf causal=true --frontend_conf bidirectional=false"
+    assert _option(trained[0], "--asr_args") == f"--batch_size 4 --max_epoch 3 --keep_nbest_models 1 {causal_bfe}"
     assert not (out / "asr_k4" / "stale").exists()
 
 
@@ -184,11 +189,13 @@ def test_the_recipe_chooses_after_data_preparation_and_every_mode_trains_the_cho
     grid = ("--bfe_grid", "conf/bfe_small_corpus.yaml", "--asr_args", "--batch_size 4")
     out = f"exp/bfe_choice/{FEATURE_TAG[corpus]}"
 
-    # A training stage before the choice: stopped, with the command that makes it.
-    proc = run(recipe, "--stage", "2", "--stop_stage", "2", *grid, env=env, check=False)
-    assert proc.returncode != 0 and not list(calls.iterdir())
-    assert f"no BFE chosen with this grid in {out}; choose it first: ./run.sh --stage 2 --stop_stage 2" in proc.stderr
-    assert f"--asr_args --batch_size\\ 4 --stage {n} --stop_stage {n}" in proc.stderr
+    # A training stage before the choice: stopped, with the command that makes it (the causal BFE has its own).
+    for causal, suffix in (("false", ""), ("true", "_causal")):
+        proc = run(recipe, "--stage", "2", "--stop_stage", "2", *grid, "--causal", causal, env=env, check=False)
+        assert proc.returncode != 0 and not list(calls.iterdir())
+        message = f"no BFE chosen with this grid in {out}{suffix}; choose it first: ./run.sh --stage 2 --stop_stage 2"
+        assert message in proc.stderr
+        assert f"--asr_args --batch_size\\ 4 --causal {causal} --stage {n} --stop_stage {n}" in proc.stderr
 
     # The choice stage and a training stage: the choice comes first, with the recipe's brain_asr.sh options, and the
     # mode trains with the chosen arguments after the user's.
@@ -200,7 +207,7 @@ def test_the_recipe_chooses_after_data_preparation_and_every_mode_trains_the_cho
     assert sorted(calls.iterdir())[0].name.endswith("bfe_choice")
     assert choice[: choice.index("--")] == [
         "--bfe_grid", "conf/bfe_small_corpus.yaml", "--bfe_grid_epochs", "2", "--confdir", "conf", "--outdir", out,
-        "--asr_args", "--batch_size 4",
+        "--asr_args", "--batch_size 4", "--causal", "false",
     ]  # fmt: skip
     common = choice[choice.index("--") + 1 :]
     assert brain_asr[: len(common)] == common and _option(brain_asr, "--mode") == "full"

@@ -7,7 +7,8 @@
 # dev set. This script writes one config per point of --bfe_grid over the BFE-only control's config
 # (<confdir>/train_brain_bfe.yaml: the same BFE and CTC head with no transformer, cheap to train), trains each for
 # --bfe_grid_epochs (brain_asr.sh --mode bfe, its stages 5-6; the dumps and the token list of its stages 2-3 first),
-# and picks the point with the lowest best dev CTC loss (espnet_brain.bin.choose_bfe). It writes, under --outdir:
+# and picks the point with the lowest best dev CTC loss (espnet_brain.bin.choose_bfe). With --causal true the short
+# runs train the control's BFE causal, as the streaming modes will. It writes, under --outdir:
 #
 #   choice.md, choice.json  every point, its best dev loss and epoch, the chosen one marked
 #   frontend_args           the chosen point as one line of trainer arguments, e.g.
@@ -29,6 +30,8 @@ bfe_grid_epochs=10      # Epochs of each point's short run.
 confdir=conf            # Directory of train_brain_bfe.yaml (the BFE-only control), as brain_asr.sh's --confdir.
 outdir=exp/bfe_choice   # Where the configs, the runs and the choice go (brain_asr.sh's --expdir of the runs).
 asr_args=""             # Extra trainer arguments of every short run (the recipe's --asr_args).
+causal=false            # The recipe's --causal: with true, the short runs train the causal BFE (one-sided smoothing,
+                        # a unidirectional GRU, windows that end at the current bin) that the streaming modes train.
 # end options
 
 help_message="Usage: $0 --bfe_grid GRID [options] -- <brain_asr.sh options>
@@ -38,13 +41,17 @@ $(options_help "$0")"
 [ -n "${bfe_grid}" ] || die "--bfe_grid is required: a grid YAML of frontend_conf keys (e.g. conf/bfe_small_corpus.yaml)"
 [ -f "${bfe_grid}" ] || die "--bfe_grid ${bfe_grid} does not exist"
 require_int bfe_grid_epochs 1
+require_choice causal true false
 base_config=${confdir}/train_brain_bfe.yaml
 [ -f "${base_config}" ] || die "${base_config} does not exist (--confdir ${confdir}): the BFE-only control's config"
 
 . ./path.sh
 
 # The dumps and the token list, as the transfer modes' runs write them (greedy: no language model is needed here).
-./brain_asr.sh "$@" --mode bfe --decoders greedy --stage 2 --stop_stage 3
+# --causal false: the control has one config (train_brain_bfe.yaml); with --causal true its BFE is made causal below.
+./brain_asr.sh "$@" --mode bfe --causal false --decoders greedy --stage 2 --stop_stage 3
+run_args="${asr_args} --max_epoch ${bfe_grid_epochs} --keep_nbest_models 1"
+[ "${causal}" = false ] || run_args+=" --frontend_conf causal=true --frontend_conf bidirectional=false"
 
 mkdir -p "${outdir}"
 plan=$(python3 -m espnet_brain.bin.choose_bfe --plan --grid "${bfe_grid}" --base_config "${base_config}" \
@@ -53,8 +60,8 @@ mapfile -t points <<<"${plan}"
 log "${#points[@]} settings of ${bfe_grid}, ${bfe_grid_epochs} epochs each (${outdir})"
 for point in "${points[@]}"; do
     IFS=$'\t' read -r setting config run_dir <<<"${point}"
-    # A point is trained again only when its config, length or extra arguments changed.
-    settings="epochs=${bfe_grid_epochs} config=$(md5sum <"${config}" | cut -c1-16) asr_args=${asr_args}"
+    # A point is trained again only when its config or its trainer arguments (length, causal, the user's) changed.
+    settings="config=$(md5sum <"${config}" | cut -c1-16) asr_args=${run_args}"
     done_file=${run_dir}/bfe_choice.done
     if [ -f "${done_file}" ]; then
         if [ "$(cat "${done_file}")" = "${settings}" ]; then
@@ -65,9 +72,8 @@ for point in "${points[@]}"; do
         rm -rf "${run_dir}"
     fi
     log "${setting}: ${bfe_grid_epochs} epochs (log: ${run_dir}/train.log)"
-    if ./brain_asr.sh "$@" --mode bfe --expdir "${outdir}" --asr_config "${config}" --asr_tag "${setting}" \
-        --asr_args "${asr_args} --max_epoch ${bfe_grid_epochs} --keep_nbest_models 1" --stage 5 --stop_stage 6 \
-        </dev/null; then
+    if ./brain_asr.sh "$@" --mode bfe --causal false --expdir "${outdir}" --asr_config "${config}" \
+        --asr_tag "${setting}" --asr_args "${run_args}" --stage 5 --stop_stage 6 </dev/null; then
         echo "${settings}" >"${done_file}"
     else
         log "${setting}: the run failed (see above and ${run_dir}/train.log); it is reported and not chosen"

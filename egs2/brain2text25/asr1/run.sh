@@ -79,12 +79,13 @@ fi
 feat_tag=${feature_set}
 [ "${zscore}" = block ] || feat_tag=${feat_tag}_zscore${zscore}  # brain_asr.sh's --mode naming
 bfe_dir=exp/bfe_choice/${feat_tag}
+[ "${causal}" = false ] || bfe_dir=${bfe_dir}_causal  # the causal BFE's own choice
 if run_stage 7; then
     if [ -z "${bfe_grid}" ]; then
         log "no --bfe_grid: every mode trains the BFE of its config (${confdir}/train_brain_<mode>.yaml)"
     else
         ./bfe_choice.sh --bfe_grid "${bfe_grid}" --bfe_grid_epochs "${bfe_grid_epochs}" --confdir "${confdir}" \
-            --outdir "${bfe_dir}" --asr_args "${asr_args}" -- "${common[@]}"
+            --outdir "${bfe_dir}" --asr_args "${asr_args}" --causal "${causal}" -- "${common[@]}"
     fi
 fi
 mode_asr_args=${asr_args}

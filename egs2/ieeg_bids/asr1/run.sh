@@ -92,12 +92,13 @@ fi
 # Stage 6 runs before the training stages (2-4): with --bfe_grid, the BFE's window and projection are chosen on dev
 # from short runs of the BFE-only control (TEMPLATE/asr1/bfe_choice.sh), one choice per feature set like the dumps.
 bfe_dir=exp/bfe_choice/${feat_tag}
+[ "${causal}" = false ] || bfe_dir=${bfe_dir}_causal  # the causal BFE's own choice
 if run_stage 6; then
     if [ -z "${bfe_grid}" ]; then
         log "no --bfe_grid: every mode trains the BFE of its config (${confdir}/train_brain_<mode>.yaml)"
     else
         ./bfe_choice.sh --bfe_grid "${bfe_grid}" --bfe_grid_epochs "${bfe_grid_epochs}" --confdir "${confdir}" \
-            --outdir "${bfe_dir}" --asr_args "${asr_args}" -- "${common[@]}"
+            --outdir "${bfe_dir}" --asr_args "${asr_args}" --causal "${causal}" -- "${common[@]}"
     fi
 fi
 mode_asr_args=${asr_args}
