@@ -42,8 +42,10 @@ checkpoint=${FAKE_CHECKPOINTS}/${asr_tag}.pth
 [[ " ${FAKE_FAIL:-} " != *" ${asr_tag} "* ]]
 """
 
-# Records its arguments and leaves a choice as bfe_choice.sh does (frontend_args and the grid it chose with).
+# Records its arguments and leaves a choice as bfe_choice.sh does (frontend_args and the grid it chose with); a
+# choice is read back (--chosen_args true) by the real script, unrecorded.
 FAKE_BFE_CHOICE = """#!/usr/bin/env bash
+[ "$1" != --chosen_args ] || exec ../../TEMPLATE/asr1/bfe_choice.sh "$@"
 n=$(ls "${FAKE_CALLS}" | wc -l)
 printf '%s\\n' "$@" >"${FAKE_CALLS}/$(printf %03d "${n}")_bfe_choice"
 while [ $# -gt 1 ]; do
@@ -182,6 +184,26 @@ def test_bad_options_are_named(tmp_path):
     assert not list(calls.iterdir())
 
 
+def test_chosen_args_are_those_of_a_choice_made_with_the_same_grid(tmp_path):
+    recipe, calls, _, env = _recipe(tmp_path, "brain2text24")
+    (recipe / "grid.yaml").write_text(GRID)
+    read = ("--chosen_args", "true", "--bfe_grid", "grid.yaml", "--outdir", "exp/c")
+    proc = run(recipe, *read, env=env, script="./bfe_choice.sh", check=False)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "--bfe_grid grid.yaml: no BFE chosen with this grid in exp/c (no choice there)" in proc.stderr
+    out = recipe / "exp" / "c"
+    out.mkdir(parents=True)
+    (out / "frontend_args").write_text("--frontend_conf kernel_size=8\n")
+    (out / "grid.yaml").write_text("kernel_size: [4, 8]\n")
+    proc = run(recipe, *read, env=env, script="./bfe_choice.sh", check=False)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "no BFE chosen with this grid in exp/c (the choice there was made with another grid" in proc.stderr
+    (out / "grid.yaml").write_text(GRID)
+    proc = run(recipe, *read, env=env, script="./bfe_choice.sh")
+    assert proc.stdout == "--frontend_conf kernel_size=8\n"
+    assert not list(calls.iterdir())  # reading a choice trains nothing
+
+
 @pytest.mark.parametrize("corpus", RECIPES)
 def test_the_recipe_chooses_after_data_preparation_and_every_mode_trains_the_choice(tmp_path, corpus):
     recipe, calls, _, env = _recipe(tmp_path, corpus, fake_choice=True)
@@ -193,8 +215,8 @@ def test_the_recipe_chooses_after_data_preparation_and_every_mode_trains_the_cho
     for causal, suffix in (("false", ""), ("true", "_causal")):
         proc = run(recipe, "--stage", "2", "--stop_stage", "2", *grid, "--causal", causal, env=env, check=False)
         assert proc.returncode != 0 and not list(calls.iterdir())
-        message = f"no BFE chosen with this grid in {out}{suffix}; choose it first: ./run.sh --stage 2 --stop_stage 2"
-        assert message in proc.stderr
+        message = f"--bfe_grid conf/bfe_small_corpus.yaml: no BFE chosen with this grid in {out}{suffix} (no choice"
+        assert message in proc.stderr and "choose the BFE first: ./run.sh --stage 2 --stop_stage 2" in proc.stderr
         assert f"--asr_args --batch_size\\ 4 --causal {causal} --stage {n} --stop_stage {n}" in proc.stderr
 
     # The choice stage and a training stage: the choice comes first, with the recipe's brain_asr.sh options, and the

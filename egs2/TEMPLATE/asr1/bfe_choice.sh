@@ -19,7 +19,12 @@
 # A run that fails (or whose dev loss is never finite) is reported and never chosen; if none is usable the script
 # fails. Run again, it resumes: a point trained with the same settings is not trained again.
 #
+# With --chosen_args true it trains nothing: it prints the choice made with --bfe_grid in --outdir (its
+# frontend_args, only when its grid.yaml is the same grid) for a recipe's training stages to append to the trainer
+# arguments, or fails naming the grid and the directory when there is none.
+#
 # Usage: ./bfe_choice.sh --bfe_grid conf/bfe_small_corpus.yaml [options] -- <brain_asr.sh options of the recipe>
+#        ./bfe_choice.sh --chosen_args true --bfe_grid conf/bfe_small_corpus.yaml --outdir exp/bfe_choice/<features>
 set -euo pipefail
 
 . utils/stage_utils.sh
@@ -32,6 +37,7 @@ outdir=exp/bfe_choice   # Where the configs, the runs and the choice go (brain_a
 asr_args=""             # Extra trainer arguments of every short run (the recipe's --asr_args).
 causal=false            # The recipe's --causal: with true, the short runs train the causal BFE (one-sided smoothing,
                         # a unidirectional GRU, windows that end at the current bin) that the streaming modes train.
+chosen_args=false       # Train nothing: print the trainer arguments chosen with --bfe_grid in --outdir (or fail).
 # end options
 
 help_message="Usage: $0 --bfe_grid GRID [options] -- <brain_asr.sh options>
@@ -40,6 +46,16 @@ $(options_help "$0")"
 . utils/parse_options.sh
 [ -n "${bfe_grid}" ] || die "--bfe_grid is required: a grid YAML of frontend_conf keys (e.g. conf/bfe_small_corpus.yaml)"
 [ -f "${bfe_grid}" ] || die "--bfe_grid ${bfe_grid} does not exist"
+require_choice chosen_args true false
+if [ "${chosen_args}" = true ]; then
+    # The choice of this grid (a choice keeps a copy of the grid it was made with), as one line of trainer arguments.
+    no_choice="--bfe_grid ${bfe_grid}: no BFE chosen with this grid in ${outdir}"
+    [ -s "${outdir}/frontend_args" ] || die "${no_choice} (no choice there)"
+    cmp -s "${outdir}/grid.yaml" "${bfe_grid}" \
+        || die "${no_choice} (the choice there was made with another grid: ${outdir}/grid.yaml)"
+    cat "${outdir}/frontend_args"
+    exit 0
+fi
 require_int bfe_grid_epochs 1
 require_choice causal true false
 base_config=${confdir}/train_brain_bfe.yaml

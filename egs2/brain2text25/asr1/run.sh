@@ -90,11 +90,9 @@ if run_stage 7; then
 fi
 mode_asr_args=${asr_args}
 if [ -n "${bfe_grid}" ] && { stage_selected 2 || stage_selected 3 || stage_selected 4; }; then
-    # The choice of this grid (bfe_choice.sh keeps a copy of the grid it chose with), or a command to make it.
-    [ -s "${bfe_dir}/frontend_args" ] && cmp -s "${bfe_dir}/grid.yaml" "${bfe_grid}" \
-        || die "--bfe_grid ${bfe_grid}: no BFE chosen with this grid in ${bfe_dir}; choose it first:" \
-            "./run.sh${run_args} --stage 7 --stop_stage 7"
-    bfe_args=$(cat "${bfe_dir}/frontend_args")
+    # The choice made with this grid (bfe_choice.sh fails, naming it, when there is none), or the command to make it.
+    bfe_args=$(./bfe_choice.sh --chosen_args true --bfe_grid "${bfe_grid}" --outdir "${bfe_dir}") \
+        || die "choose the BFE first: ./run.sh${run_args} --stage 7 --stop_stage 7"
     mode_asr_args="${asr_args} ${bfe_args}"
     log "every mode trains the BFE chosen on dev (${bfe_dir}/choice.md): ${bfe_args}"
 fi
