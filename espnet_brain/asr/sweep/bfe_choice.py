@@ -3,9 +3,9 @@ Brain-to-text and iEEG recipes' ``run.sh --bfe_grid``).
 
 The reference BFE (Fiedler et al. 2025) reads 640 ms windows (32 bins of 20 ms) with no projection: 32 x C values
 per GRU step (8,192 for 256 features), a shape set on 8.8k training sentences. On a few hundred sentences, as most
-SEEG/ECoG and many intracortical corpora have, a BFE that large memorises, and shorter windows or a linear map of
-each window to a few hundred values first (``frontend_conf.window_projection``) do far better. So the recipes can
-choose the BFE's shape on the user's own dev set: :func:`plan_choice` writes one config per point of a grid over
+SEEG/ECoG and many intracortical corpora have, a BFE that large can memorise, and shorter windows or a linear map
+of each window to a few hundred values first (``frontend_conf.window_projection``) may do far better. So the recipes
+can choose the BFE's shape on the user's own dev set: :func:`plan_choice` writes one config per point of a grid over
 the BFE-only control's config (``train_brain_bfe.yaml``: the same BFE and CTC head, no transformer, so a point costs
 little), the recipe trains each for a few epochs, and :func:`choose_setting` takes the point with the lowest best dev
 CTC loss (ESPnet's reporter state, :func:`espnet_brain.asr.sweep.lr_search.best_valid_loss`). The CTC loss is the
