@@ -14,7 +14,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 METRICS = ("cer", "wer")  # of the decoding results; any other numeric key of the entries may be summarised too
 
@@ -118,29 +118,41 @@ def pair(rows: Sequence[SystemSummary], first: str, second: str) -> PairSummary:
     return PairSummary(first, second, [a - b for a, b in zip(by_name[first].values, by_name[second].values)])
 
 
+def _cell(text: str) -> str:
+    """``text`` in a Markdown table cell (the encoding report's names hold "|")."""
+    return text.replace("|", "\\|")
+
+
 def summary_table(
     rows: Sequence[SystemSummary],
     labels: Sequence[str],
     pairs: Sequence[PairSummary] = (),
     metric: str = "cer",
     title: str = "Over runs",
+    digits: Optional[int] = None,
 ) -> str:
-    """Markdown: one row per system (each run, mean, sd, range), then the paired differences."""
+    """Markdown: one row per system (each run, mean, sd, range), then the paired differences.
+
+    ``digits`` after the point: by default 2 for CER and WER (%), 3 for other statistics (r, fractions, p-values).
+    """
+    if digits is None:
+        digits = 2 if metric in METRICS else 3
+    f = f".{digits}f"
     unit = metric.upper() if metric in METRICS else metric
     what = f"{unit} (%)" if metric in METRICS else unit
     lines = [f"## {title}", "", f"{what} of each run, mean, sample standard deviation and range.", ""]
     lines.append("| system | " + " | ".join(labels) + " | mean | sd | range |")
     lines.append("|---|" + "---:|" * (len(labels) + 3))
     for r in rows:
-        runs = " | ".join(f"{v:.2f}" for v in r.values)
-        sd = "-" if math.isnan(r.sd) else f"{r.sd:.2f}"
-        lines.append(f"| {r.name} | {runs} | {r.mean:.2f} | {sd} | {min(r.values):.2f}-{max(r.values):.2f} |")
+        runs = " | ".join(f"{v:{f}}" for v in r.values)
+        sd = "-" if math.isnan(r.sd) else f"{r.sd:{f}}"
+        lines.append(f"| {_cell(r.name)} | {runs} | {r.mean:{f}} | {sd} | {min(r.values):{f}} to {max(r.values):{f}} |")
     if pairs:
         lines += ["", f"Paired differences in {unit} (first minus second, the same test set in each run).", ""]
         lines.append("| first | second | " + " | ".join(labels) + " | mean | first lower in |")
         lines.append("|---|---|" + "---:|" * (len(labels) + 2))
         for p in pairs:
-            diffs = " | ".join(f"{d:+.2f}" for d in p.differences)
+            diffs = " | ".join(f"{d:+{f}}" for d in p.differences)
             n = len(p.differences)
-            lines.append(f"| {p.first} | {p.second} | {diffs} | {p.mean:+.2f} | {p.first_lower} of {n} |")
+            lines.append(f"| {_cell(p.first)} | {_cell(p.second)} | {diffs} | {p.mean:+{f}} | {p.first_lower} of {n} |")
     return "\n".join(lines) + "\n"

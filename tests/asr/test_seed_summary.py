@@ -48,7 +48,7 @@ def test_paired_difference_keeps_the_runs_paired_and_counts_wins(runs):
 def test_one_run_has_no_spread(runs):
     (full, *_), _ = summarize(runs[:1])
     assert math.isnan(full.sd)
-    assert "| full | 10.00 | 10.00 | - | 10.00-10.00 |" in summary_table([full], ["0"])
+    assert "| full | 10.00 | 10.00 | - | 10.00 to 10.00 |" in summary_table([full], ["0"])
 
 
 def test_a_file_that_is_not_a_results_file_is_named(tmp_path):
@@ -64,7 +64,7 @@ def test_program_writes_the_table_and_the_numbers(tmp_path, runs):
     args = ["--out", str(out), "--pair", "full=scratch"] + [f"--run={i}={p}" for i, p in enumerate(paths)]
     assert seed_summary.main(args) == 0
     text = out.read_text()
-    assert "| full | 10.00 | 11.00 | 12.00 | 11.00 | 1.00 | 10.00-12.00 |" in text
+    assert "| full | 10.00 | 11.00 | 12.00 | 11.00 | 1.00 | 10.00 to 12.00 |" in text
     assert "| full | scratch | -10.00 | -8.00 | -6.00 | -8.00 | 3 of 3 |" in text
     numbers = json.loads(out.with_suffix(".json").read_text())
     assert numbers["systems"][1] == {"name": "scratch", "values": [20.0, 19.0, 18.0], "mean": 19.0, "sd": 1.0}
@@ -86,5 +86,8 @@ def test_any_statistic_of_the_encoding_report_can_be_summarised(tmp_path):
     # the first system has no difference from itself: left out of that statistic, not an error
     (diff,), _ = summarize(runs, "minus_first_mean_r")
     assert diff.name == "tuned | all" and diff.mean == pytest.approx(0.02)
+    assert "| tuned \\| all | 0.010 | 0.030 | 0.020 | 0.014 | 0.010 to 0.030 |" in summary_table(  # 3 digits
+        [diff], ["0", "1"], metric="minus_first_mean_r"
+    )
     with pytest.raises(ValueError, match="no system has the statistic 'r2'"):
         summarize(runs, "r2")
