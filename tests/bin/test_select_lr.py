@@ -3,22 +3,15 @@
 import json
 import math
 
-import torch
-from espnet2.train.reporter import Reporter
+from fixtures.checkpoints import write_reporter_checkpoint
 
 from espnet_brain.bin.select_lr import main
 
 
 def _short_run(path, valid_losses):
     """A run directory whose checkpoint.pth holds an ESPnet reporter with these per-epoch dev losses."""
-    reporter = Reporter()
-    for epoch, loss in enumerate(valid_losses, start=1):
-        reporter.set_epoch(epoch)
-        with reporter.observe("valid") as sub:
-            sub.register({"loss": loss})
-            sub.next()
     path.mkdir(parents=True)
-    torch.save({"reporter": reporter.state_dict(), "model": {}}, path / "checkpoint.pth")
+    write_reporter_checkpoint(path / "checkpoint.pth", valid_losses)
     return str(path)
 
 

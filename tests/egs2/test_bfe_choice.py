@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
-from espnet2.train.reporter import Reporter
 from fixtures import brain2text24 as b2t24_fixture
+from fixtures.checkpoints import write_reporter_checkpoint
 from fixtures.recipes import REPO, copy_recipe, run
 
 RECIPES = ("brain2text24", "brain2text25", "ieeg_bids")
@@ -60,13 +59,7 @@ cp "${grid}" "${outdir}/grid.yaml"
 
 def _checkpoint(path: Path, valid_losses) -> None:
     """ESPnet's checkpoint.pth of a run with these per-epoch dev losses (its reporter state is what is read)."""
-    reporter = Reporter()
-    for epoch, loss in enumerate(valid_losses, start=1):
-        reporter.set_epoch(epoch)
-        with reporter.observe("valid") as sub:
-            sub.register({"loss": loss})
-            sub.next()
-    torch.save({"reporter": reporter.state_dict()}, path)
+    write_reporter_checkpoint(path, valid_losses)
 
 
 def _fake(recipe: Path, name: str, text: str) -> None:

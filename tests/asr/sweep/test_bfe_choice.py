@@ -4,10 +4,9 @@ import json
 import math
 
 import pytest
-import torch
 import yaml
-from espnet2.train.reporter import Reporter
 from espnet2.utils.nested_dict_action import NestedDictAction
+from fixtures.checkpoints import write_reporter_checkpoint
 
 from espnet_brain.asr.sweep.bfe_choice import (
     DONE_FILE,
@@ -44,13 +43,7 @@ def _train(out_dir, run, valid_losses, finished=True):
     mark of a training that succeeded."""
     path = run_dir(out_dir, run)
     path.mkdir(parents=True)
-    reporter = Reporter()
-    for epoch, loss in enumerate(valid_losses, start=1):
-        reporter.set_epoch(epoch)
-        with reporter.observe("valid") as sub:
-            sub.register({"loss": loss})
-            sub.next()
-    torch.save({"reporter": reporter.state_dict(), "model": {}}, path / "checkpoint.pth")
+    write_reporter_checkpoint(path / "checkpoint.pth", valid_losses)
     if finished:
         (path / DONE_FILE).write_text("epochs=3\n")
 
