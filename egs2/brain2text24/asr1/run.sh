@@ -75,27 +75,15 @@ if run_stage 1; then
 fi
 
 # Stage 7 runs before the training stages (2-4): with --bfe_grid, the BFE's window and projection are chosen on dev
-# from short runs of the BFE-only control (TEMPLATE/asr1/bfe_choice.sh), one choice per feature set like the dumps.
+# from short runs of the BFE-only control (TEMPLATE/utils/bfe_choice_stage.sh, TEMPLATE/asr1/bfe_choice.sh).
+. utils/bfe_choice_stage.sh
 feat_tag=${feature_set}
 [ "${zscore}" = block ] || feat_tag=${feat_tag}_zscore${zscore}  # brain_asr.sh's --mode naming
-bfe_dir=exp/bfe_choice/${feat_tag}
-[ "${causal}" = false ] || bfe_dir=${bfe_dir}_causal  # the causal BFE's own choice
+bfe_dir=$(bfe_choice_dir "${feat_tag}")
 if run_stage 7; then
-    if [ -z "${bfe_grid}" ]; then
-        log "no --bfe_grid: every mode trains the BFE of its config (${confdir}/train_brain_<mode>.yaml)"
-    else
-        ./bfe_choice.sh --bfe_grid "${bfe_grid}" --bfe_grid_epochs "${bfe_grid_epochs}" --confdir "${confdir}" \
-            --outdir "${bfe_dir}" --asr_args "${asr_args}" --causal "${causal}" -- "${common[@]}"
-    fi
+    run_bfe_choice "${bfe_dir}" "${common[@]}"
 fi
-mode_asr_args=${asr_args}
-if [ -n "${bfe_grid}" ] && { stage_selected 2 || stage_selected 3 || stage_selected 4; }; then
-    # The choice made with this grid (bfe_choice.sh fails, naming it, when there is none), or the command to make it.
-    bfe_args=$(./bfe_choice.sh --chosen_args true --bfe_grid "${bfe_grid}" --outdir "${bfe_dir}") \
-        || die "choose the BFE first: ./run.sh${run_args} --stage 7 --stop_stage 7"
-    mode_asr_args="${asr_args} ${bfe_args}"
-    log "every mode trains the BFE chosen on dev (${bfe_dir}/choice.md): ${bfe_args}"
-fi
+set_mode_asr_args "${bfe_dir}" 7
 
 mode_stages=("2 full" "3 scratch" "4 frozen")
 for mode in ${extra_modes}; do mode_stages+=("4 ${mode}"); done
